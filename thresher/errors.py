@@ -1,0 +1,14 @@
+"""The one error type users see.
+
+Library code raises :class:`ThresherError` for anything the user can fix (bad names, bad
+options, missing prerequisites). The CLI turns it into a one-line message and exit code 2;
+every other exception is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class ThresherError(Exception):
+    """A problem with the user's input or workspace, reported as one line, exit code 2."""
+
+    exit_code = 2

@@ -1,0 +1,1 @@
+"""thresher.train"""
