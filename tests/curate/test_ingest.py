@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thresher.curate.ingest import IngestConfig, ingest, load_images, ok_sample_ids
+from thresher.curate.sources import long_tail_rows
+from thresher.errors import ThresherError
+
+
+def test_builtin_mnist_lt_is_long_tailed_real_mnist(workspace):
+    result = ingest(workspace, IngestConfig(source="builtin:mnist-lt"))
+    assert result.source_id == "mnist-lt" and result.n_ok == result.n_rows
+    with workspace.connect(read_only=True) as con:
+        counts = dict(con.execute("SELECT label, count(*) FROM samples GROUP BY 1").fetchall())
+    assert counts[0] == 500 and counts[9] == 25
+    assert max(counts.values()) / min(counts.values()) >= 20
+    assert all(counts[c] >= counts[c + 1] for c in range(9))
+    images = load_images(workspace, "mnist-lt", ok_sample_ids(workspace, "mnist-lt")[:5])
+    assert images.shape == (5, 28, 28, 1) and images.dtype == np.uint8 and images.max() > 200
+
+
+def test_ingest_twice_is_idempotent(workspace):
+    ingest(workspace, IngestConfig(source="builtin:digits"))
+    again = ingest(workspace, IngestConfig(source="builtin:digits"))
+    assert again.already and again.n_rows == 1797
+
+
+def test_long_tail_is_seeded_and_geometric():
+    labels = np.repeat(np.arange(10), 500)
+    a, b = long_tail_rows(labels, 20.0, 0), long_tail_rows(labels, 20.0, 0)
+    assert np.array_equal(a, b)
+    sizes = np.bincount(labels[a])
+    assert sizes[0] == 500 and sizes[-1] == 25
+    assert not np.array_equal(a, long_tail_rows(labels, 20.0, 1))
+
+
+def test_image_folder_with_corrupt_files_is_ingested_and_bad_rows_recorded(workspace, image_folder):
+    result = ingest(workspace, IngestConfig(source=str(image_folder), name="folder", max_pixels=1_000_000))
+    assert result.n_rows == 28 and result.n_ok == 24
+    assert set(result.skipped) == {"empty", "not-an-image", "corrupt", "too-large"}
+    with workspace.connect(read_only=True) as con:
+        bad = dict(con.execute("SELECT status, count(*) FROM samples GROUP BY 1").fetchall())
+        labels = con.execute("SELECT DISTINCT label FROM samples WHERE status='ok' ORDER BY 1").fetchall()
+    assert bad == {"ok": 24, "skipped": 4}
+    assert [r[0] for r in labels] == [0, 1]  # imagefolder labels come from the subfolder names
+    assert load_images(workspace, "folder", ok_sample_ids(workspace, "folder")).shape == (24, 28, 28, 1)
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("builtin:nope", "unknown built-in source"),
+        ("/definitely/not/here", "does not exist"),
+        ("/tmp/none-*.parquet", "no Parquet files"),
+        ("someone/no-such-dataset", "cannot load source"),
+    ],
+)
+def test_unloadable_sources_fail_with_one_line(workspace, source, message):
+    with pytest.raises(ThresherError, match=message):
+        ingest(workspace, IngestConfig(source=source))
+    assert not workspace.exists or not list((workspace.root / "sources").glob("*"))
+
+
+def test_parquet_and_saved_dataset_sources(workspace, tmp_path):
+    from thresher.curate.sources import arrays_to_dataset
+
+    images = np.random.default_rng(0).integers(0, 255, size=(6, 8, 8), dtype=np.uint8)
+    ds = arrays_to_dataset(images, np.arange(6) % 2, ["a", "b"])
+    ds.to_parquet(str(tmp_path / "rows.parquet"))
+    ds.save_to_disk(str(tmp_path / "saved"))
+    assert ingest(workspace, IngestConfig(source=str(tmp_path / "rows.parquet"), name="pq")).n_ok == 6
+    assert ingest(workspace, IngestConfig(source=str(tmp_path / "saved"), name="disk")).n_ok == 6
+    assert np.array_equal(load_images(workspace, "pq", np.arange(6))[..., 0], images)
+
+
+def test_bad_source_name_is_refused(workspace):
+    with pytest.raises(ThresherError, match="invalid source name"):
+        ingest(workspace, IngestConfig(source="builtin:digits", name="../escape"))

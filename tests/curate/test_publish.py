@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+from huggingface_hub import DatasetCard
+
+from thresher.curate.publish import PublishConfig, publish
+from thresher.curate.select import SelectConfig, select
+from thresher.errors import ThresherError
+
+
+class RecordingHfApi:
+    """A stand-in for huggingface_hub.HfApi that records calls and can fail at a chosen step."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        self.fail_on = fail_on
+        self.files: dict[str, bytes] = {}
+        self.tags: list[str] = []
+
+    def _record(self, name: str, **kwargs) -> None:
+        self.calls.append((name, kwargs))
+        if self.fail_on == name:
+            raise RuntimeError(f"simulated {name} failure")
+
+    def create_repo(self, repo_id, **kwargs):
+        self._record("create_repo", repo_id=repo_id, **kwargs)
+
+    def list_repo_refs(self, repo_id, **kwargs):
+        self._record("list_repo_refs", repo_id=repo_id, **kwargs)
+        return SimpleNamespace(tags=[SimpleNamespace(name=t) for t in self.tags])
+
+    def list_repo_files(self, repo_id, **kwargs):
+        self._record("list_repo_files", repo_id=repo_id, **kwargs)
+        return list(self.files)
+
+    def create_commit(self, repo_id, operations, **kwargs):
+        self._record("create_commit", repo_id=repo_id, operations=operations, **kwargs)
+        for op in operations:
+            if hasattr(op, "path_or_fileobj"):
+                self.files[op.path_in_repo] = Path(op.path_or_fileobj).read_bytes()
+            else:
+                self.files.pop(op.path_in_repo, None)
+        return SimpleNamespace(oid="abc123" * 6)
+
+    def create_tag(self, repo_id, **kwargs):
+        self._record("create_tag", repo_id=repo_id, **kwargs)
+        self.tags.append(kwargs["tag"])
+
+
+@pytest.fixture
+def subset(clustered):
+    select(clustered, SelectConfig(name="bal", method="cluster", balance="equal"))
+    return clustered
+
+
+def test_local_publish_writes_card_ids_scores_plots_and_loads_back(subset, tmp_path):
+    result = publish(subset, PublishConfig(ref="bal@v1", to=str(tmp_path / "out"), materialize=True))
+    root = tmp_path / "out" / "v1"
+    assert result.destination == str(root)
+    for f in ("README.md", "ids.parquet", "stats.json", "plots/cluster_sizes.png", "plots/class_counts.png"):
+        assert (root / f).is_file(), f
+    assert list((root / "scores").glob("*/part-*.parquet"))
+    card = DatasetCard.load(root / "README.md")
+    meta = card.data.thresher
+    assert meta["n_kept"] == 250 and meta["method"] == "cluster"
+    assert meta["class_counts_after"] == {str(c): 25 for c in range(10)}
+    assert meta["class_counts_before"]["0"] == 500 and card.data.license == "cc-by-sa-3.0"
+    rows = datasets.load_dataset(str(root), split="train")
+    assert len(rows) == 250 and isinstance(rows.features["image"], datasets.Image)
+    ids = pq.read_table(root / "ids.parquet").column("sample_id").to_pylist()
+    assert len(set(ids)) == 250
+    with subset.connect(read_only=True) as con:
+        assert con.execute("SELECT destination FROM subsets").fetchone()[0] == str(root)
+
+
+def test_publishing_the_same_version_twice_is_refused(subset, tmp_path):
+    publish(subset, PublishConfig(ref="bal", to=str(tmp_path / "out")))
+    with pytest.raises(ThresherError, match="already exists"):
+        publish(subset, PublishConfig(ref="bal@v1", to=str(tmp_path / "out")))
+
+
+def test_failed_local_publish_leaves_no_version(subset, tmp_path, monkeypatch):
+    import thresher.curate.publish as publish_module
+
+    def broken_card(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publish_module, "render_dataset_card", broken_card)
+    with pytest.raises(OSError):
+        publish(subset, PublishConfig(ref="bal", to=str(tmp_path / "out")))
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_hub_publish_is_one_commit_plus_tag(subset):
+    api = RecordingHfApi()
+    result = publish(subset, PublishConfig(ref="bal@v1", to="hf://datasets/me/balanced"), api=api)
+    names = [c[0] for c in api.calls]
+    assert names == ["create_repo", "list_repo_refs", "list_repo_files", "create_commit", "create_tag"]
+    assert api.calls[0][1]["repo_type"] == "dataset" and api.calls[-1][1]["tag"] == "v1"
+    assert {"README.md", "ids.parquet", "stats.json"} <= set(api.files)
+    assert result.destination == "hf://datasets/me/balanced@v1"
+    card = api.files["README.md"].decode()
+    assert "hf://datasets/me/balanced@v1" in card
+
+
+@pytest.mark.parametrize("step", ["create_repo", "create_commit", "create_tag"])
+def test_hub_failure_leaves_no_visible_version(subset, step):
+    api = RecordingHfApi(fail_on=step)
+    with pytest.raises(ThresherError, match="publish|tag"):
+        publish(subset, PublishConfig(ref="bal", to="hf://datasets/me/balanced"), api=api)
+    assert api.tags == []
+    with subset.connect(read_only=True) as con:
+        assert con.execute("SELECT destination FROM subsets").fetchone()[0] is None
+
+
+@pytest.mark.parametrize("dest", ["hf://models/me/x", "hf://datasets/only-owner", "hf://datasets/a/../b"])
+def test_bad_hub_destinations(subset, dest):
+    with pytest.raises(ThresherError, match="hf://datasets"):
+        publish(subset, PublishConfig(ref="bal", to=dest), api=RecordingHfApi())
+
+
+def test_unknown_subset_or_version(subset, tmp_path):
+    with pytest.raises(ThresherError, match="unknown subset"):
+        publish(subset, PublishConfig(ref="nope", to=str(tmp_path)))
+    with pytest.raises(ThresherError, match="no version v7"):
+        publish(subset, PublishConfig(ref="bal@v7", to=str(tmp_path)))

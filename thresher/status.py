@@ -1,0 +1,77 @@
+"""`thresher status`: what is in the workspace — sources, embeddings, clusterings, subsets, runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from thresher.workspace import Workspace, rows_as_dicts
+
+
+@dataclass
+class WorkspaceStatus:
+    root: str
+    schema_version: int | None
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    embeddings: list[dict[str, Any]] = field(default_factory=list)
+    clusterings: list[dict[str, Any]] = field(default_factory=list)
+    subsets: list[dict[str, Any]] = field(default_factory=list)
+    trainings: list[dict[str, Any]] = field(default_factory=list)
+    evaluations: int = 0
+
+    def render(self) -> str:
+        if self.schema_version is None:
+            return f"workspace {self.root}: empty (run `thresher ingest SOURCE`)"
+        out = [f"workspace {self.root} (catalog schema v{self.schema_version})", "", "sources:"]
+        out += [
+            f"  {s['id']:<24} {s['n_ok']}/{s['n_rows']} rows ok  {s['kind']}:{s['uri']}  rev {s['revision']}"
+            for s in self.sources
+        ] or ["  none"]
+        out += ["", "embeddings:"]
+        out += [
+            f"  {e['source']:<24} {e['embedder']:<40} {e['n']} × {e['dim']}" for e in self.embeddings
+        ] or ["  none"]
+        out += ["", "clusterings:"]
+        out += [
+            f"  {c['id']:<40} {c['source']:<16} k={c['k']} on {c['embedder']}" for c in self.clusterings
+        ] or ["  none"]
+        out += ["", "subsets:"]
+        out += [
+            f"  {s['name']}@v{s['version']:<4} {s['n']}/{s['n_source']} from {s['source']}  {s['method']} "
+            f"{s['summary']}" + (f"  → {s['destination']}" if s["destination"] else "")
+            for s in self.subsets
+        ] or ["  none"]
+        out += ["", "training runs:"]
+        out += [f"  {t['id']:<40} {t['status']:<8} on {t['dataset']}" for t in self.trainings] or ["  none"]
+        out += ["", f"evaluations: {self.evaluations}"]
+        return "\n".join(out)
+
+
+def workspace_status(ws: Workspace) -> WorkspaceStatus:
+    if not ws.exists:
+        return WorkspaceStatus(str(ws.root), None)
+    with ws.connect(read_only=True) as con:
+        version = int(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+        status = WorkspaceStatus(str(ws.root), version)
+        status.sources = rows_as_dicts(con.execute("SELECT * FROM sources ORDER BY created"))
+        status.embeddings = rows_as_dicts(con.execute("SELECT * FROM embeddings ORDER BY created"))
+        for run in rows_as_dicts(
+            con.execute(
+                "SELECT id, source, config FROM runs WHERE kind = 'cluster' AND status = 'done' ORDER BY finished"
+            )
+        ):
+            cfg = json.loads(run["config"])
+            status.clusterings.append(
+                {"id": run["id"], "source": run["source"], "k": cfg.get("k"), "embedder": cfg.get("embedder")}
+            )
+        for s in rows_as_dicts(con.execute("SELECT * FROM subsets ORDER BY name, version")):
+            params = json.loads(s["params"]) if s["params"] else {}
+            keys = ("ratio", "keep_count", "keep", "balance", "epsilon", "inverse")
+            s["summary"] = " ".join(f"{k}={params[k]}" for k in keys if params.get(k) not in (None, False))
+            status.subsets.append(s)
+        status.trainings = rows_as_dicts(
+            con.execute("SELECT id, status, dataset FROM runs WHERE kind = 'train' ORDER BY started")
+        )
+        status.evaluations = con.execute("SELECT count(*) FROM evaluations").fetchone()[0]
+    return status

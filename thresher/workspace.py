@@ -1,0 +1,217 @@
+"""The workspace folder and its DuckDB catalog — the one place that opens DuckDB.
+
+Layout (DESIGN.md §3)::
+
+    catalog.duckdb                  sources, samples, runs, subsets, embeddings, evaluations, meta
+    sources/<source>/               datasets saved by ingest for built-in and in-memory sources
+    embeddings/<source>/<embedder>/ part-*.npy + ids parquet + _SUCCESS markers
+    scores/<run-id>/part-*.parquet  long-form scores: sample_id, method, score, cluster, distance, rank
+    clusterings/<run-id>/           centroids and sweep tables/plots
+    subsets/<name>/v<N>/            ids.parquet, stats.json, README.md card, plots
+    runs/<run-id>/                  training runs
+    cache/                          latents, evaluation classifiers
+
+A sample's ``sample_id`` is its row number in the pinned revision of its source; every embedding, score and
+subset is per source, so (source, sample_id) identifies a row everywhere.
+
+DuckDB allows one writing process at a time; readers (``thresher query``) open the file read-only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, is_dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from thresher.errors import ThresherError
+
+SCHEMA_VERSION = 1
+DEFAULT_WORKSPACE = "thresher-workspace"
+_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+# Each entry migrates the catalog from version i to i+1; SCHEMA_VERSION == len(_MIGRATIONS).
+_MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY, uri TEXT NOT NULL, kind TEXT NOT NULL, config TEXT, split TEXT,
+        revision TEXT, fingerprint TEXT, n_rows BIGINT, n_ok BIGINT, image_column TEXT,
+        label_column TEXT, label_names JSON, license TEXT, created TIMESTAMP);
+    CREATE TABLE samples (
+        source TEXT NOT NULL, "row" BIGINT NOT NULL, sample_id BIGINT NOT NULL, label INTEGER,
+        width INTEGER, height INTEGER, status TEXT NOT NULL, error TEXT);
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, source TEXT, config JSON, config_hash TEXT,
+        started TIMESTAMP, finished TIMESTAMP, status TEXT, output TEXT, dataset TEXT);
+    CREATE TABLE embeddings (
+        source TEXT NOT NULL, embedder TEXT NOT NULL, path TEXT NOT NULL, dim INTEGER, n BIGINT,
+        normalized BOOLEAN, reduced_from TEXT, run_id TEXT, created TIMESTAMP,
+        PRIMARY KEY (source, embedder));
+    CREATE TABLE subsets (
+        name TEXT NOT NULL, version INTEGER NOT NULL, source TEXT NOT NULL, revision TEXT,
+        method TEXT, params JSON, config_hash TEXT, n BIGINT, n_source BIGINT, parent TEXT,
+        score_run TEXT, created TIMESTAMP, destination TEXT, card_path TEXT,
+        PRIMARY KEY (name, version));
+    CREATE TABLE evaluations (
+        id TEXT PRIMARY KEY, run TEXT, dataset TEXT, extractor TEXT, n BIGINT,
+        metrics JSON, created TIMESTAMP, seconds DOUBLE);
+    """,
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def config_hash(config: Any) -> str:
+    """A stable short hash of a config (dataclass or JSON-able value), for "same inputs" checks."""
+    payload = asdict(config) if is_dataclass(config) else config
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def new_run_id(kind: str) -> str:
+    return f"{kind}-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """Names become folder names: refuse anything that could escape the workspace."""
+    if not _NAME_PATTERN.match(name) or ".." in name:
+        raise ThresherError(
+            f"invalid {what} {name!r}: use letters, digits, '.', '_' and '-' (no '/', no '..', at most 100 chars)"
+        )
+    return name
+
+
+class Workspace:
+    """A thresher workspace: a folder plus its DuckDB catalog, created on first use."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        chosen = root or os.environ.get("THRESHER_WORKSPACE") or DEFAULT_WORKSPACE
+        self.root = Path(chosen).expanduser().resolve()
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "catalog.duckdb"
+
+    @property
+    def exists(self) -> bool:
+        return self.catalog_path.exists()
+
+    # -- folders ---------------------------------------------------------------------------------
+    def source_dir(self, source: str) -> Path:
+        return self.root / "sources" / source
+
+    def embeddings_dir(self, source: str, embedder: str) -> Path:
+        return self.root / "embeddings" / source / embedder_folder(embedder)
+
+    def scores_dir(self, run_id: str) -> Path:
+        return self.root / "scores" / run_id
+
+    def clustering_dir(self, run_id: str) -> Path:
+        return self.root / "clusterings" / run_id
+
+    def subset_dir(self, name: str, version: int) -> Path:
+        return self.root / "subsets" / name / f"v{version}"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.root / "runs" / run_id
+
+    def cache_dir(self, what: str) -> Path:
+        path = self.root / "cache" / what
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- catalog ---------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Open the catalog; writers create and migrate it, readers need it to exist."""
+        if read_only:
+            if not self.exists:
+                raise ThresherError(f"no thresher workspace at {self.root} (run `thresher ingest` first)")
+            con = duckdb.connect(str(self.catalog_path), read_only=True)
+        else:
+            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                con = duckdb.connect(str(self.catalog_path))
+            except duckdb.IOException as exc:
+                raise ThresherError(f"cannot open the catalog for writing (another writer?): {exc}") from None
+            self._migrate(con)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
+        has_meta = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        ).fetchone()[0]
+        version = 0
+        if has_meta:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise ThresherError(
+                f"workspace {self.root} has catalog schema v{version}; this thresher knows v{SCHEMA_VERSION}: upgrade thresher"
+            )
+        for step in range(version, SCHEMA_VERSION):
+            con.execute("BEGIN")
+            con.execute(_MIGRATIONS[step])
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(step + 1)])
+            con.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        with self.connect(read_only=True) as con:
+            return int(con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+
+    # -- small typed look-ups used across commands ------------------------------------------------
+    def source_row(self, source: str) -> dict[str, Any]:
+        with self.connect(read_only=True) as con:
+            return fetch_source(con, source)
+
+    def only_source(self) -> str:
+        """The workspace's source when there is exactly one (so most commands need no --source)."""
+        with self.connect(read_only=True) as con:
+            ids = [r[0] for r in con.execute("SELECT id FROM sources ORDER BY created").fetchall()]
+        if not ids:
+            raise ThresherError("the workspace has no sources yet: run `thresher ingest SOURCE` first")
+        if len(ids) > 1:
+            raise ThresherError(f"the workspace has several sources ({', '.join(ids)}): pass --source")
+        return ids[0]
+
+    def resolve_source(self, source: str | None) -> str:
+        if source is None:
+            return self.only_source()
+        self.source_row(source)
+        return source
+
+
+def fetch_source(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, Any]:
+    cur = con.execute("SELECT * FROM sources WHERE id = ?", [source])
+    row = cur.fetchone()
+    if row is None:
+        known = [r[0] for r in con.execute("SELECT id FROM sources").fetchall()]
+        raise ThresherError(
+            f"unknown source {source!r}; known: {', '.join(known) or 'none (run thresher ingest)'}"
+        )
+    return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+def embedder_folder(embedder: str) -> str:
+    """A folder name for an embedder spec such as ``clip:ViT-B-32/laion2b_s34b_b79k``."""
+    return re.sub(r"[^A-Za-z0-9._+-]", "_", embedder)
+
+
+def rows_as_dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
