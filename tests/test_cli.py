@@ -1,0 +1,78 @@
+"""The CLI end to end on a small built-in source, and every bad input of the issue: one line, exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from thresher.cli import main
+
+
+def _run(ws: Path, *args: str):
+    return CliRunner().invoke(main, ["--workspace", str(ws), *args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def digits_ws(tmp_path_factory) -> Path:
+    ws = tmp_path_factory.mktemp("cli") / "ws"
+    assert _run(ws, "ingest", "builtin:digits").exit_code == 0
+    result = _run(ws, "embed", "--embedder", "pixels:8:16", "--num-workers", "0")
+    assert result.exit_code == 0, result.output
+    result = _run(ws, "cluster", "--k", "10")
+    assert result.exit_code == 0, result.output
+    return ws
+
+
+def test_happy_path_select_publish_query_status(digits_ws, tmp_path):
+    out = _run(digits_ws, "select", "--name", "eq", "--method", "cluster", "--balance", "equal", "--ratio", "0.5")
+    assert out.exit_code == 0 and "eq@v1: kept 899 of 1797" in out.output
+    out = _run(digits_ws, "publish", "eq@v1", "--to", str(tmp_path / "pub"))
+    assert out.exit_code == 0 and (tmp_path / "pub" / "v1" / "README.md").is_file()
+    out = _run(digits_ws, "query", "SELECT count(*) AS n FROM scores WHERE method = 'cluster'", "--format", "csv")
+    assert out.exit_code == 0 and out.output.strip() == "n\n1797"
+    out = _run(digits_ws, "status")
+    assert "digits" in out.output and "eq@v1" in out.output and "k=10" in out.output
+
+
+def test_cluster_sweep_reports_inertia_per_k(digits_ws):
+    out = _run(digits_ws, "cluster", "--k", "4,8,16")
+    assert out.exit_code == 0, out.output
+    lines = [ln.split() for ln in out.output.splitlines() if ln[:1].isdigit()]
+    inertia = [float(parts[1]) for parts in lines]
+    assert len(inertia) == 3 and inertia[0] > inertia[1] > inertia[2]
+    assert list((digits_ws / "clusterings").glob("sweep-*/elbow.png"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["select", "--name", "x", "--method", "magic", "--ratio", "0.5"], "unknown method"),
+        (["select", "--name", "x", "--method", "random", "--ratio", "1.5"], "outside [0, 1)"),
+        (["select", "--name", "a/b", "--method", "random", "--ratio", "0.5"], "invalid subset name"),
+        (["select", "--name", "..", "--method", "random", "--ratio", "0.5"], "invalid subset name"),
+        (["cluster", "--k", "5000"], "larger than the number"),
+        (["embed", "--embedder", "nosuch:model"], "unknown embedder"),
+        (["ingest", "someone/not-a-dataset"], "cannot load source"),
+        (["publish", "missing", "--to", "/tmp/x"], "unknown subset"),
+        (["query", "DROP TABLE samples"], "read-only"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(digits_ws, args, message):
+    subsets_before = sorted((digits_ws / "subsets").glob("*")) if (digits_ws / "subsets").exists() else []
+    result = CliRunner().invoke(main, ["--workspace", str(digits_ws), *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    after = sorted((digits_ws / "subsets").glob("*")) if (digits_ws / "subsets").exists() else []
+    assert after == subsets_before
+
+
+def test_select_before_clustering_is_refused(tmp_path):
+    ws = tmp_path / "ws"
+    _run(ws, "ingest", "builtin:digits")
+    result = CliRunner().invoke(main, ["--workspace", str(ws), "select", "--name", "c", "--method", "cluster",
+                                       "--ratio", "0.5"])
+    assert result.exit_code == 2 and "no clustering" in result.output
+    assert not (ws / "subsets").exists()

@@ -1,0 +1,193 @@
+"""`thresher cluster`: k-means over a source's embeddings, written as a score run.
+
+One k: train on a sample, assign every row in a streaming pass, and write ``scores/<run>/`` with
+``method='cluster'``, ``cluster``, ``distance`` (to the own centroid; also the ``score``) and ``rank``
+(position by distance within the cluster, 1 = nearest), plus ``clusterings/<run>/`` with the centroids
+and a per-cluster size/purity table — the table that shows whether the clusters separate the groups
+one wants to balance (DESIGN.md, "Granularity matters for balance").
+
+Several k: a sweep that reports inertia per k (table + elbow plot) so the user can choose; nothing is
+assigned.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from thresher.curate.cluster import (
+    ClusterConfig,
+    assign_chunks,
+    cluster_table,
+    fit_kmeans,
+    sample_for_training,
+)
+from thresher.curate.embed import EmbeddingStore
+from thresher.curate.embed_run import embeddings_path
+from thresher.curate.kmeans_sweep import plot_elbow, sweep_k
+from thresher.curate.score_runs import score_run, score_table, write_part
+from thresher.errors import ThresherError
+from thresher.workspace import Workspace, new_run_id
+
+
+@dataclass
+class ClusterRunConfig:
+    ks: list[int]
+    embedder: str | None = None
+    source: str | None = None
+    spherical: bool = True
+    init: str = "kmeans++"
+    restarts: int = 1
+    niter: int = 25
+    max_train: int | None = None
+    device: str | None = None
+    seed: int = 0
+
+
+@dataclass
+class ClusterRunResult:
+    run_id: str | None
+    source: str
+    embedder: str
+    ks: list[int]
+    table: list[dict] = field(default_factory=list)
+    plot: Path | None = None
+    inertia: float | None = None
+    seconds: float | None = None
+
+    def lines(self) -> list[str]:
+        if len(self.ks) > 1:
+            out = [
+                f"{self.source} / {self.embedder}: inertia per k (elbow plot: {self.plot})",
+                "k       inertia",
+            ]
+            out += [f"{r['k']:<7} {r['inertia']:.6g}" for r in self.table]
+            return out
+        sizes = [r["size"] for r in self.table]
+        out = [
+            f"{self.run_id}: k={self.ks[0]} on {self.embedder}, inertia {self.inertia:.6g}, "
+            f"{self.seconds:.1f}s; cluster sizes {min(sizes)}..{max(sizes)}"
+        ]
+        if self.table and "purity" in self.table[0]:
+            out.append("cluster  size  majority  purity")
+            out += [
+                f"{r['cluster']:<8} {r['size']:<5} {r['majority_label']!s:<9} {r['purity']:.2f}"
+                for r in self.table[:50]
+                if r["size"]
+            ]
+            if len(self.table) > 50:
+                out.append(
+                    f"… {len(self.table) - 50} more clusters in clusterings/{self.run_id}/clusters.csv"
+                )
+        return out
+
+
+def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
+    source = ws.resolve_source(config.source)
+    embedder, path = embeddings_path(ws, source, config.embedder)
+    store = EmbeddingStore(path)
+    n = len(store.ids())
+    for k in config.ks:
+        if k < 1:
+            raise ThresherError(f"--k must be at least 1, got {k}")
+        if k > n:
+            raise ThresherError(f"--k {k} is larger than the number of embedded rows ({n})")
+    if len(config.ks) > 1:
+        return _sweep(ws, config, source, embedder, store)
+
+    k = config.ks[0]
+    cluster_config = _cluster_config(config, k)
+    model = fit_kmeans(
+        sample_for_training(store.iter_chunks(), cluster_config.resolved_max_train, config.seed),
+        cluster_config,
+    )
+    parts = list(assign_chunks(model, store.iter_chunks()))
+    ids, cluster, distance = (np.concatenate(c) for c in zip(*parts, strict=True))
+    rank = _rank_within_cluster(cluster, distance, ids)
+    labels = _labels(ws, source, ids)
+    table = cluster_table(ids, cluster, distance, labels, k=k)
+
+    run_id = new_run_id("cluster")
+    run_config = {
+        "source": source,
+        "embedder": embedder,
+        "k": k,
+        **asdict(cluster_config),
+        "inertia_train": model.inertia,
+        "device_used": model.device,
+    }
+    folder = ws.clustering_dir(run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "centroids.npy", model.centroids)
+    _write_csv(folder / "clusters.csv", table)
+    with score_run(ws, run_id, "cluster", source, run_config) as staging:
+        write_part(
+            staging,
+            score_table(ids, "cluster", score=distance, cluster=cluster, distance=distance, rank=rank),
+        )
+    return ClusterRunResult(
+        run_id, source, embedder, [k], table, inertia=model.inertia, seconds=model.seconds
+    )
+
+
+def _cluster_config(config: ClusterRunConfig, k: int) -> ClusterConfig:
+    return ClusterConfig(
+        k=k,
+        seed=config.seed,
+        spherical=config.spherical,
+        normalize=True,
+        niter=config.niter,
+        init=config.init,
+        restarts=config.restarts,
+        max_train=config.max_train,
+        device=config.device or "auto",
+    )
+
+
+def _sweep(
+    ws: Workspace, config: ClusterRunConfig, source: str, embedder: str, store: EmbeddingStore
+) -> ClusterRunResult:
+    folder = ws.clustering_dir(new_run_id("sweep"))
+    folder.mkdir(parents=True, exist_ok=True)
+    base = _cluster_config(config, max(config.ks))
+    train = sample_for_training(store.iter_chunks(), base.resolved_max_train, config.seed)
+    table = sweep_k(train, config.ks, base)
+    plot = plot_elbow(table, folder / "elbow.png", title=f"k-means inertia by k: {source} / {embedder}")
+    _write_csv(folder / "inertia.csv", table)
+    (folder / "sweep.json").write_text(json.dumps({"source": source, "embedder": embedder, "table": table}))
+    return ClusterRunResult(None, source, embedder, list(config.ks), table, plot=plot)
+
+
+def _rank_within_cluster(cluster: np.ndarray, distance: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    order = np.lexsort((ids, distance, cluster))
+    rank = np.empty(len(order), dtype=np.int64)
+    sorted_clusters = cluster[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_clusters)) + 1]
+    position = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
+    rank[order] = position + 1
+    return rank
+
+
+def _labels(ws: Workspace, source: str, ids: np.ndarray) -> np.ndarray | None:
+    with ws.connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT sample_id, label FROM samples WHERE source = ? ORDER BY sample_id", [source]
+        ).fetchnumpy()
+    if rows["label"] is None or np.ma.is_masked(rows["label"]) and np.ma.getmaskarray(rows["label"]).all():
+        return None
+    lookup = dict(zip(rows["sample_id"].tolist(), np.ma.filled(rows["label"], -1).tolist(), strict=True))
+    labels = np.array([lookup.get(int(i), -1) for i in ids])
+    return None if (labels < 0).all() else labels
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)

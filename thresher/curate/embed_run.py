@@ -1,0 +1,137 @@
+"""`thresher embed`: embed a source's ok rows into the workspace and register them in the catalog.
+
+The heavy lifting (batching, sharding, resume) is :func:`thresher.curate.embed.embed_dataset`; this
+module picks the rows and folder, runs an optional reduction (``--reduce umap:10``, stored as its own
+embedding ``<embedder>+umap10``), and records each embedding in the ``embeddings`` table. Under
+``accelerate launch`` every process embeds its parts and only the main process writes the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from thresher.curate.embed import EmbedConfig, EmbeddingStore, embed_dataset
+from thresher.curate.ingest import ok_sample_ids, open_source
+from thresher.errors import ThresherError
+from thresher.workspace import Workspace, utcnow
+
+
+@dataclass
+class EmbedRunConfig:
+    embedder: str = "pixels"
+    source: str | None = None
+    reduce: str | None = None
+    batch_size: int = 256
+    num_workers: int | None = None
+    device: str | None = None
+    precision: str = "auto"
+    normalize: bool = True
+    seed: int = 0
+
+
+@dataclass
+class EmbedRunResult:
+    source: str
+    embedder: str
+    n: int
+    dim: int
+    path: Path
+    reduced: tuple[str, int, Path] | None = None
+
+    @property
+    def final_embedder(self) -> str:
+        return self.reduced[0] if self.reduced else self.embedder
+
+    def lines(self) -> list[str]:
+        out = [f"{self.source}: {self.n} rows embedded with {self.embedder} (dim {self.dim}) → {self.path}"]
+        if self.reduced:
+            out.append(
+                f"{self.source}: reduced to {self.reduced[0]} (dim {self.reduced[1]}) → {self.reduced[2]}"
+            )
+        return out
+
+
+def reduced_name(embedder: str, spec: str) -> str:
+    return f"{embedder}+{spec.replace(':', '')}"
+
+
+def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
+    from accelerate import PartialState
+
+    source = ws.resolve_source(config.source)
+    if config.reduce is not None and not config.reduce.startswith("umap:"):
+        raise ThresherError(f"unknown --reduce {config.reduce!r}; use umap:<dim>, e.g. umap:10")
+    dataset, _ = open_source(ws, source)
+    ids = ok_sample_ids(ws, source)
+    if len(ids) == 0:
+        raise ThresherError(f"source {source!r} has no decodable rows to embed")
+    out = ws.embeddings_dir(source, config.embedder)
+    info = embed_dataset(
+        dataset,
+        ids,
+        out,
+        EmbedConfig(
+            embedder=config.embedder,
+            batch_size=config.batch_size,
+            num_workers=config.num_workers if config.num_workers is not None else min(4, os.cpu_count() or 1),
+            device=config.device,
+            precision=config.precision,
+            normalize=config.normalize,
+        ),
+    )
+    state = PartialState()
+    state.wait_for_everyone()
+    store = EmbeddingStore(out)
+    result = EmbedRunResult(source, config.embedder, len(store.ids()), info.dim, out)
+    if state.is_main_process:
+        _register(ws, source, config.embedder, out, info.dim, result.n, config.normalize, None)
+        if config.reduce:
+            from thresher.curate.reduce import reduce_embeddings
+
+            name = reduced_name(config.embedder, config.reduce)
+            reduced_dir = ws.embeddings_dir(source, name)
+            reduced = reduce_embeddings(store, reduced_dir, spec=config.reduce, seed=config.seed)
+            dim = int(config.reduce.split(":", 1)[1])
+            _register(ws, source, name, reduced_dir, dim, result.n, False, config.embedder)
+            result.reduced = (name, dim, reduced_dir)
+            del reduced
+    state.wait_for_everyone()
+    return result
+
+
+def _register(
+    ws: Workspace,
+    source: str,
+    embedder: str,
+    path: Path,
+    dim: int,
+    n: int,
+    normalized: bool,
+    reduced_from: str | None,
+) -> None:
+    with ws.connect() as con:
+        con.execute("DELETE FROM embeddings WHERE source = ? AND embedder = ?", [source, embedder])
+        con.execute(
+            "INSERT INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            [source, embedder, str(path), dim, n, normalized, reduced_from, utcnow()],
+        )
+
+
+def embeddings_path(ws: Workspace, source: str, embedder: str | None) -> tuple[str, Path]:
+    """The (embedder, folder) to cluster: the named one, else the source's most recent."""
+    with ws.connect(read_only=True) as con:
+        if embedder is None:
+            row = con.execute(
+                "SELECT embedder, path FROM embeddings WHERE source = ? ORDER BY created DESC LIMIT 1",
+                [source],
+            ).fetchone()
+        else:
+            row = con.execute(
+                "SELECT embedder, path FROM embeddings WHERE source = ? AND embedder = ?", [source, embedder]
+            ).fetchone()
+    if row is None:
+        what = f"embeddings {embedder!r}" if embedder else "embeddings"
+        raise ThresherError(f"no {what} for source {source!r}: run `thresher embed` first")
+    return row[0], Path(row[1])

@@ -1,0 +1,227 @@
+"""`thresher evaluate`: metrics of a training run (or a folder of generated images) against real data.
+
+The generated images come from the run's EMA model (or ``--images``); the reference is ``--against``
+(a subset, source or published dataset; default: the run's whole source); the training rows are the
+run's dataset, for memorization; held-out real images are the reference rows that are not training
+rows (matched by pixel content, so it works across sources), the baseline for memorization.
+Every evaluation is a row of the catalog's ``evaluations`` table and a JSON file in the run folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thresher.curate.ingest import load_images
+from thresher.errors import ThresherError
+from thresher.train.data import ResolvedDataset, resolve_dataset
+from thresher.train.run import find_run_dir
+from thresher.workspace import Workspace, new_run_id, utcnow
+
+
+@dataclass
+class EvalRunConfig:
+    run: str | None = None
+    images: str | None = None  # generated images (folder of PNGs or Parquet) instead of sampling a run
+    n: int = 1000
+    against: str | None = None
+    features: str = "classifier"
+    weights: str | None = None  # inception weights file
+    steps: int = 50
+    sampler: str = "heun"
+    seed: int = 0
+    batch_size: int = 256
+    device: str | None = None
+
+
+@dataclass
+class EvalOutcome:
+    id: str
+    run: str | None
+    metrics: dict[str, Any]
+    path: Path
+
+    def lines(self) -> list[str]:
+        m = self.metrics
+        keys = (
+            "fid",
+            "kid",
+            "inception_score",
+            "precision",
+            "recall",
+            "f_score",
+            "density",
+            "coverage",
+            "vendi",
+            "memorization_mean",
+            "memorization_heldout_mean",
+            "classifier_confidence",
+            "balance_entropy",
+        )
+        shown = [f"{k}={m[k]:.4g}" for k in keys if isinstance(m.get(k), int | float)]
+        return [
+            f"{self.id}: {self.metrics.get('n_generated')} generated vs {self.metrics.get('n_reference')} reference "
+            f"({self.metrics.get('extractor')})",
+            "  " + "  ".join(shown),
+            f"  → {self.path}",
+        ]
+
+
+def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
+    from thresher.evaluate.evaluator import EvalConfig, evaluate_images
+    from thresher.evaluate.features import build_extractor
+
+    if config.run is None and config.images is None:
+        raise ThresherError("give --run (a training run) or --images (generated images)")
+    if config.n < 2:
+        raise ThresherError("--n must be at least 2")
+    started = time.perf_counter()
+    run_dir, run_info = (
+        (find_run_dir(ws, config.run), _run_info(ws, config.run)) if config.run else (None, {})
+    )
+
+    train = resolve_dataset(ws, run_info["dataset"]) if run_info.get("dataset") else None
+    against = config.against or (train.source if train else None)
+    if against is None:
+        raise ThresherError("--against is needed when the images do not come from a run of this workspace")
+    reference = resolve_dataset(ws, against)
+    size = run_info.get("image_size")
+    ref_images = load_images(ws, reference.source, reference.sample_ids, size=size)
+    ref_labels = _labels(ws, reference)
+    train_images = load_images(ws, train.source, train.sample_ids, size=size) if train else None
+    train_labels = _labels(ws, train) if train else None
+    heldout = _heldout(ref_images, train_images)
+
+    if config.images:
+        generated = _read_generated(Path(config.images))
+    else:
+        from thresher.train.sampling import generate
+
+        generated = generate(
+            run_dir,
+            config.n,
+            seed=config.seed,
+            labels="uniform",
+            steps=config.steps,
+            sampler=config.sampler,
+            batch_size=config.batch_size,
+            device=config.device,
+        )
+    extractor = build_extractor(
+        config.features,
+        weights=config.weights,
+        cache_dir=ws.cache_dir("evaluate"),
+        reference=(ref_images, ref_labels) if ref_labels is not None else None,
+        device=config.device,
+        batch_size=config.batch_size,
+    )
+    metrics = evaluate_images(
+        generated,
+        ref_images,
+        train_images,
+        heldout,
+        extractor,
+        EvalConfig(seed=config.seed),
+        reference_labels=ref_labels,
+        train_labels=train_labels,
+    )
+    metrics.update(
+        {
+            "n_generated": len(generated),
+            "n_reference": len(ref_images),
+            "n_train": None if train_images is None else len(train_images),
+            "n_heldout": None if heldout is None else len(heldout),
+            "extractor": config.features,
+            "against": reference.spec,
+            "dataset": train.spec if train else None,
+            "sample_steps": config.steps,
+            "sampler": config.sampler,
+            "seed": config.seed,
+        }
+    )
+    seconds = time.perf_counter() - started
+    eval_id = new_run_id("eval")
+    folder = (run_dir or ws.root / "evaluations") / "evaluations"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{eval_id}.json"
+    path.write_text(
+        json.dumps({"id": eval_id, "run": config.run, "seconds": seconds, **metrics}, indent=1, default=str)
+    )
+    _save_grid(generated, folder / f"{eval_id}-grid.png")
+    with ws.connect() as con:
+        con.execute(
+            "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                eval_id,
+                config.run,
+                metrics["dataset"],
+                config.features,
+                len(generated),
+                json.dumps(metrics, default=str),
+                utcnow(),
+                seconds,
+            ],
+        )
+    return EvalOutcome(eval_id, config.run, metrics, path)
+
+
+def _run_info(ws: Workspace, run: str) -> dict[str, Any]:
+    with ws.connect(read_only=True) as con:
+        row = con.execute("SELECT config FROM runs WHERE id = ? AND kind = 'train'", [run]).fetchone()
+    if row is None:
+        return {}
+    return json.loads(row[0])
+
+
+def _labels(ws: Workspace, resolved: ResolvedDataset) -> np.ndarray | None:
+    with ws.connect(read_only=True) as con:
+        lookup = dict(
+            con.execute("SELECT sample_id, label FROM samples WHERE source = ?", [resolved.source]).fetchall()
+        )
+    labels = [lookup.get(int(i)) for i in resolved.sample_ids]
+    return None if any(v is None for v in labels) else np.asarray(labels, dtype=np.int64)
+
+
+def _heldout(reference: np.ndarray, train: np.ndarray | None) -> np.ndarray | None:
+    """Reference images whose pixels match no training image: real images the model never saw."""
+    if train is None:
+        return None
+    seen = {hashlib.blake2b(img.tobytes(), digest_size=16).digest() for img in train}
+    keep = np.array(
+        [hashlib.blake2b(img.tobytes(), digest_size=16).digest() not in seen for img in reference]
+    )
+    return reference[keep] if keep.sum() >= 2 else None
+
+
+def _read_generated(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
+        images = [np.asarray(Image.open(f)) for f in files]
+    elif path.suffix == ".parquet":
+        import datasets
+
+        images = [np.asarray(img) for img in datasets.Dataset.from_parquet(str(path))["image"]]
+    else:
+        raise ThresherError(f"--images {path} is neither a folder of images nor a .parquet file")
+    if not images:
+        raise ThresherError(f"no images in {path}")
+    arrays = [a[..., None] if a.ndim == 2 else a for a in images]
+    if len({a.shape for a in arrays}) > 1:
+        raise ThresherError(f"images in {path} have different sizes")
+    return np.stack(arrays).astype(np.uint8)
+
+
+def _save_grid(images: np.ndarray, path: Path, n: int = 64) -> None:
+    import torch
+
+    from thresher.train.sampling import save_grid
+
+    save_grid(torch.from_numpy(np.ascontiguousarray(images[:n])).permute(0, 3, 1, 2), path)

@@ -1,0 +1,201 @@
+"""`thresher train` and `thresher sample`: the workspace side of a training run.
+
+Resolves ``--dataset`` to rows (:mod:`thresher.train.data`), encodes latents once per source/VAE/size when
+asked, trains (:func:`thresher.train.loop.train`) in ``runs/<run-id>/`` and registers the run in the
+catalog with the dataset it trained on. Under ``accelerate launch`` every process trains on its share of
+the batches and only the main process writes the catalog.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from thresher.errors import ThresherError
+from thresher.train.data import load_training_set, resolve_dataset
+from thresher.train.loop import TrainConfig, TrainResult, train
+from thresher.workspace import Workspace, check_name, config_hash, new_run_id, utcnow
+
+
+@dataclass
+class TrainRunConfig:
+    dataset: str
+    train: TrainConfig = field(default_factory=TrainConfig)
+    image_size: int | None = None
+    vae: str | None = None
+    weights: str | None = None
+    run: str | None = None  # run name; default a fresh id
+    resume: bool = False
+
+
+@dataclass
+class TrainRunOutcome:
+    run_id: str
+    dataset: str
+    n_rows: int
+    result: TrainResult
+
+    def lines(self) -> list[str]:
+        r = self.result
+        return [
+            f"{self.run_id}: trained {r.steps} steps on {self.dataset} ({self.n_rows} rows; "
+            f"{r.distinct_samples_seen} distinct rows seen), final loss {r.final_loss:.4f}, "
+            f"{r.images_per_second:.1f} images/s",
+            f"run folder: {r.run_dir}",
+        ]
+
+
+def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
+    from accelerate import PartialState
+
+    state = PartialState()
+    run_id = _run_id(ws, config)
+    resolved = resolve_dataset(ws, config.dataset)
+    data = load_training_set(
+        ws,
+        resolved,
+        image_size=config.image_size,
+        unconditional=config.train.unconditional,
+        weights=config.weights,
+    )
+    if config.vae:
+        from thresher.train.latents import encode_training_set
+
+        data = encode_training_set(
+            data,
+            config.vae,
+            ws.cache_dir("latents"),
+            f"{resolved.source}@{resolved.revision}",
+            patch_size=int(config.train.model_size.rsplit("/", 1)[-1]),
+            device=config.train.device,
+        )
+    run_dir = ws.run_dir(run_id)
+    run_config = {
+        "dataset": resolved.spec,
+        "source": resolved.source,
+        "revision": resolved.revision,
+        "n_rows": resolved.n,
+        "image_size": config.image_size,
+        "vae": config.vae,
+        "weights": config.weights,
+        "train": asdict(config.train),
+    }
+    if state.is_main_process:
+        _register(ws, run_id, resolved.source, resolved.spec, run_config, run_dir, "running")
+    try:
+        result = train(config.train, data, run_dir, resume=config.resume)
+    except BaseException:
+        if state.is_main_process:
+            _finish(ws, run_id, "failed")
+        raise
+    if state.is_main_process:
+        _finish(
+            ws,
+            run_id,
+            "done",
+            {
+                "distinct_samples_seen": result.distinct_samples_seen,
+                "final_loss": result.final_loss,
+                "steps": result.steps,
+            },
+        )
+    return TrainRunOutcome(run_id, resolved.spec, resolved.n, result)
+
+
+def _run_id(ws: Workspace, config: TrainRunConfig) -> str:
+    if config.run:
+        check_name(config.run, "run name")
+        if not config.resume and ws.run_dir(config.run).exists():
+            raise ThresherError(
+                f"run {config.run!r} exists: pass --resume to continue it, or another --run name"
+            )
+        return config.run
+    if config.resume:
+        raise ThresherError("--resume needs --run NAME (the run to continue)")
+    return new_run_id("train")
+
+
+def _register(
+    ws: Workspace, run_id: str, source: str, dataset: str, config: dict, run_dir: Path, status: str
+) -> None:
+    with ws.connect() as con:
+        con.execute("DELETE FROM runs WHERE id = ?", [run_id])
+        con.execute(
+            "INSERT INTO runs (id, kind, source, config, config_hash, started, status, output, dataset) "
+            "VALUES (?, 'train', ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                source,
+                json.dumps(config, default=str),
+                config_hash(config),
+                utcnow(),
+                status,
+                str(run_dir),
+                dataset,
+            ],
+        )
+
+
+def _finish(ws: Workspace, run_id: str, status: str, extra: dict | None = None) -> None:
+    with ws.connect() as con:
+        if extra:
+            row = con.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
+            merged = {**json.loads(row[0]), "result": extra}
+            con.execute("UPDATE runs SET config = ? WHERE id = ?", [json.dumps(merged, default=str), run_id])
+        con.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?", [status, utcnow(), run_id])
+
+
+def find_run_dir(ws: Workspace, run: str) -> Path:
+    """A run id in the workspace, or a run folder path."""
+    path = Path(run).expanduser()
+    if (path / "config.yaml").is_file():
+        return path
+    candidate = ws.run_dir(run) if "/" not in run else path
+    if (candidate / "config.yaml").is_file():
+        return candidate
+    raise ThresherError(f"unknown run {run!r}: not a run in {ws.root / 'runs'} nor a run folder")
+
+
+@dataclass
+class SampleConfig:
+    run: str
+    n: int
+    out: str
+    seed: int = 0
+    labels: str = "uniform"  # uniform | comma-separated class ids | none
+    steps: int = 50
+    sampler: str = "heun"
+    cfg_scale: float = 1.0
+    batch_size: int = 64
+    device: str | None = None
+
+
+def run_sampling(ws: Workspace, config: SampleConfig) -> Path:
+    from thresher.train.sampling import generate, save_images
+
+    if config.n < 1:
+        raise ThresherError("--n must be at least 1")
+    run_dir = find_run_dir(ws, config.run)
+    labels: str | list[int] | None
+    if config.labels in ("uniform", "none"):
+        labels = None if config.labels == "none" else "uniform"
+    else:
+        try:
+            labels = [int(x) for x in config.labels.split(",")]
+        except ValueError:
+            raise ThresherError(
+                f"--labels must be uniform, none or comma-separated class ids, got {config.labels!r}"
+            ) from None
+    images = generate(
+        run_dir,
+        config.n,
+        seed=config.seed,
+        labels=labels,
+        steps=config.steps,
+        sampler=config.sampler,
+        cfg_scale=config.cfg_scale,
+        batch_size=config.batch_size,
+        device=config.device,
+    )
+    return save_images(images, Path(config.out))
