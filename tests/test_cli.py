@@ -76,3 +76,25 @@ def test_select_before_clustering_is_refused(tmp_path):
                                        "--ratio", "0.5"])
     assert result.exit_code == 2 and "no clustering" in result.output
     assert not (ws / "subsets").exists()
+
+
+def test_dedup_removes_planted_duplicates_and_inverse_keeps_them(tmp_path):
+    """builtin:digits plus exact copies of 40 rows: dedup with a small ε drops exactly one of each pair."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from thresher.curate.sources import arrays_to_dataset
+
+    images = (load_digits().images * (255 / 16)).round().astype(np.uint8)
+    doubled = np.concatenate([images, images[:40]])
+    arrays_to_dataset(doubled, None, None).save_to_disk(str(tmp_path / "dup"))
+    ws = tmp_path / "ws"
+    assert _run(ws, "ingest", str(tmp_path / "dup"), "--name", "dup").exit_code == 0
+    assert _run(ws, "embed", "--embedder", "pixels:8:32", "--num-workers", "0").exit_code == 0
+    assert _run(ws, "cluster", "--k", "10").exit_code == 0
+    out = _run(ws, "select", "--name", "d", "--method", "dedup", "--epsilon", "0.0001")
+    assert out.exit_code == 0, out.output
+    n_kept = int(out.output.split("kept ")[1].split()[0])
+    assert len(doubled) - n_kept >= 40  # every planted copy goes (sklearn digits hold a few duplicates too)
+    out = _run(ws, "select", "--name", "d", "--method", "dedup", "--epsilon", "0.0001", "--inverse")
+    assert int(out.output.split("kept ")[1].split()[0]) == len(doubled) - n_kept

@@ -107,7 +107,10 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         if n_pool == 0:
             raise ThresherError(f"no scored samples of {source!r} in run {score_run}")
         if config.method == "dedup":
-            kept_sql = f"SELECT sample_id FROM pool WHERE order_key <= {1.0 - config.epsilon!r}"
+            from thresher.curate.scores.dedup import SIMILARITY_TOLERANCE
+
+            threshold = 1.0 - config.epsilon - SIMILARITY_TOLERANCE
+            kept_sql = f"SELECT sample_id FROM pool WHERE order_key <= {threshold!r}"
             if config.inverse:
                 kept_sql = f"SELECT sample_id FROM pool EXCEPT ({kept_sql})"
         else:
