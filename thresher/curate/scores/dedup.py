@@ -1,0 +1,130 @@
+"""Semantic de-duplication within clusters (SemDeDup, Abbas et al. 2023, arXiv:2303.09540).
+
+Inside every k-means cluster the samples are visited in a fixed order (by default furthest from
+the centroid first, as in the paper, so the least prototypical member of a duplicate group is
+the one kept) and a sample is dropped when its cosine similarity to a sample already KEPT in the
+same cluster exceeds ``1 - eps``. This is the exact greedy rule; the paper's code compares against
+all earlier samples, dropped ones included, which also drops the far end of a chain A~B~C where
+only B resembles C.
+
+The work is blocked so memory stays O(block² + cluster size · d): every block of ``block_size``
+samples is compared with the kept samples of earlier blocks through a faiss inner-product index
+(max similarity = 1-nearest-neighbour search) and with itself by one matmul; only samples that
+have a near-duplicate earlier in their own block need the sequential greedy check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+from tqdm import tqdm
+
+from thresher.errors import ThresherError
+
+# float32 dot products of two identical unit vectors land within ~1e-6 of 1 (worse in high d), so
+# without slack eps=0 would keep some exact duplicates; 1e-5 is an angle of ~0.26 degrees.
+SIMILARITY_TOLERANCE = 1e-5
+NO_KEPT_NEIGHBOUR = -1.0  # score of a sample with no earlier kept sample in its cluster: the lowest cosine
+
+
+@dataclass
+class DedupConfig:
+    """``eps``: drop a sample whose cosine similarity to a kept one exceeds ``1 - eps`` (0 drops exact duplicates).
+    ``keep``: which end of the distance-to-centroid order is visited, and so kept, first:
+    ``"furthest"`` (the paper's choice) or ``"nearest"``."""
+
+    eps: float = 0.05
+    keep: str = "furthest"
+    block_size: int = 1024
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.eps <= 2.0:
+            raise ThresherError(f"dedup eps must lie in [0, 2] (cosine distance), got {self.eps}")
+        if self.keep not in ("furthest", "nearest"):
+            raise ThresherError(f"unknown dedup keep {self.keep!r}; choose furthest or nearest")
+        if self.block_size < 1:
+            raise ThresherError("dedup block_size must be at least 1")
+
+
+@dataclass
+class DedupResult:
+    """Per input row: ``kept`` and ``max_similarity``, the largest cosine similarity to a kept sample
+    visited earlier in the same cluster (the score; -1 when there is none). Dropped rows have a score
+    above ``1 - eps - SIMILARITY_TOLERANCE``, kept rows one at or below it."""
+
+    kept: np.ndarray  # bool (n,)
+    max_similarity: np.ndarray  # float32 (n,)
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+
+
+def _cluster_members(cluster: np.ndarray) -> list[np.ndarray]:
+    """Row indices of every cluster, ascending within each."""
+    order = np.argsort(cluster, kind="stable")
+    boundaries = np.flatnonzero(np.diff(cluster[order])) + 1
+    return np.split(order, boundaries)
+
+
+def _dedup_ordered(x: np.ndarray, threshold: float, block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy rule on unit rows ``x`` in visiting order: (kept, max similarity to an earlier kept row)."""
+    m = len(x)
+    kept = np.zeros(m, dtype=bool)
+    score = np.full(m, NO_KEPT_NEIGHBOUR, dtype=np.float32)
+    kept_index = faiss.IndexFlatIP(x.shape[1])
+    for start in range(0, m, block_size):
+        block = x[start : start + block_size]
+        b = len(block)
+        previous = np.full(b, NO_KEPT_NEIGHBOUR, dtype=np.float32)
+        if kept_index.ntotal:
+            similarity, _ = kept_index.search(block, 1)
+            previous = similarity[:, 0]
+        block_kept = previous <= threshold
+        within = block @ block.T
+        earlier = np.tri(b, k=-1, dtype=bool)  # earlier[i, j]: j is visited before i
+        conflict = (within > threshold) & earlier
+        # Only rows with an earlier near-duplicate in this block depend on the greedy order; visiting
+        # them ascending means every earlier row's flag is already final when it is read.
+        for i in np.flatnonzero(conflict.any(axis=1) & block_kept):
+            if (conflict[i] & block_kept).any():
+                block_kept[i] = False
+        within_kept = np.where(earlier & block_kept[None, :], within, NO_KEPT_NEIGHBOUR).max(axis=1)
+        kept[start : start + b] = block_kept
+        score[start : start + b] = np.maximum(previous, within_kept)
+        kept_index.add(np.ascontiguousarray(block[block_kept]))
+    return kept, score
+
+
+def semdedup(
+    vectors: np.ndarray,
+    cluster: np.ndarray,
+    config: DedupConfig,
+    distance: np.ndarray | None = None,
+) -> DedupResult:
+    """SemDeDup over all clusters. ``vectors`` (n, d) any float dtype (memory-mapped is fine; one
+    cluster is read at a time), ``cluster`` (n,) ids, ``distance`` (n,) to the own centroid for the
+    visiting order; without it rows are visited in input order."""
+    n = len(vectors)
+    cluster = np.asarray(cluster)
+    if len(cluster) != n or (distance is not None and len(distance) != n):
+        raise ThresherError("vectors, cluster and distance must have the same number of rows")
+    if np.ndim(vectors) != 2:
+        raise ThresherError(f"expected a 2-D array of vectors, got shape {np.shape(vectors)}")
+    threshold = 1.0 - config.eps - SIMILARITY_TOLERANCE
+    kept = np.zeros(n, dtype=bool)
+    score = np.full(n, NO_KEPT_NEIGHBOUR, dtype=np.float32)
+    groups = _cluster_members(cluster) if n else []
+    for members in tqdm(groups, desc="semdedup", unit="cluster", disable=not config.progress or None):
+        if distance is not None:
+            key = np.asarray(distance)[members]
+            members = members[np.argsort(-key if config.keep == "furthest" else key, kind="stable")]
+        # read in ascending row order (memory-map friendly), then put into visiting order
+        rows = np.sort(members)
+        x = _unit_rows(vectors[rows])[np.searchsorted(rows, members)]
+        kept[members], score[members] = _dedup_ordered(x, threshold, config.block_size)
+    return DedupResult(kept=kept, max_similarity=score)
