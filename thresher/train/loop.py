@@ -1,0 +1,348 @@
+"""The training loop: a DiT learns the flow-matching velocity of a :class:`TrainingSet` (DESIGN.md §5).
+
+``accelerate`` owns devices, processes (DDP under ``accelerate launch``), mixed precision and
+checkpoints. Every global batch is split across processes (``split_batches``), so the data a run sees
+does not depend on the process count. Resuming is exact: the epoch order is a pure function of
+(seed, epoch) (:class:`EpochSampler`), the per-step noise and times come from a generator seeded by
+(seed, step, rank), and model, optimizer, scheduler, EMA and progress all live in the checkpoint.
+
+Run folder (written by rank 0): ``config.yaml``, ``metrics.jsonl``, ``checkpoints/step-NNNNNNN/``,
+``model.json`` + ``ema.safetensors`` (final EMA weights), ``samples.png``, ``seen_ids.parquet``
+(distinct sample ids trained on) and ``summary.json`` (the :class:`TrainResult`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from torch.optim.swa_utils import AveragedModel
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from thresher.device import pick_device
+from thresher.errors import ThresherError
+from thresher.train.ema import create_ema
+from thresher.train.flow import NULL_LABEL, SAMPLERS, T_SAMPLINGS, flow_loss, sample_t
+from thresher.train.latents import load_vae
+from thresher.train.model import FlowDiT, build_model, save_model
+from thresher.train.sampling import resolve_labels, sample_images, save_grid
+from thresher.train.training_set import EpochSampler, TrainingSet, TrainingSetDataset
+
+CHECKPOINTS = "checkpoints"
+WEIGHTINGS = (None, "loss", "sampler")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs besides its data; saved resolved as ``config.yaml``."""
+
+    model_size: str = "DiT-S/2"
+    width: int | None = None  # overrides of the named size
+    depth: int | None = None
+    heads: int | None = None
+    steps: int = 10_000
+    batch_size: int = 64  # global: split across processes
+    lr: float = 1e-4
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    grad_clip: float | None = 1.0
+    ema_decay: float = 0.9999
+    seed: int = 0
+    precision: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
+    device: str | None = None  # None: accelerate's choice (GPU when present); "cpu" forces CPU
+    label_dropout: float = 0.1  # classifier-free guidance training
+    unconditional: bool = False
+    t_sampling: str = "uniform"  # or "logit_normal"
+    weighting: str | None = (
+        None  # per-sample weights as "loss" weights or via the "sampler"; None ignores them
+    )
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    num_workers: int = 0
+    sample_count: int = 16  # images in samples.png; 0 skips it
+    sample_steps: int = 50
+    sample_sampler: str = "heun"
+    sample_cfg_scale: float = 1.0
+    sample_seed: int = 0
+
+    def validate(self) -> None:
+        checks = [
+            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
+            (0.0 <= self.label_dropout < 1.0, f"label_dropout must be in [0, 1), got {self.label_dropout}"),
+            (0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.t_sampling in T_SAMPLINGS, f"t_sampling must be one of {', '.join(T_SAMPLINGS)}"),
+            (self.weighting in WEIGHTINGS, "weighting must be loss, sampler or none"),
+            (self.sample_sampler in SAMPLERS, f"sample_sampler must be one of {', '.join(SAMPLERS)}"),
+            (
+                self.checkpoint_every >= 1 and self.log_every >= 1,
+                "checkpoint_every and log_every must be >= 1",
+            ),
+            (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ThresherError(message)
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    final_loss: float  # mean training loss over the last logging window
+    images_per_second: float  # over the whole run (this session, after any resume)
+    distinct_samples_seen: int  # distinct sample ids trained on, all processes together
+    local_images_seen: int  # images this process consumed in this session
+    resumed_from: int | None  # step of the checkpoint a resumed run started from
+
+
+class _Progress:
+    """Step counter and which rows were seen, checkpointed with the run (accelerate custom state)."""
+
+    def __init__(self, sample_ids: torch.Tensor) -> None:
+        self.step = 0
+        self.order = torch.argsort(sample_ids)
+        self.sorted_ids = sample_ids[self.order]
+        self.seen = torch.zeros(len(sample_ids), dtype=torch.bool)
+
+    def mark(self, ids: torch.Tensor) -> None:
+        self.seen[self.order[torch.searchsorted(self.sorted_ids, ids.cpu())]] = True
+
+    def seen_ids(self) -> torch.Tensor:
+        return torch.unique(self.sorted_ids[self.seen[self.order]])
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "seen": self.seen}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step, self.seen = int(state["step"]), state["seen"].bool()
+
+
+def _mixed_precision(precision: str, device: torch.device) -> str:
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return "no"
+    if precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and device.type != "cuda":
+        raise ThresherError("fp16 training needs a GPU; use bf16 or fp32 on the CPU")
+    return precision
+
+
+def _checkpoints(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / CHECKPOINTS).glob("step-*"))
+
+
+def _step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
+    """Per-step randomness (t, ε, label dropout) that a resumed run reproduces without saved RNG state."""
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1_009 + rank)
+
+
+def _check_run_dir(run_dir: Path, resolved: dict, resume: bool) -> Path | None:
+    """The checkpoint to resume from (None for a fresh run), after checking the run folder fits the request."""
+    checkpoints = _checkpoints(run_dir)
+    if resume and not checkpoints:
+        raise ThresherError(f"cannot resume: {run_dir / CHECKPOINTS} holds no checkpoint")
+    if not resume and checkpoints:
+        raise ThresherError(f"{run_dir} already holds checkpoints; resume it or pick a new run folder")
+    config_path = run_dir / "config.yaml"
+    if resume and config_path.is_file():
+        previous = yaml.safe_load(config_path.read_text())
+        if previous.get("model") != resolved["model"]:
+            raise ThresherError(
+                f"cannot resume {run_dir}: its model {previous.get('model')} differs from this one"
+            )
+    return checkpoints[-1] if resume else None
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from, so the curve has no duplicates."""
+    if path.is_file():
+        lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= last_step]
+        path.write_text("".join(line + "\n" for line in lines))
+
+
+def train(config: TrainConfig, data: TrainingSet, run_dir: Path, resume: bool = False) -> TrainResult:
+    """Train a DiT on ``data``, writing the run folder described in this module's docstring."""
+    config.validate()
+    run_dir = Path(run_dir)
+    if config.device not in (None, "", "auto"):
+        pick_device(config.device)  # a clear error for an unavailable device
+    force_cpu = config.device == "cpu"
+    probe = torch.device("cpu") if force_cpu else pick_device(None)
+    accelerator = Accelerator(
+        cpu=force_cpu,
+        mixed_precision=_mixed_precision(config.precision, probe),
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
+    )
+    world = accelerator.num_processes
+    if config.batch_size % world:
+        raise ThresherError(f"batch_size {config.batch_size} is not divisible by the {world} processes")
+    if len(data) < config.batch_size:
+        raise ThresherError(f"training set {data.name!r} has {len(data)} rows, fewer than one batch")
+    weighted = config.weighting is not None
+    if weighted and data.weights is None:
+        raise ThresherError(
+            f"weighting={config.weighting!r} needs per-sample weights; {data.name!r} has none"
+        )
+    conditional = data.num_classes is not None and not config.unconditional
+    num_classes = data.num_classes if conditional else None
+
+    set_seed(config.seed)
+    model = build_model(
+        config.model_size, data.channels, data.resolution, num_classes,
+        width=config.width, depth=config.depth, heads=config.heads,
+    )  # fmt: skip
+    resolved = {
+        **asdict(config),
+        "mixed_precision": accelerator.mixed_precision,
+        "num_processes": world,
+        "data": {"name": data.name, "rows": len(data), "space": data.space, "vae": data.vae,
+                 "num_classes": data.num_classes, "resolution": data.resolution},
+        "model": {**asdict(model.config), "parameters": sum(p.numel() for p in model.parameters())},
+    }  # fmt: skip
+    start_checkpoint = _check_run_dir(run_dir, resolved, resume)
+    accelerator.wait_for_everyone()  # every process has read the old config.yaml before rank 0 rewrites it
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    # Linear warmup, then constant (as DiT and SiT train), so the schedule never depends on the total steps.
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+    )
+    dataset = TrainingSetDataset(data)
+    sampler = EpochSampler(len(data), config.seed, dataset.weights if config.weighting == "sampler" else None)
+    loader = DataLoader(
+        dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True,
+        num_workers=config.num_workers, pin_memory=accelerator.device.type == "cuda",
+    )  # fmt: skip
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    network: FlowDiT = accelerator.unwrap_model(model)
+    ema = create_ema(network, config.ema_decay)
+    progress = _Progress(data.sample_ids.long())
+    accelerator.register_for_checkpointing(ema, progress)
+    metrics_path = run_dir / "metrics.jsonl"
+    if start_checkpoint is not None:
+        accelerator.load_state(str(start_checkpoint))
+        if accelerator.is_main_process:
+            _truncate_metrics(metrics_path, progress.step)
+    resumed_from = progress.step if start_checkpoint is not None else None
+
+    steps_per_epoch = len(loader)
+    rank, device = accelerator.process_index, accelerator.device
+    bar = tqdm(total=config.steps, initial=progress.step, desc="training", unit="step",
+               disable=not accelerator.is_main_process)  # fmt: skip
+    window_loss, window_steps, window_start = torch.zeros((), device=device), 0, time.perf_counter()
+    session_start, session_steps, local_images, final_loss = time.perf_counter(), 0, 0, float("nan")
+    model.train()
+    while progress.step < config.steps:
+        epoch, done_in_epoch = divmod(progress.step, steps_per_epoch)
+        sampler.set_epoch(epoch)
+        loader.set_epoch(epoch)
+        batches = accelerator.skip_first_batches(loader, done_in_epoch) if done_in_epoch else loader
+        for x, labels, weights, ids in batches:
+            generator = _step_generator(config.seed, progress.step, rank, device)
+            t = sample_t(len(x), config.t_sampling, generator=generator, device=device)
+            noise = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype)
+            drop = torch.rand(len(x), generator=generator, device=device) < config.label_dropout
+            labels = torch.where(drop | (not conditional), NULL_LABEL, labels)
+            losses = flow_loss(model, x, t, noise, labels)
+            loss = (losses * weights).mean() if config.weighting == "loss" else losses.mean()
+            accelerator.backward(loss)
+            if config.grad_clip:
+                accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            ema.update_parameters(network)
+
+            progress.step += 1
+            session_steps += 1
+            local_images += len(x)
+            progress.mark(accelerator.gather(ids))
+            window_loss += loss.detach()
+            window_steps += 1
+            if progress.step % config.log_every == 0 or progress.step == config.steps:
+                final_loss = accelerator.reduce(window_loss / window_steps, "mean").item()
+                rate = window_steps * config.batch_size / (time.perf_counter() - window_start)
+                record = {"step": progress.step, "loss": final_loss, "lr": scheduler.get_last_lr()[0],
+                          "images_per_s": rate}  # fmt: skip
+                if accelerator.is_main_process:
+                    with metrics_path.open("a") as log:
+                        log.write(json.dumps(record) + "\n")
+                bar.set_postfix(loss=f"{final_loss:.4f}", img_s=f"{rate:.1f}")
+                window_loss.zero_()
+                window_steps, window_start = 0, time.perf_counter()
+            if progress.step % config.checkpoint_every == 0 or progress.step == config.steps:
+                _save_checkpoint(accelerator, run_dir, progress.step, config.keep_checkpoints)
+            bar.update(1)
+            if progress.step >= config.steps:
+                break
+    bar.close()
+    elapsed = time.perf_counter() - session_start
+
+    result = TrainResult(
+        run_dir=run_dir,
+        steps=progress.step,
+        final_loss=final_loss,
+        images_per_second=session_steps * config.batch_size / elapsed if session_steps else 0.0,
+        distinct_samples_seen=int(progress.seen.sum()),
+        local_images_seen=local_images,
+        resumed_from=resumed_from,
+    )
+    if accelerator.is_main_process:
+        _write_outputs(config, data, ema, progress, run_dir, result)
+    accelerator.wait_for_everyone()
+    return result
+
+
+def _save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: int) -> None:
+    accelerator.save_state(str(run_dir / CHECKPOINTS / f"step-{step:07d}"))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        for old in _checkpoints(run_dir)[:-keep]:
+            shutil.rmtree(old)
+
+
+def _write_outputs(
+    config: TrainConfig,
+    data: TrainingSet,
+    ema: AveragedModel,
+    progress: _Progress,
+    run_dir: Path,
+    result: TrainResult,
+) -> None:
+    """Final EMA model, sample grid, seen ids and summary (rank 0 only)."""
+    averaged: FlowDiT = ema.module
+    save_model(averaged, run_dir, extra={"space": data.space, "vae": data.vae, "dataset": data.name})
+    if config.sample_count:
+        vae = load_vae(data.vae, next(averaged.parameters()).device) if data.space == "latent" else None
+        labels = resolve_labels("uniform", config.sample_count, averaged.config.num_classes)
+        images = sample_images(
+            averaged, config.sample_count, seed=config.sample_seed, labels=labels,
+            steps=config.sample_steps, sampler=config.sample_sampler, cfg_scale=config.sample_cfg_scale,
+            vae=vae, precision=config.precision,
+        )  # fmt: skip
+        classes = averaged.config.num_classes if labels is not None else None
+        save_grid(
+            images, run_dir / "samples.png", nrow=min(classes, config.sample_count) if classes else None
+        )
+    pq.write_table(pa.table({"sample_id": progress.seen_ids().numpy()}), run_dir / "seen_ids.parquet")
+    summary = {**asdict(result), "run_dir": str(result.run_dir)}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
