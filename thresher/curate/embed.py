@@ -1,0 +1,371 @@
+"""Embedding store: a batched, sharded, resumable writer and a memory-mapped reader.
+
+Layout of one store (DESIGN §3)::
+
+    out_dir/meta.json                 embedder, dim, dtype, normalized, n, parts, shard_size, ids_sha1
+    out_dir/part-{i:05d}.npy          (rows, dim) float16|float32, rows i*shard_size .. of the requested ids
+    out_dir/part-{i:05d}.ids.parquet  sample_id int64, same order as the vectors
+    out_dir/_SUCCESS.{i:05d}          written last: the part is complete
+    out_dir/embedder/                 fitted state of data-fitted embedders (pixels PCA), reused on resume
+
+Parts are the unit of work and of resumption: a rerun skips every part whose marker and files exist, so an
+interrupted run (or one part deleted by hand) redoes only what is missing. Under ``accelerate launch`` part i
+goes to rank i % world_size; the store looks the same whatever the number of processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+from accelerate import PartialState
+from torch.nn import functional as F
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from thresher.curate.embedders import Embedder, Preprocess, build_embedder
+from thresher.device import pick_device
+from thresher.errors import ThresherError
+
+DTYPES = ("float16", "float32")
+FITTED_DIR = "embedder"
+
+
+@dataclass
+class EmbedConfig:
+    """How to embed: which model, batch/worker sizes, device, precision, and the store's shape."""
+
+    embedder: str | Embedder
+    batch_size: int = 64
+    num_workers: int = 4
+    device: str | None = None  # None/"auto": CUDA when present
+    precision: str = "auto"  # auto (bf16 on GPU), fp16, bf16, fp32; CPU always runs fp32
+    normalize: bool = True  # L2-normalize vectors (cosine geometry for clustering and dedup)
+    shard_size: int = 50_000  # rows per part file: the unit of resumption and of multi-process work
+    dtype: str = "float16"
+    fit_sample: int = 10_000  # images a data-fitted embedder (pixels) is fitted on
+    seed: int = 0  # picks the fit sample
+    image_column: str = "image"
+
+
+@dataclass
+class EmbeddingInfo:
+    """What a store holds, plus what this call did (``written`` / ``skipped`` part indices of this process)."""
+
+    path: Path
+    embedder: str
+    dim: int
+    dtype: str
+    normalized: bool
+    n: int
+    parts: int
+    complete: bool
+    written: list[int] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+
+
+def part_stem(index: int) -> str:
+    return f"part-{index:05d}"
+
+
+def marker_path(out_dir: Path, index: int) -> Path:
+    return out_dir / f"_SUCCESS.{index:05d}"
+
+
+def part_done(out_dir: Path, index: int) -> bool:
+    stem = part_stem(index)
+    return all(
+        p.is_file()
+        for p in (marker_path(out_dir, index), out_dir / f"{stem}.npy", out_dir / f"{stem}.ids.parquet")
+    )
+
+
+def write_part(out_dir: Path, index: int, ids: np.ndarray, vectors: np.ndarray) -> None:
+    """Write one part atomically (temp file + rename), then its marker, so a crash never leaves a half part marked done."""
+    stem = part_stem(index)
+    marker_path(out_dir, index).unlink(missing_ok=True)
+    tmp_npy, tmp_ids = out_dir / f".{stem}.npy.tmp", out_dir / f".{stem}.ids.parquet.tmp"
+    with open(tmp_npy, "wb") as fh:
+        np.save(fh, vectors)
+    pq.write_table(pa.table({"sample_id": pa.array(ids, type=pa.int64())}), tmp_ids)
+    os.replace(tmp_npy, out_dir / f"{stem}.npy")
+    os.replace(tmp_ids, out_dir / f"{stem}.ids.parquet")
+    marker_path(out_dir, index).touch()
+
+
+def write_meta(out_dir: Path, meta: dict) -> None:
+    tmp = out_dir / ".meta.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, out_dir / "meta.json")
+
+
+def ids_fingerprint(sample_ids: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(sample_ids, dtype=np.int64).tobytes()).hexdigest()
+
+
+class _PartBatches(torch.utils.data.Dataset):
+    """Item j = one batch of one part: (part index, preprocessed images). Batches never straddle parts.
+
+    Reading a batch of rows in one ``dataset[rows]`` call is one Arrow take instead of one per image.
+    """
+
+    def __init__(
+        self,
+        dataset: datasets.Dataset,
+        batches: list[tuple[int, np.ndarray]],
+        preprocess: Preprocess,
+        image_column: str,
+    ) -> None:
+        self.dataset = dataset.select_columns([image_column])
+        self.batches = batches
+        self.preprocess = preprocess
+        self.image_column = image_column
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, j: int) -> tuple[int, torch.Tensor]:
+        part, rows = self.batches[j]
+        images = self.dataset[rows.tolist()][self.image_column]
+        return part, torch.stack([self.preprocess(img) for img in images])
+
+
+def embed_dataset(
+    dataset: datasets.Dataset, sample_ids: np.ndarray, out_dir: str | Path, config: EmbedConfig
+) -> EmbeddingInfo:
+    """Embed ``dataset`` rows ``sample_ids`` (in that order) into the store at ``out_dir``; resumes finished parts."""
+    out_dir = Path(out_dir)
+    sample_ids = np.asarray(sample_ids, dtype=np.int64)
+    if config.dtype not in DTYPES:
+        raise ThresherError(f"unknown embedding dtype {config.dtype!r}; choose {' or '.join(DTYPES)}")
+    if config.shard_size < 1 or config.batch_size < 1:
+        raise ThresherError("shard_size and batch_size must be positive")
+    if config.image_column not in dataset.column_names:
+        raise ThresherError(
+            f"dataset has no {config.image_column!r} column (columns: {', '.join(dataset.column_names)})"
+        )
+    if len(sample_ids) and (sample_ids.min() < 0 or sample_ids.max() >= len(dataset)):
+        raise ThresherError(f"sample ids must be rows 0..{len(dataset) - 1} of the dataset")
+
+    state = PartialState()
+    device = pick_device(config.device) if config.device not in (None, "", "auto") else state.device
+    embedder = config.embedder
+    if isinstance(embedder, str):
+        embedder = build_embedder(embedder, device=device, precision=config.precision)
+    n_parts = math.ceil(len(sample_ids) / config.shard_size)
+    meta = {
+        "format": 1,
+        "embedder": embedder.name,
+        "dim": embedder.dim,
+        "dtype": config.dtype,
+        "normalized": config.normalize,
+        "n": len(sample_ids),
+        "parts": n_parts,
+        "shard_size": config.shard_size,
+        "ids_sha1": ids_fingerprint(sample_ids),
+    }
+    _check_resumable(out_dir, meta, embedder)
+    state.wait_for_everyone()  # every rank has read the old meta before rank 0 replaces it
+
+    if state.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if embedder.fits_to_data:
+            _fit_or_load(embedder, dataset, sample_ids, out_dir, config)
+        if not (out_dir / "meta.json").is_file():  # on resume it exists and matches (checked above)
+            write_meta(out_dir, meta)
+    state.wait_for_everyone()
+    if embedder.fits_to_data and not state.is_main_process:  # every rank embeds with rank 0's fitted state
+        embedder.load(out_dir / FITTED_DIR)
+
+    mine = [i for i in range(n_parts) if i % state.num_processes == state.process_index]
+    todo = [i for i in mine if not part_done(out_dir, i)]
+    _embed_parts(dataset, sample_ids, out_dir, config, embedder, todo, show=state.is_local_main_process)
+    state.wait_for_everyone()
+    complete = all(part_done(out_dir, i) for i in range(n_parts))
+    return EmbeddingInfo(
+        out_dir,
+        embedder.name,
+        embedder.dim,
+        config.dtype,
+        config.normalize,
+        len(sample_ids),
+        n_parts,
+        complete,
+        written=todo,
+        skipped=sorted(set(mine) - set(todo)),
+    )
+
+
+def _check_resumable(out_dir: Path, meta: dict, embedder: Embedder) -> None:
+    """Refuse to mix parts made with other settings or other ids into one store."""
+    meta_file = out_dir / "meta.json"
+    if not meta_file.is_file():
+        if any(out_dir.glob("_SUCCESS.*")):
+            raise ThresherError(
+                f"{out_dir} has finished parts but no meta.json; delete the folder to start over"
+            )
+        return
+    old = json.loads(meta_file.read_text())
+    changed = [k for k, v in meta.items() if old.get(k) != v]
+    if changed:
+        raise ThresherError(
+            f"{out_dir} holds embeddings made with other settings ({', '.join(changed)} differ); "
+            "use another folder or delete it to start over"
+        )
+    has_parts = any(out_dir.glob("_SUCCESS.*"))
+    if embedder.fits_to_data and has_parts and not (out_dir / FITTED_DIR).is_dir():
+        raise ThresherError(
+            f"{out_dir} has parts but lost the fitted {embedder.name!r} state in {FITTED_DIR}/; "
+            "delete the folder to start over"
+        )
+
+
+def _fit_or_load(
+    embedder: Embedder, dataset: datasets.Dataset, sample_ids: np.ndarray, out_dir: Path, config: EmbedConfig
+) -> None:
+    """Load the store's fitted state if it has one (a resumed run must match its earlier parts), else fit and save."""
+    fitted = out_dir / FITTED_DIR
+    if fitted.is_dir():
+        embedder.load(fitted)
+        return
+    if not embedder.needs_fit:  # fitted by the caller: keep its state with the store for resumes and readers
+        embedder.save(fitted)
+        return
+    rng = np.random.default_rng(config.seed)
+    n_fit = min(config.fit_sample, len(sample_ids))
+    # Sorted rows read the Arrow table front to back instead of jumping around.
+    rows = np.sort(rng.choice(sample_ids, size=n_fit, replace=False))
+    images = dataset.select_columns([config.image_column]).select(rows)
+    embedder.fit(
+        tqdm(
+            (row[config.image_column] for row in images), total=n_fit, desc=f"fit {embedder.name}", unit="img"
+        )
+    )
+    embedder.save(fitted)
+
+
+def _embed_parts(
+    dataset: datasets.Dataset,
+    sample_ids: np.ndarray,
+    out_dir: Path,
+    config: EmbedConfig,
+    embedder: Embedder,
+    todo: list[int],
+    show: bool,
+) -> None:
+    if not todo:
+        return
+    batches: list[tuple[int, np.ndarray]] = []
+    for i in todo:
+        rows = sample_ids[i * config.shard_size : (i + 1) * config.shard_size]
+        batches += [(i, rows[s : s + config.batch_size]) for s in range(0, len(rows), config.batch_size)]
+    loader = DataLoader(
+        _PartBatches(dataset, batches, embedder.preprocess, config.image_column),
+        batch_size=None,
+        num_workers=config.num_workers,
+        pin_memory=embedder.device.type == "cuda",
+    )
+    np_dtype = np.dtype(config.dtype)
+    current, chunks = -1, []
+    with tqdm(
+        total=sum(len(rows) for _, rows in batches),
+        desc=f"embed {embedder.name}",
+        unit="img",
+        disable=not show,
+    ) as bar:
+        for part, images in loader:
+            if part != current and chunks:
+                _flush(out_dir, current, sample_ids, config.shard_size, chunks)
+                chunks = []
+            current = part
+            vectors = embedder.forward(images)
+            if config.normalize:
+                vectors = F.normalize(vectors, dim=-1)
+            chunks.append(vectors.cpu().numpy().astype(np_dtype, copy=False))
+            bar.update(len(images))
+    _flush(out_dir, current, sample_ids, config.shard_size, chunks)
+
+
+def _flush(
+    out_dir: Path, part: int, sample_ids: np.ndarray, shard_size: int, chunks: list[np.ndarray]
+) -> None:
+    ids = sample_ids[part * shard_size : (part + 1) * shard_size]
+    vectors = np.concatenate(chunks)
+    assert len(vectors) == len(ids), "a part's vectors and ids must line up"
+    write_part(out_dir, part, ids, vectors)
+
+
+class EmbeddingStore:
+    """Read a store written by :func:`embed_dataset` (or :func:`thresher.curate.reduce.reduce_embeddings`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        meta_file = self.path / "meta.json"
+        if not meta_file.is_file():
+            raise ThresherError(f"no embeddings at {self.path} (no meta.json); run embed first")
+        self.meta: dict = json.loads(meta_file.read_text())
+        self.embedder: str = self.meta["embedder"]
+        self.dim: int = int(self.meta["dim"])
+        self.dtype: str = self.meta["dtype"]
+        self.normalized: bool = bool(self.meta["normalized"])
+        self.n: int = int(self.meta["n"])
+        self.num_parts: int = int(self.meta["parts"])
+
+    def __repr__(self) -> str:
+        return f"EmbeddingStore({str(self.path)!r}, embedder={self.embedder!r}, n={self.n}, dim={self.dim})"
+
+    def __len__(self) -> int:
+        return self.n
+
+    def done_parts(self) -> list[int]:
+        return [i for i in range(self.num_parts) if part_done(self.path, i)]
+
+    @property
+    def complete(self) -> bool:
+        return len(self.done_parts()) == self.num_parts
+
+    def part(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """One part: (sample ids int64, vectors memory-mapped in the stored dtype)."""
+        stem = self.path / part_stem(index)
+        ids = pq.read_table(f"{stem}.ids.parquet", columns=["sample_id"]).column(0).to_numpy()
+        return ids.astype(np.int64, copy=False), np.load(f"{stem}.npy", mmap_mode="r")
+
+    def _parts(self, allow_partial: bool) -> list[int]:
+        done = self.done_parts()
+        if len(done) != self.num_parts and not allow_partial:
+            raise ThresherError(
+                f"embeddings at {self.path} are incomplete ({len(done)}/{self.num_parts} parts); "
+                "rerun embed to finish them"
+            )
+        return done
+
+    def ids(self, allow_partial: bool = False) -> np.ndarray:
+        parts = self._parts(allow_partial)
+        return np.concatenate([self.part(i)[0] for i in parts]) if parts else np.empty(0, np.int64)
+
+    def iter_chunks(
+        self, chunk_rows: int | None = None, allow_partial: bool = False
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (ids, float32 vectors) per part, or per ``chunk_rows`` slice of a part, in store order."""
+        for i in self._parts(allow_partial):
+            ids, vectors = self.part(i)
+            step = chunk_rows or max(len(ids), 1)
+            for s in range(0, len(ids), step):
+                yield ids[s : s + step], np.asarray(vectors[s : s + step], dtype=np.float32)
+
+    def load(self, allow_partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """All (ids, float32 vectors) in memory; for stores larger than RAM use :meth:`iter_chunks`."""
+        chunks = list(self.iter_chunks(allow_partial=allow_partial))
+        if not chunks:
+            return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
+        return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
