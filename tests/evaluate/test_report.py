@@ -1,0 +1,109 @@
+"""Report: plots of metrics vs ratio, group-share bars, Markdown and self-contained HTML."""
+
+from __future__ import annotations
+
+import re
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from thresher.evaluate.report import metrics_figure, save_sample_grid, shares_figure, write_report
+
+
+def _record(run: str, method: str, ratio: float, fid: float, shares: list[float] | None = None) -> dict:
+    shares = shares or [0.5, 0.3, 0.2]
+    metrics = {
+        "fid": fid,
+        "kid": fid / 1000,
+        "precision": 0.8,
+        "recall": ratio * 0.7,
+        "vendi": 3.0,
+        "n_generated": 100,
+        "class_ids": [0, 1, 2],
+        "class_share_gen": shares,
+        "class_share_train": [1 / 3] * 3,
+        "class_share_reference": [0.4, 0.4, 0.2],
+        "seconds_total": 1.5,
+    }
+    return {"run": run, "method": method, "ratio": ratio, "metrics": metrics, "grid": None}
+
+
+@pytest.fixture
+def records() -> list[dict]:
+    return [
+        _record("full", "full", 1.0, 10.0),
+        _record("r1", "random", 0.5, 14.0),
+        _record("r2", "random", 0.25, 20.0),
+        _record("r2b", "random", 0.25, 22.0),  # a second seed at the same ratio
+        _record("c1", "cluster", 0.25, 16.0, [0.2, 0.3, 0.5]),
+        _record("c2", "cluster", 0.5, 12.0),
+    ]
+
+
+def test_metric_lines_per_method_with_full_data_baseline(records) -> None:
+    fig = metrics_figure(records, ["fid", "recall", "not_a_metric"])
+    fid_ax = fig.axes[0]
+    assert len([ax for ax in fig.axes if ax.get_visible() and ax.axison]) == 2  # unknown metric left out
+    lines = {c.get_label(): c.lines[0] for c in fid_ax.containers}  # errorbar containers, one per method
+    lines.update({line.get_label(): line for line in fid_ax.get_lines() if line.get_label() == "full data"})
+
+    def data(label: str, axis: str) -> np.ndarray:  # errorbar keeps its data as object arrays
+        return np.asarray(getattr(lines[label], f"get_{axis}data")(), dtype=float)
+
+    np.testing.assert_allclose(data("random", "x"), [0.25, 0.5])
+    np.testing.assert_allclose(data("random", "y"), [21.0, 14.0])  # two seeds at 0.25 averaged
+    np.testing.assert_allclose(data("cluster", "y"), [16.0, 12.0])
+    np.testing.assert_allclose(data("full data", "y"), [10.0, 10.0])
+
+
+def test_share_bars_put_training_share_next_to_each_run(records) -> None:
+    fig = shares_figure(records[:2], "class")
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    # Two runs x (generated, training) x three classes.
+    assert len(heights) == 12
+    np.testing.assert_allclose(sorted(heights)[-1], 0.5)
+    assert shares_figure(records, "cluster") is None  # no cluster shares recorded
+
+
+def test_many_groups_are_drawn_as_curves() -> None:
+    shares = list(np.full(50, 0.02))
+    record = _record("r", "random", 0.5, 1.0)
+    record["metrics"].update(
+        class_ids=list(range(50)),
+        class_share_gen=shares,
+        class_share_train=shares,
+        class_share_reference=shares,
+    )
+    fig = shares_figure([record], "class")
+    assert not fig.axes[0].patches and len(fig.axes[0].get_lines()) >= 2
+
+
+def test_sample_grid_layout(tmp_path) -> None:
+    images = np.full((12, 28, 28, 1), 200, dtype=np.uint8)
+    path = save_sample_grid(images, tmp_path / "grid.png", columns=5)
+    grid = matplotlib.image.imread(path)
+    # 3 rows x 5 columns of 28 px tiles with 2 px gaps, enlarged 3x so tiles are at least 64 px.
+    assert grid.shape[:2] == (3 * 30 * 3, 5 * 30 * 3)
+
+
+def test_write_report_makes_a_self_contained_page(tmp_path, records) -> None:
+    records[1]["grid"] = str(
+        save_sample_grid(np.zeros((4, 8, 8, 3), np.uint8), tmp_path / "grids" / "r1.png")
+    )
+    files = write_report(records, tmp_path / "report", title="pruning <study>")
+    names = sorted(p.name for p in files.figures)
+    assert names == ["class_shares.png", "fid_vs_ratio.png", "metrics_vs_ratio.png"]
+    for figure in files.figures:
+        assert matplotlib.image.imread(figure).ndim == 3
+
+    page = files.html.read_text()
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "pruning &lt;study&gt;" in page
+
+    markdown = files.markdown.read_text()
+    table_rows = [line for line in markdown.splitlines() if line.startswith("| ") and "FID" not in line]
+    assert len(table_rows) == len(records)
+    assert "| r2b | random | 0.25 | 100 | 22 |" in markdown
+    assert "(../grids/r1.png)" in markdown and "(fid_vs_ratio.png)" in markdown

@@ -1,0 +1,286 @@
+"""Evaluate generated images against real ones: every metric in one flat, JSON-ready dict.
+
+The images go through one feature extractor (``thresher.evaluate.features``) once per set; the
+metrics then run on the features and each is timed (``seconds_<metric>`` keys), so users see what a
+metric costs before they scale it up. Balance is measured over classes (the reference classifier's
+predictions, or the nearest class mean in feature space when only reference labels exist) and over
+clusters (nearest centroid, when the curation clusters are given).
+
+Result keys (a key is left out when its inputs are missing): ``fid``, ``kid``/``kid_std``, ``inception_score``/
+``inception_score_std`` and ``classifier_confidence`` (extractors with a class head), ``precision``,
+``recall``, ``f_score``, ``density``, ``coverage``, ``vendi``/``vendi_reference``,
+``memorization_{mean,median,heldout_mean,heldout_median,ratio}`` in feature space and
+``memorization_pixel_*`` in pixel space, and per group kind ``class``/``cluster``: ``<kind>_ids``,
+``<kind>_share_{gen,train,reference}`` (lists), ``<kind>_entropy[_train|_reference]``,
+``<kind>_tv_{reference,train}``, ``<kind>_min_share_ratio``, ``<kind>_fid`` (list, None where too few
+samples) and ``<kind>_fid_{mean,std,min,max,max_over_min}``; plus ``n_*`` counts, ``extractor``,
+``feature_dim``, ``classifier_holdout_accuracy`` and ``seconds_<step>`` timings.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch.nn.functional as F
+
+from thresher.errors import ThresherError
+from thresher.evaluate import metrics
+from thresher.evaluate.features import FeatureExtractor, check_images, images_to_tensor
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    nearest_k: int = 3  # k of the k-NN manifolds (precision/recall/density/coverage)
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    is_splits: int = 10
+    vendi_method: str = "auto"  # auto | primal | dual
+    min_group_samples: int = 10  # per-group FID only where both sides have this many samples
+    max_fid_groups: int = 100  # above this many groups, per-group FID is skipped (shares are kept)
+    memorization_pixels: bool = True  # also measure nearest-training distance in pixel space
+    pixel_side: int = 32  # pixel-space memorization area-downsamples larger images to this side
+    cluster_normalize: bool = True  # L2-normalize features before nearest-centroid assignment
+    seed: int = 0
+
+
+class _Timer:
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.result[f"seconds_{name}"] = time.perf_counter() - start
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars/arrays -> Python; NaN and infinities -> None (JSON has no such numbers)."""
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def pixel_vectors(images: np.ndarray, channels: int, side: int) -> np.ndarray:
+    """Images as flat float32 vectors in [0, 1], area-downsampled so neither side exceeds ``side``."""
+    x = images_to_tensor(images, channels) / 255.0
+    height, width = x.shape[-2:]
+    if max(height, width) > side:
+        scale = side / max(height, width)
+        size = (max(1, round(height * scale)), max(1, round(width * scale)))
+        x = F.interpolate(x, size=size, mode="area")
+    return x.flatten(1).numpy().astype(np.float32)
+
+
+def _group_metrics(
+    kind: str,
+    groups: np.ndarray,
+    gen_groups: np.ndarray,
+    ref_groups: np.ndarray,
+    train_groups: np.ndarray | None,
+    gen_features: np.ndarray,
+    ref_features: np.ndarray,
+    config: EvalConfig,
+) -> dict[str, Any]:
+    share_gen = metrics.group_shares(gen_groups, groups)
+    share_ref = metrics.group_shares(ref_groups, groups)
+    out: dict[str, Any] = {
+        f"{kind}_ids": groups,
+        f"{kind}_share_gen": share_gen,
+        f"{kind}_share_reference": share_ref,
+        f"{kind}_entropy": metrics.normalized_entropy(share_gen),
+        f"{kind}_entropy_reference": metrics.normalized_entropy(share_ref),
+        f"{kind}_tv_reference": metrics.total_variation(share_gen, share_ref),
+        f"{kind}_min_share_ratio": metrics.min_share_ratio(share_gen, share_ref),
+    }
+    if train_groups is not None:
+        share_train = metrics.group_shares(train_groups, groups)
+        out[f"{kind}_share_train"] = share_train
+        out[f"{kind}_entropy_train"] = metrics.normalized_entropy(share_train)
+        out[f"{kind}_tv_train"] = metrics.total_variation(share_gen, share_train)
+    if len(groups) <= config.max_fid_groups:
+        fids = metrics.per_group_fid(
+            gen_features, gen_groups, ref_features, ref_groups, groups, min_samples=config.min_group_samples
+        )
+        out[f"{kind}_fid"] = fids
+        out.update({f"{kind}_fid_{key}": value for key, value in metrics.spread(fids).items()})
+    return out
+
+
+def _class_labels_by_mean(
+    features: np.ndarray, ref_features: np.ndarray, ref_labels: np.ndarray, classes: np.ndarray
+) -> np.ndarray:
+    """Label each row with the class whose (normalized) reference mean is nearest: balance without a classifier."""
+    ref_labels = np.asarray(ref_labels)
+    normed = ref_features / np.maximum(np.linalg.norm(ref_features, axis=1, keepdims=True), 1e-12)
+    means = np.stack([normed[ref_labels == c].mean(axis=0) for c in classes])
+    return classes[metrics.nearest_centroid(features, means, normalize=True)]
+
+
+def _class_groups(
+    extractor: FeatureExtractor,
+    gen_f: np.ndarray,
+    gen_p: np.ndarray | None,
+    ref_f: np.ndarray,
+    ref_p: np.ndarray | None,
+    train_f: np.ndarray | None,
+    train_p: np.ndarray | None,
+    reference_labels: np.ndarray | None,
+    train_labels: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """(classes, generated, reference, training) class labels for the balance metrics, or None.
+
+    A classifier extractor predicts them; otherwise, with reference labels, the nearest class mean in
+    feature space does. True labels are used wherever they are given.
+    """
+    class_ids = getattr(extractor, "class_ids", None)
+    if class_ids is not None and gen_p is not None:
+        classes = np.asarray(class_ids)
+
+        def label(probs: np.ndarray | None, feats: np.ndarray | None) -> np.ndarray | None:
+            return None if probs is None else classes[probs.argmax(axis=1)]
+
+    elif reference_labels is not None:
+        classes = np.unique(np.asarray(reference_labels))
+
+        def label(probs: np.ndarray | None, feats: np.ndarray | None) -> np.ndarray | None:
+            return None if feats is None else _class_labels_by_mean(feats, ref_f, reference_labels, classes)
+
+    else:
+        return None
+    ref_groups = np.asarray(reference_labels) if reference_labels is not None else label(ref_p, ref_f)
+    train_groups = np.asarray(train_labels) if train_labels is not None else label(train_p, train_f)
+    return classes, label(gen_p, gen_f), ref_groups, train_groups
+
+
+def evaluate_images(
+    generated: np.ndarray,
+    reference: np.ndarray,
+    train_images: np.ndarray | None,
+    heldout_images: np.ndarray | None,
+    extractor: FeatureExtractor,
+    config: EvalConfig | None = None,
+    reference_labels: np.ndarray | None = None,
+    cluster_centroids: np.ndarray | None = None,
+    *,
+    cluster_extractor: FeatureExtractor | None = None,
+    train_labels: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """All metrics of ``generated`` vs ``reference`` (uint8 N x H x W x C arrays) as a flat JSON-able dict.
+
+    ``train_images``: what the model was trained on (memorization, training share); ``heldout_images``:
+    real images it never saw (the memorization baseline). ``reference_labels``/``train_labels``: true
+    labels for the class balance (predicted by the classifier where absent). ``cluster_centroids``:
+    curation centroids in the feature space of ``cluster_extractor`` (default: ``extractor``).
+    """
+    config = config or EvalConfig()
+    generated, reference = check_images(generated), check_images(reference)
+    for name, images in (("generated", generated), ("reference", reference)):
+        if len(images) <= config.nearest_k:
+            raise ThresherError(
+                f"{len(images)} {name} images are too few: the k-NN metrics need more than k={config.nearest_k}"
+            )
+    result: dict[str, Any] = {"extractor": extractor.name, "feature_dim": int(extractor.dim)}
+    timer = _Timer(result)
+    start = time.perf_counter()
+
+    # The training set is often the reference itself; extract it only once then.
+    same_train = train_images is reference
+    train_f = train_p = held_f = None
+    with timer("extract"):
+        gen_f, gen_p = extractor.features_and_probs(generated)
+        ref_f, ref_p = extractor.features_and_probs(reference)
+        if same_train:
+            train_f, train_p = ref_f, ref_p
+        elif train_images is not None:
+            train_f, train_p = extractor.features_and_probs(train_images)
+        if heldout_images is not None:
+            held_f = extractor.extract(heldout_images)
+    result.update(n_generated=len(gen_f), n_reference=len(ref_f))
+    result["n_train"] = None if train_f is None else len(train_f)
+    result["n_heldout"] = None if held_f is None else len(held_f)
+    result["classifier_holdout_accuracy"] = getattr(extractor, "holdout_accuracy", None)
+
+    with timer("fid"):
+        result["fid"] = metrics.fid_from_features(gen_f, ref_f)
+    with timer("kid"):
+        result["kid"], result["kid_std"] = metrics.kernel_inception_distance(
+            gen_f, ref_f, num_subsets=config.kid_subsets, subset_size=config.kid_subset_size, seed=config.seed
+        )
+    if gen_p is not None:
+        with timer("inception_score"):
+            result["inception_score"], result["inception_score_std"] = metrics.inception_score(
+                gen_p, splits=min(config.is_splits, len(gen_p)), seed=config.seed
+            )
+            result["classifier_confidence"] = float(gen_p.max(axis=1).mean())
+    with timer("prdc"):
+        prdc = metrics.compute_prdc(ref_f, gen_f, k=config.nearest_k)
+        result.update(
+            precision=prdc.precision,
+            recall=prdc.recall,
+            f_score=prdc.f_score,
+            density=prdc.density,
+            coverage=prdc.coverage,
+        )
+    with timer("vendi"):
+        result["vendi"] = metrics.vendi_score(gen_f, method=config.vendi_method)
+        result["vendi_reference"] = metrics.vendi_score(ref_f, method=config.vendi_method)
+    if train_f is not None:
+        with timer("memorization"):
+            stats = metrics.memorization_stats(gen_f, train_f, held_f)
+            result.update({f"memorization_{k}": v for k, v in stats.items()})
+            if config.memorization_pixels:
+                channels = check_images(train_images).shape[-1]
+                pixels = [
+                    pixel_vectors(x, channels, config.pixel_side) if x is not None else None
+                    for x in (generated, train_images, heldout_images)
+                ]
+                stats = metrics.memorization_stats(*pixels)
+                result.update({f"memorization_pixel_{k}": v for k, v in stats.items()})
+
+    class_groups = _class_groups(
+        extractor, gen_f, gen_p, ref_f, ref_p, train_f, train_p, reference_labels, train_labels
+    )
+    if class_groups is not None:
+        with timer("balance_class"):
+            result.update(_group_metrics("class", *class_groups, gen_f, ref_f, config))
+
+    if cluster_centroids is not None:
+        with timer("balance_cluster"):
+            cluster_ex = cluster_extractor or extractor
+
+            def assign(images: np.ndarray | None, features: np.ndarray | None) -> np.ndarray | None:
+                if images is None:
+                    return None
+                feats = features if cluster_extractor is None else cluster_ex.extract(images)
+                return metrics.nearest_centroid(feats, cluster_centroids, normalize=config.cluster_normalize)
+
+            ref_clusters = assign(reference, ref_f)
+            train_clusters = ref_clusters if same_train else assign(train_images, train_f)
+            result.update(
+                _group_metrics(
+                    "cluster",
+                    np.arange(len(cluster_centroids)),
+                    assign(generated, gen_f),
+                    ref_clusters,
+                    train_clusters,
+                    gen_f,
+                    ref_f,
+                    config,
+                )
+            )
+
+    result["seconds_total"] = time.perf_counter() - start
+    return {key: _jsonable(value) for key, value in result.items()}
