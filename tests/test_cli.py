@@ -26,11 +26,15 @@ def digits_ws(tmp_path_factory) -> Path:
 
 
 def test_happy_path_select_publish_query_status(digits_ws, tmp_path):
-    out = _run(digits_ws, "select", "--name", "eq", "--method", "cluster", "--balance", "equal", "--ratio", "0.5")
+    out = _run(
+        digits_ws, "select", "--name", "eq", "--method", "cluster", "--balance", "equal", "--ratio", "0.5"
+    )
     assert out.exit_code == 0 and "eq@v1: kept 899 of 1797" in out.output
     out = _run(digits_ws, "publish", "eq@v1", "--to", str(tmp_path / "pub"))
     assert out.exit_code == 0 and (tmp_path / "pub" / "v1" / "README.md").is_file()
-    out = _run(digits_ws, "query", "SELECT count(*) AS n FROM scores WHERE method = 'cluster'", "--format", "csv")
+    out = _run(
+        digits_ws, "query", "SELECT count(*) AS n FROM scores WHERE method = 'cluster'", "--format", "csv"
+    )
     assert out.exit_code == 0 and out.output.strip() == "n\n1797"
     out = _run(digits_ws, "status")
     assert "digits" in out.output and "eq@v1" in out.output and "k=10" in out.output
@@ -72,8 +76,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(digits_ws, args, messag
 def test_select_before_clustering_is_refused(tmp_path):
     ws = tmp_path / "ws"
     _run(ws, "ingest", "builtin:digits")
-    result = CliRunner().invoke(main, ["--workspace", str(ws), "select", "--name", "c", "--method", "cluster",
-                                       "--ratio", "0.5"])
+    result = CliRunner().invoke(
+        main, ["--workspace", str(ws), "select", "--name", "c", "--method", "cluster", "--ratio", "0.5"]
+    )
     assert result.exit_code == 2 and "no clustering" in result.output
     assert not (ws / "subsets").exists()
 

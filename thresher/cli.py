@@ -166,7 +166,9 @@ def embed(
 @click.option("--embedder", "-e", help="Which embeddings (default: the source's latest).")
 @click.option("--source", help="Source id (default: the workspace's only source).")
 @click.option(
-    "--spherical/--euclidean", default=True, show_default=True, help="Cosine (spherical) or L2 k-means."
+    "--spherical/--euclidean",
+    default=None,
+    help="Cosine (spherical) or L2 k-means (default: cosine for normalized embeddings, L2 for UMAP outputs).",
 )
 @click.option("--init", type=click.Choice(["kmeans++", "random"]), default="kmeans++", show_default=True)
 @click.option("--restarts", type=int, default=1, show_default=True)
@@ -481,6 +483,26 @@ def evaluate_cmd(
     )
     for line in outcome.lines():
         click.echo(line)
+
+
+# -- demo ------------------------------------------------------------------------------------------
+@main.command("demo")
+@click.option(
+    "--quick", is_flag=True, help="Smoke-test size (a few minutes): every stage runs, figures are rough."
+)
+@click.option(
+    "--seeds", default="0", show_default=True, help="Training seeds for the balancing comparison, e.g. 0,1."
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for data, clustering and sampling."
+)
+@click.pass_obj
+def demo_cmd(ws: Workspace, quick, seeds, seed) -> None:
+    """The whole loop on real long-tailed MNIST, offline: curate, publish, train, evaluate, report."""
+    from thresher.demo import DemoConfig, run_demo
+
+    result = run_demo(ws, DemoConfig(quick=quick, seed=seed, train_seeds=tuple(_int_list(seeds))))
+    click.echo(f"\ndemo finished in {result.seconds / 60:.1f} min; report: {result.report}")
 
 
 def run() -> None:

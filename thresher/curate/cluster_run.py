@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +39,7 @@ class ClusterRunConfig:
     ks: list[int]
     embedder: str | None = None
     source: str | None = None
-    spherical: bool = True
+    spherical: bool | None = None  # None: cosine for normalized embeddings, Euclidean otherwise (UMAP)
     init: str = "kmeans++"
     restarts: int = 1
     niter: int = 25
@@ -97,8 +97,15 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
         if k > n:
             raise ThresherError(f"--k {k} is larger than the number of embedded rows ({n})")
     if len(config.ks) > 1:
+        config = replace(
+            config,
+            spherical=_geometry(ws, source, embedder) if config.spherical is None else config.spherical,
+        )
         return _sweep(ws, config, source, embedder, store)
 
+    config = replace(
+        config, spherical=_geometry(ws, source, embedder) if config.spherical is None else config.spherical
+    )
     k = config.ks[0]
     cluster_config = _cluster_config(config, k)
     model = fit_kmeans(
@@ -134,12 +141,23 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
     )
 
 
+def _geometry(ws: Workspace, source: str, embedder: str) -> bool:
+    """Spherical k-means for L2-normalized embeddings (CLIP, DINO, pixels); Euclidean for the rest. A UMAP
+    output is a Euclidean layout: projecting it onto the unit sphere would merge groups that differ in
+    distance from the origin (measured on mnist-lt: rare digits lost their own clusters)."""
+    with ws.connect(read_only=True) as con:
+        row = con.execute(
+            "SELECT normalized FROM embeddings WHERE source = ? AND embedder = ?", [source, embedder]
+        ).fetchone()
+    return bool(row and row[0])
+
+
 def _cluster_config(config: ClusterRunConfig, k: int) -> ClusterConfig:
     return ClusterConfig(
         k=k,
         seed=config.seed,
-        spherical=config.spherical,
-        normalize=True,
+        spherical=bool(config.spherical),
+        normalize=bool(config.spherical),
         niter=config.niter,
         init=config.init,
         restarts=config.restarts,

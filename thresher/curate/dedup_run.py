@@ -25,14 +25,25 @@ def dedup_scores_run(ws: Workspace, source: str, cluster_run: str, epsilon: floa
     embedder = run_config(ws, cluster_run).get("embedder")
     _, path = embeddings_path(ws, source, embedder)
     ids, vectors = EmbeddingStore(path).load()
-    clusters = pq.read_table(score_files(ws, cluster_run), columns=["sample_id", "cluster", "distance"]).to_pandas()
+    clusters = pq.read_table(
+        score_files(ws, cluster_run), columns=["sample_id", "cluster", "distance"]
+    ).to_pandas()
     clusters = clusters.set_index("sample_id").reindex(ids)
     if clusters["cluster"].isna().any():
         raise ThresherError(f"clustering {cluster_run} does not cover every embedded row of {source!r}")
-    result = semdedup(vectors, clusters["cluster"].to_numpy(np.int64), DedupConfig(eps=epsilon),
-                      distance=clusters["distance"].to_numpy(np.float64))
-    with score_run(ws, run_id, "dedup", source, {"clustering": cluster_run, "epsilon": epsilon,
-                                                 "embedder": embedder}) as folder:
-        write_part(folder, score_table(ids, "dedup", score=result.max_similarity,
-                                       cluster=clusters["cluster"].to_numpy(np.int64)))
+    result = semdedup(
+        vectors,
+        clusters["cluster"].to_numpy(np.int64),
+        DedupConfig(eps=epsilon),
+        distance=clusters["distance"].to_numpy(np.float64),
+    )
+    with score_run(
+        ws, run_id, "dedup", source, {"clustering": cluster_run, "epsilon": epsilon, "embedder": embedder}
+    ) as folder:
+        write_part(
+            folder,
+            score_table(
+                ids, "dedup", score=result.max_similarity, cluster=clusters["cluster"].to_numpy(np.int64)
+            ),
+        )
     return run_id

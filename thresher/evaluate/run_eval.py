@@ -62,7 +62,7 @@ class EvalOutcome:
             "memorization_mean",
             "memorization_heldout_mean",
             "classifier_confidence",
-            "balance_entropy",
+            "class_entropy",
         )
         shown = [f"{k}={m[k]:.4g}" for k in keys if isinstance(m.get(k), int | float)]
         return [

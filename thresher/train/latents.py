@@ -12,6 +12,7 @@ appended. Under ``accelerate launch`` rank 0 encodes first and the other ranks t
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -34,10 +35,20 @@ def load_vae(name: str, device: torch.device | None = None) -> AutoencoderKL:
         "vae" if (local / "vae" / "config.json").is_file() and not (local / "config.json").is_file() else None
     )
     try:
-        vae = AutoencoderKL.from_pretrained(name, subfolder=subfolder)
+        if _is_tiny_autoencoder(local):
+            from thresher.train.autoencoder import TinyAutoencoder
+
+            vae = TinyAutoencoder.from_pretrained(name)
+        else:
+            vae = AutoencoderKL.from_pretrained(name, subfolder=subfolder)
     except (OSError, ValueError) as exc:
         raise ThresherError(f"cannot load the VAE {name!r}: {str(exc).splitlines()[0]}") from None
     return vae.to(device or "cpu").eval().requires_grad_(False)
+
+
+def _is_tiny_autoencoder(folder: Path) -> bool:
+    config = folder / "config.json"
+    return config.is_file() and json.loads(config.read_text()).get("_class_name") == "TinyAutoencoder"
 
 
 def vae_downsample_factor(vae: AutoencoderKL) -> int:

@@ -33,7 +33,7 @@ DIT_SIZES: dict[str, tuple[int, int, int]] = {
     "L": (1024, 24, 16),
     "XL": (1152, 28, 16),
 }
-PATCH_SIZES = (2, 4, 8)
+PATCH_SIZES = (1, 2, 4, 8)  # 1: for small latents such as the 7×7 of thresher-ae
 # diffusers' sinusoidal timestep embedding was designed for integer DDPM steps in [0, 1000).
 TIMESTEP_SCALE = 1000.0
 

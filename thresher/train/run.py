@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from thresher.errors import ThresherError
-from thresher.train.data import load_training_set, resolve_dataset
+from thresher.train.autoencoder import AUTOENCODER_NAME, AutoencoderConfig
+from thresher.train.data import ResolvedDataset, load_training_set, resolve_dataset
 from thresher.train.loop import TrainConfig, TrainResult, train
 from thresher.workspace import Workspace, check_name, config_hash, new_run_id, utcnow
 
@@ -27,6 +28,7 @@ class TrainRunConfig:
     weights: str | None = None
     run: str | None = None  # run name; default a fresh id
     resume: bool = False
+    autoencoder: AutoencoderConfig | None = None  # for vae="thresher-ae"; None: the defaults
 
 
 @dataclass
@@ -62,9 +64,14 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
     if config.vae:
         from thresher.train.latents import encode_training_set
 
+        vae = (
+            _source_autoencoder(ws, resolved, config.image_size, config.autoencoder)
+            if config.vae == AUTOENCODER_NAME
+            else config.vae
+        )
         data = encode_training_set(
             data,
-            config.vae,
+            vae,
             ws.cache_dir("latents"),
             f"{resolved.source}@{resolved.revision}",
             patch_size=int(config.train.model_size.rsplit("/", 1)[-1]),
@@ -101,6 +108,23 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
             },
         )
     return TrainRunOutcome(run_id, resolved.spec, resolved.n, result)
+
+
+def _source_autoencoder(
+    ws: Workspace, resolved: ResolvedDataset, image_size: int | None, ae_config: AutoencoderConfig | None
+) -> str:
+    """``--vae thresher-ae``: the small autoencoder of the whole source (every ok row), trained on first use,
+    so the full set and all its pruned subsets share one latent space and one latent cache."""
+    from thresher.curate.ingest import load_images, ok_sample_ids
+    from thresher.train.autoencoder import autoencoder_dir, ensure_autoencoder
+
+    ae_config = ae_config or AutoencoderConfig()
+    cache = ws.cache_dir("autoencoders")
+    key = f"{resolved.source}@{resolved.revision}@{image_size}"
+    if (autoencoder_dir(cache, key, ae_config) / "config.json").is_file():
+        return str(autoencoder_dir(cache, key, ae_config))
+    images = load_images(ws, resolved.source, ok_sample_ids(ws, resolved.source), size=image_size)
+    return str(ensure_autoencoder(cache, key, images, ae_config))
 
 
 def _run_id(ws: Workspace, config: TrainRunConfig) -> str:

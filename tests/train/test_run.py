@@ -1,0 +1,70 @@
+"""`thresher train` glue: a named subset trains on exactly its rows; bad datasets are one-line errors."""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import fake_clustering
+from thresher.curate.publish import PublishConfig, publish
+from thresher.curate.select import SelectConfig, select
+from thresher.errors import ThresherError
+from thresher.train.data import resolve_dataset
+from thresher.train.loop import TrainConfig
+from thresher.train.run import SampleConfig, TrainRunConfig, run_sampling, run_training
+
+TINY = dict(
+    model_size="DiT-T/4",
+    width=32,
+    depth=1,
+    heads=2,
+    lr=1e-3,
+    unconditional=True,
+    sample_count=0,
+    checkpoint_every=1000,
+)
+
+
+@pytest.fixture
+def subset(mnist_lt):
+    fake_clustering(mnist_lt, "mnist-lt")
+    select(mnist_lt, SelectConfig(name="eq", method="cluster", balance="equal"))  # 25 per class: 250 rows
+    return mnist_lt
+
+
+def test_training_on_a_subset_sees_exactly_its_rows(subset, tmp_path):
+    config = TrainRunConfig(dataset="eq@v1", train=TrainConfig(steps=5, batch_size=50, **TINY))
+    outcome = run_training(subset, config)
+    assert outcome.n_rows == 250 and outcome.result.distinct_samples_seen == 250
+    seen = set(pq.read_table(outcome.result.run_dir / "seen_ids.parquet").column(0).to_pylist())
+    kept = set(pq.read_table(subset.subset_dir("eq", 1) / "ids.parquet").column("sample_id").to_pylist())
+    assert seen == kept
+    with subset.connect(read_only=True) as con:
+        assert con.execute("SELECT dataset, status FROM runs WHERE kind='train'").fetchone() == (
+            "eq@v1",
+            "done",
+        )
+    out = run_sampling(subset, SampleConfig(run=outcome.run_id, n=6, out=str(tmp_path / "gen"), steps=2))
+    assert len(list(out.glob("*.png"))) == 6
+
+
+def test_published_folder_resolves_to_the_same_rows(subset, tmp_path):
+    publish(subset, PublishConfig(ref="eq@v1", to=str(tmp_path / "pub")))
+    from_folder = resolve_dataset(subset, str(tmp_path / "pub" / "v1"))
+    from_name = resolve_dataset(subset, "eq@v1")
+    assert from_folder.source == "mnist-lt" and (from_folder.sample_ids == from_name.sample_ids).all()
+    assert resolve_dataset(subset, "mnist-lt").n == 1703  # a plain source is the unpruned baseline
+
+
+@pytest.mark.parametrize("spec, message", [("nope", "does not resolve"), ("eq@v9", "no version v9")])
+def test_bad_dataset_specs(subset, spec, message):
+    with pytest.raises(ThresherError, match=message):
+        resolve_dataset(subset, spec)
+
+
+def test_resume_without_checkpoint_is_refused(subset):
+    config = TrainRunConfig(
+        dataset="eq@v1", train=TrainConfig(steps=2, batch_size=50, **TINY), run="r1", resume=True
+    )
+    with pytest.raises(ThresherError, match="checkpoint"):
+        run_training(subset, config)
