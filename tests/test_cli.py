@@ -103,3 +103,8 @@ def test_dedup_removes_planted_duplicates_and_inverse_keeps_them(tmp_path):
     assert len(doubled) - n_kept >= 40  # every planted copy goes (sklearn digits hold a few duplicates too)
     out = _run(ws, "select", "--name", "d", "--method", "dedup", "--epsilon", "0.0001", "--inverse")
     assert int(out.output.split("kept ")[1].split()[0]) == len(doubled) - n_kept
+
+
+def test_report_without_evaluations_is_a_one_line_error(digits_ws):
+    result = CliRunner().invoke(main, ["--workspace", str(digits_ws), "report"])
+    assert result.exit_code == 2 and "no evaluations" in result.output

@@ -485,6 +485,20 @@ def evaluate_cmd(
         click.echo(line)
 
 
+@main.command("report")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for the page and figures.")
+@click.option("--run", "runs", multiple=True, help="Only these runs (repeatable; default: every evaluation).")
+@click.pass_obj
+def report_cmd(ws: Workspace, out, runs) -> None:
+    """Plots (metrics vs pruning ratio per method, class shares, sample grids) and a page from the evaluations."""
+    from pathlib import Path
+
+    from thresher.evaluate.report_run import run_report
+
+    files = run_report(ws, Path(out) if out else None, list(runs) or None)
+    click.echo(f"report: {files.html} ({len(files.figures)} figures)")
+
+
 # -- demo ------------------------------------------------------------------------------------------
 @main.command("demo")
 @click.option(

@@ -1,0 +1,71 @@
+"""`thresher report`: figures and a page from the catalog's ``evaluations`` table.
+
+Each evaluation becomes a record for :func:`thresher.evaluate.report.write_report`: the method is the
+subset's selection (e.g. ``cluster/equal/nearest``, or ``full`` for a plain source), the ratio is the
+kept fraction of the source (1.0 for the full data), and the grid is the sample grid saved with the
+evaluation.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from thresher.errors import ThresherError
+from thresher.evaluate.report import ReportFiles, write_report
+from thresher.workspace import Workspace, rows_as_dicts
+
+
+def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dict[str, Any]]:
+    if not ws.exists:
+        raise ThresherError(f"no thresher workspace at {ws.root}")
+    with ws.connect(read_only=True) as con:
+        evaluations = rows_as_dicts(
+            con.execute(
+                "SELECT e.*, r.output AS run_dir FROM evaluations e LEFT JOIN runs r ON r.id = e.run ORDER BY e.created"
+            )
+        )
+        subsets = {
+            f"{s['name']}@v{s['version']}": s for s in rows_as_dicts(con.execute("SELECT * FROM subsets"))
+        }
+    records = []
+    for ev in evaluations:
+        if runs and ev["run"] not in runs:
+            continue
+        metrics = json.loads(ev["metrics"])
+        subset = subsets.get(ev["dataset"] or "")
+        if subset is not None:
+            params = json.loads(subset["params"]) if subset["params"] else {}
+            parts = [
+                subset["method"],
+                params.get("balance"),
+                params.get("keep") if subset["method"] == "cluster" else None,
+                "inverse" if params.get("inverse") else None,
+            ]
+            method = "/".join(p for p in parts if p)
+            ratio = subset["n"] / subset["n_source"]
+        else:
+            method, ratio = "full", 1.0
+        grid = None
+        if ev["run_dir"]:
+            candidate = Path(ev["run_dir"]) / "evaluations" / f"{ev['id']}-grid.png"
+            grid = str(candidate) if candidate.is_file() else None
+        records.append(
+            {
+                "run": ev["run"],
+                "subset": ev["dataset"],
+                "method": method,
+                "ratio": ratio,
+                "size": metrics.get("n_train"),
+                "metrics": metrics,
+                "grid": grid,
+            }
+        )
+    if not records:
+        raise ThresherError("no evaluations to report yet: run `thresher evaluate --run RUN` first")
+    return records
+
+
+def run_report(ws: Workspace, out_dir: Path | None = None, runs: list[str] | None = None) -> ReportFiles:
+    return write_report(evaluation_records(ws, runs), out_dir or ws.root / "report" / "evaluations")
