@@ -20,6 +20,7 @@ import numpy as np
 
 from thresher.curate.ingest import load_images
 from thresher.errors import ThresherError
+from thresher.evaluate.report import TABLE_COLUMNS
 from thresher.train.data import ResolvedDataset, resolve_dataset
 from thresher.train.run import find_run_dir
 from thresher.workspace import Workspace, new_run_id, utcnow
@@ -49,21 +50,10 @@ class EvalOutcome:
 
     def lines(self) -> list[str]:
         m = self.metrics
-        keys = (
-            "fid",
-            "kid",
-            "inception_score",
-            "precision",
-            "recall",
-            "f_score",
-            "density",
-            "coverage",
-            "vendi",
+        keys = [k for k in TABLE_COLUMNS if k != "seconds_total"] + [
             "memorization_mean",
             "memorization_heldout_mean",
-            "classifier_confidence",
-            "class_entropy",
-        )
+        ]
         shown = [f"{k}={m[k]:.4g}" for k in keys if isinstance(m.get(k), int | float)]
         return [
             f"{self.id}: {self.metrics.get('n_generated')} generated vs {self.metrics.get('n_reference')} reference "
