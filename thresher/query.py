@@ -34,7 +34,7 @@ class QueryResult:
             )
         if fmt == "csv":
             buf = io.StringIO()
-            writer = csv.writer(buf)
+            writer = csv.writer(buf, lineterminator="\n")
             writer.writerow(self.columns)
             writer.writerows(self.rows)
             return buf.getvalue().rstrip("\n")
