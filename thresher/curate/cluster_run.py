@@ -96,16 +96,11 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
             raise ThresherError(f"--k must be at least 1, got {k}")
         if k > n:
             raise ThresherError(f"--k {k} is larger than the number of embedded rows ({n})")
+    if config.spherical is None:
+        config = replace(config, spherical=_geometry(ws, source, embedder))
     if len(config.ks) > 1:
-        config = replace(
-            config,
-            spherical=_geometry(ws, source, embedder) if config.spherical is None else config.spherical,
-        )
         return _sweep(ws, config, source, embedder, store)
 
-    config = replace(
-        config, spherical=_geometry(ws, source, embedder) if config.spherical is None else config.spherical
-    )
     k = config.ks[0]
     cluster_config = _cluster_config(config, k)
     model = fit_kmeans(

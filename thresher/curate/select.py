@@ -291,20 +291,20 @@ def group_quotas(counts: np.ndarray, n_keep: int, balance: str | None) -> np.nda
 
 
 def _stats(con, source: str, clustered: bool, n_pool: int, n_kept: int) -> dict:
-    def counts(sql: str) -> dict[str, int]:
-        return {str(k): int(v) for k, v in con.execute(sql, [source]).fetchall()}
+    def counts(sql: str, params: list) -> dict[str, int]:
+        return {str(k): int(v) for k, v in con.execute(sql, params).fetchall()}
 
     by_label = "SELECT m.label, count(*) FROM {t} x JOIN samples m ON m.source = ? AND m.sample_id = x.sample_id GROUP BY 1 ORDER BY 1"
     stats: dict = {
         "n_source": n_pool,
         "n_kept": n_kept,
-        "class_counts_before": counts(by_label.format(t="pool")),
-        "class_counts_after": counts(by_label.format(t="kept")),
+        "class_counts_before": counts(by_label.format(t="pool"), [source]),
+        "class_counts_after": counts(by_label.format(t="kept"), [source]),
     }
     if clustered:
-        by_cluster = "SELECT cluster, count(*) FROM pool WHERE sample_id IN (SELECT sample_id FROM {t}) AND ? IS NOT NULL GROUP BY 1 ORDER BY 1"
-        stats["cluster_counts_before"] = counts(by_cluster.format(t="pool"))
-        stats["cluster_counts_after"] = counts(by_cluster.format(t="kept"))
+        by_cluster = "SELECT cluster, count(*) FROM pool WHERE sample_id IN (SELECT sample_id FROM {t}) GROUP BY 1 ORDER BY 1"
+        stats["cluster_counts_before"] = counts(by_cluster.format(t="pool"), [])
+        stats["cluster_counts_after"] = counts(by_cluster.format(t="kept"), [])
     return stats
 
 
