@@ -25,6 +25,13 @@ from thresher.workspace import Workspace
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--warmup", "warmup_steps", type=int, default=50, show_default=True)
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(["constant", "cosine"]),
+    default="constant",
+    show_default=True,
+    help="After warmup: constant, or cosine decay to 0 at --steps.",
+)
 @click.option("--weight-decay", type=float, default=0.0, show_default=True)
 @click.option("--ema", "ema_decay", type=float, default=0.999, show_default=True)
 @click.option("--unconditional", is_flag=True, help="Ignore labels (the null class for every row).")
@@ -58,6 +65,7 @@ def train_cmd(
     batch_size,
     lr,
     warmup_steps,
+    lr_schedule,
     weight_decay,
     ema_decay,
     unconditional,
@@ -87,6 +95,7 @@ def train_cmd(
         batch_size=batch_size,
         lr=lr,
         warmup_steps=warmup_steps,
+        lr_schedule=lr_schedule,
         weight_decay=weight_decay,
         ema_decay=ema_decay,
         unconditional=unconditional,

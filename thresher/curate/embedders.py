@@ -9,6 +9,7 @@ Names (the whole name is recorded with the embeddings, so it must say everything
     dino:<timm-name>[?random][&image_size=N][&weights=<file>]
                                                   timm backbone (num_classes=0, pooled features) with the
                                                   model's own data config; ?random skips the weights
+    hog[:<side>[:<cell>]][?deskew]                HOG features (thresher.curate.hog_embedder), no weights
     pixels[:<side>[:<dim>]]                       resize to side x side (gray or RGB, decided at fit),
                                                   flatten, PCA to dim; fitted on the data, saved, reloaded
 
@@ -383,3 +384,7 @@ def _int_option(name: str, options: dict[str, str], key: str) -> int | None:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+# Families defined in their own modules register themselves on import (after the registry exists).
+from thresher.curate import hog_embedder  # noqa: E402, F401

@@ -14,9 +14,11 @@ Run folder (written by rank 0): ``config.yaml``, ``metrics.jsonl``, ``checkpoint
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,6 +45,9 @@ WEIGHTINGS = (None, "loss", "sampler")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass
 class TrainConfig:
     """Everything a run needs besides its data; saved resolved as ``config.yaml``."""
@@ -55,6 +60,7 @@ class TrainConfig:
     batch_size: int = 64  # global: split across processes
     lr: float = 1e-4
     warmup_steps: int = 0
+    lr_schedule: str = "constant"  # after warmup: "constant" (DiT/SiT) or "cosine" decay to 0 at `steps`
     weight_decay: float = 0.0
     grad_clip: float | None = 1.0
     ema_decay: float = 0.9999
@@ -86,6 +92,7 @@ class TrainConfig:
             (0.0 <= self.label_dropout < 1.0, f"label_dropout must be in [0, 1), got {self.label_dropout}"),
             (0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
             (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
             (self.t_sampling in T_SAMPLINGS, f"t_sampling must be one of {', '.join(T_SAMPLINGS)}"),
             (self.weighting in WEIGHTINGS, "weighting must be loss, sampler or none"),
             (self.sample_sampler in SAMPLERS, f"sample_sampler must be one of {', '.join(SAMPLERS)}"),
@@ -98,6 +105,20 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ThresherError(message)
+
+
+def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
+    """Learning-rate multiplier at ``step``: linear warmup, then constant or a cosine decay to 0 at ``total``.
+
+    Constant (as DiT and SiT train) never depends on the total steps, so a run can be extended; cosine
+    gives more quality from a fixed short budget (the demo) at the price of fixing the length up front.
+    """
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "cosine":
+        progress = min(1.0, (step - warmup) / max(total - warmup, 1))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0
 
 
 @dataclass
@@ -222,9 +243,8 @@ def train(config: TrainConfig, data: TrainingSet, run_dir: Path, resume: bool = 
         (run_dir / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False))
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    # Linear warmup, then constant (as DiT and SiT train), so the schedule never depends on the total steps.
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+        optimizer, partial(lr_factor, warmup=config.warmup_steps, total=config.steps, schedule=config.lr_schedule)
     )
     dataset = TrainingSetDataset(data)
     sampler = EpochSampler(len(data), config.seed, dataset.weights if config.weighting == "sampler" else None)
