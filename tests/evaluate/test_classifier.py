@@ -23,7 +23,9 @@ def test_features_probabilities_and_confidence(classifier, mnist_split) -> None:
     images, _ = mnist_split["heldout"]
     feats, probs = classifier.features_and_probs(images[:50])
     assert feats.shape == (50, 128) and feats.dtype == np.float32
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # With the reject output the class probabilities sum to 1 - p(reject): close to 1 on real digits.
+    assert (probs.sum(axis=1) <= 1.0 + 1e-6).all() and probs.sum(axis=1).mean() > 0.95
+    np.testing.assert_allclose(classifier.reject_probability(images[:50]), 1.0 - probs.sum(axis=1), atol=1e-6)
     assert classifier.class_ids == list(range(10))
     assert classifier.mean_confidence(images[:50]) == pytest.approx(probs.max(axis=1).mean(), rel=1e-6)
     # Ambiguous digits (two different digits overlaid, as a poor generator draws them) get lower confidence.
@@ -32,6 +34,28 @@ def test_features_probabilities_and_confidence(classifier, mnist_split) -> None:
     second = images[200:400][labels[:200] != labels[200:400]]
     blend = ((first.astype(np.uint16) + second) // 2).astype(np.uint8)
     assert classifier.mean_confidence(blend) < classifier.mean_confidence(first) - 0.1
+
+
+def test_rejects_images_that_are_no_digit(classifier, mnist_split) -> None:
+    """Without a reject class the CNN gave noise 1.00 and a blank image 0.96 mean confidence."""
+    images, _ = mnist_split["heldout"]
+    rng = np.random.default_rng(1)
+    noise = rng.normal(128, 60, (200, 28, 28, 1)).clip(0, 255).astype(np.uint8)
+    blank = np.zeros((20, 28, 28, 1), dtype=np.uint8)
+    shuffled = np.stack([rng.permutation(im.ravel()).reshape(28, 28, 1) for im in images[:200]])
+    real = classifier.mean_confidence(images)
+    assert real > 0.9
+    for name, fake in {"noise": noise, "blank": blank, "shuffled": shuffled}.items():
+        assert classifier.mean_confidence(fake) < 0.3, name
+        assert classifier.reject_probability(fake).mean() > 0.7, name
+
+
+def test_without_reject_class_probabilities_sum_to_one(mnist_split) -> None:
+    images, labels = mnist_split["extra"][0][:300], mnist_split["extra"][1][:300]
+    plain = train_classifier(images, labels, ClassifierConfig(epochs=1, reject_class=False))
+    probs = plain.class_probs(images[:20])
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert probs.shape == (20, 10)
 
 
 def test_accepts_rgb_images_of_another_size(classifier, mnist_split) -> None:

@@ -10,6 +10,12 @@ experiment is measured with the same network.
 A held-out part of the reference (``holdout_fraction``) is kept out of training and the accuracy on
 it is stored with the model: it tells how far its class predictions can be trusted. Small random
 shifts during training make it robust to the slightly off-centre digits that generators produce.
+
+With ``reject_class`` (the default) the network has one more output, trained on synthetic outliers
+(:mod:`thresher.evaluate.negatives`: noise, flat images, blobs, shuffled pixels, blends of two classes).
+``class_probs`` returns the probabilities of the real classes only, from the softmax over all outputs,
+so they sum to ``1 - p(reject)``: mean confidence drops on samples that look like no class, instead of
+being 1.00 on pure noise as it is without the reject class.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from thresher.evaluate.features import check_images, images_to_tensor
+from thresher.evaluate.negatives import make_negatives
 
 # Bump when the architecture or the training recipe changes, so old cache entries are not reused.
-CLASSIFIER_VERSION = 1
+CLASSIFIER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,12 @@ class ClassifierConfig:
     holdout_fraction: float = 0.1
     width: int = 16  # channels of the first conv block (the second has twice as many)
     feature_dim: int = 128
+    reject_class: bool = True  # an extra output trained on synthetic outliers (see the module docstring)
+    negative_fraction: float = 0.15  # outliers added per batch, as a fraction of its real images
     seed: int = 0
+
+    def outputs(self, num_classes: int) -> int:
+        return num_classes + (1 if self.reject_class else 0)
 
 
 class SmallCNN(nn.Module):
@@ -124,7 +136,9 @@ class ReferenceClassifier:
             x = model_input(images[start : start + self.batch_size], self.config.input_size, self.channels)
             f, logits = self.model(x.to(self.device))
             feats.append(f.float().cpu().numpy())
-            probs.append(torch.softmax(logits.float(), dim=1).cpu().numpy())
+            # The reject output (last, when present) is dropped after the softmax, so the class
+            # probabilities sum to 1 - p(reject).
+            probs.append(torch.softmax(logits.float(), dim=1)[:, : self.num_classes].cpu().numpy())
         return np.concatenate(feats), np.concatenate(probs)
 
     def extract(self, images: np.ndarray) -> np.ndarray:
@@ -136,6 +150,10 @@ class ReferenceClassifier:
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Predicted labels, in the label values of the reference data."""
         return np.asarray(self.class_ids)[self.class_probs(images).argmax(axis=1)]
+
+    def reject_probability(self, images: np.ndarray) -> np.ndarray:
+        """Per image, the probability that it is no class at all (0 without a reject class)."""
+        return 1.0 - self.class_probs(images).sum(axis=1)
 
     def mean_confidence(self, images: np.ndarray) -> float:
         """Mean of the top softmax probability: low when generated samples look like no class."""
@@ -177,7 +195,8 @@ def train_classifier(
     x_train = model_input(images[train_idx], config.input_size, channels)
     y_train = torch.as_tensor(targets[train_idx], dtype=torch.long)
 
-    model = SmallCNN(channels, len(class_ids), config.width, config.feature_dim).to(device)
+    model = SmallCNN(channels, config.outputs(len(class_ids)), config.width, config.feature_dim).to(device)
+    reject_target = len(class_ids)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=1e-4)
     steps_per_epoch = -(-len(train_idx) // config.batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -188,9 +207,14 @@ def train_classifier(
         perm = torch.randperm(len(train_idx), generator=generator)
         for start in range(0, len(train_idx), config.batch_size):
             batch = perm[start : start + config.batch_size]
-            x = _random_shift(x_train[batch], config.max_shift, generator).to(device)
-            _, logits = model(x)
-            loss = F.cross_entropy(logits, y_train[batch].to(device))
+            x = _random_shift(x_train[batch], config.max_shift, generator)
+            y = y_train[batch]
+            if config.reject_class:
+                count = max(1, round(config.negative_fraction * len(batch)))
+                x = torch.cat([x, make_negatives(x, y, count, generator)])
+                y = torch.cat([y, torch.full((count,), reject_target, dtype=torch.long)])
+            _, logits = model(x.to(device))
+            loss = F.cross_entropy(logits, y.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -219,7 +243,8 @@ def load_or_train_classifier(
         path = Path(cache_dir) / f"classifier-{reference_fingerprint(images, labels, config)[:20]}.pt"
         if path.exists():
             saved = torch.load(path, map_location="cpu", weights_only=True)
-            model = SmallCNN(saved["channels"], len(saved["class_ids"]), config.width, config.feature_dim)
+            outputs = config.outputs(len(saved["class_ids"]))
+            model = SmallCNN(saved["channels"], outputs, config.width, config.feature_dim)
             model.load_state_dict(saved["state_dict"])
             return ReferenceClassifier(
                 model, saved["class_ids"], saved["channels"], config, saved["holdout_accuracy"], device

@@ -221,10 +221,16 @@ def evaluate_images(
         )
     if gen_p is not None:
         with timer("inception_score"):
+            # A classifier with a reject output gives class probabilities summing to 1 - p(reject):
+            # IS is defined over the classes, so it sees them renormalized; confidence keeps the deficit.
+            class_mass = gen_p.sum(axis=1, keepdims=True)
             result["inception_score"], result["inception_score_std"] = metrics.inception_score(
-                gen_p, splits=min(config.is_splits, len(gen_p)), seed=config.seed
+                gen_p / np.maximum(class_mass, 1e-12),
+                splits=min(config.is_splits, len(gen_p)),
+                seed=config.seed,
             )
             result["classifier_confidence"] = float(gen_p.max(axis=1).mean())
+            result["classifier_reject"] = float(1.0 - class_mass.mean())  # mean p(no class at all)
     with timer("prdc"):
         prdc = metrics.compute_prdc(ref_f, gen_f, k=config.nearest_k)
         result.update(
