@@ -1,7 +1,8 @@
 """`thresher demo`: the whole loop on real long-tailed MNIST, offline, ending in a report.
 
-ingest (mnist-lt to train on, balanced mnist as the reference) → embed (pixel PCA, then UMAP-10:
-DESIGN.md "Granularity matters for balance") → cluster (k=10) → select three subsets of one size
+ingest (mnist-lt to train on, balanced mnist as the reference) → embed (deskewed HOG features, the
+offline embedder whose clusters separate digits: DESIGN.md "Granularity matters for balance",
+benchmarks/balance_features.py) → cluster (k=10, best of 3 k-means restarts) → select three subsets of one size
 (random, cluster-proportional nearest, cluster-equal nearest) → publish each with its card → train the
 tiny DiT unconditionally on the full set and on each subset → sample → evaluate with the classifier
 extractor → report (headline table, balance bar chart, sample grids, one HTML page).
@@ -25,6 +26,7 @@ from tqdm.auto import tqdm
 from thresher.workspace import Workspace
 
 RARE_CLASSES = (7, 8, 9)  # mnist-lt's three smallest classes (49, 35 and 25 images)
+MNIST_LT_ROWS = 1703
 
 
 @dataclass
@@ -35,8 +37,10 @@ class DemoRecipe:
     width: int = 128
     depth: int = 4
     heads: int = 4
-    steps: int = 500
-    batch_size: int = 64
+    # Every run sees its training set this many times, so a half-size subset trains half the steps: the
+    # compute that pruning saves (and the subsets compare with each other at equal steps).
+    epochs: float = 15.0
+    batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 50
     ema_decay: float = 0.995
@@ -46,13 +50,20 @@ class DemoRecipe:
     autoencoder_steps: int = 300
     sample_steps: int = 10
     sampler: str = "heun"
+    seconds_per_step: float = 0.22  # measured on 2 CPU cores; only weights the time-left estimate
+
+    def steps_for(self, n_rows: int) -> int:
+        return max(1, round(self.epochs * n_rows / self.batch_size))
 
 
 @dataclass
 class DemoConfig:
     quick: bool = False
     seed: int = 0
-    train_seeds: tuple[int, ...] = (0,)
+    # The proportional and equal runs repeat per training seed; None: (0, 1), or (0,) with quick.
+    train_seeds: tuple[int, ...] | None = None
+    embedder: str = "hog?deskew"
+    kmeans_restarts: int = 3
     prune_ratio: float = 0.5
     k: int = 10
     n_generated: int = 1000
@@ -60,12 +71,13 @@ class DemoConfig:
 
     def resolved(self) -> DemoConfig:
         if not self.quick:
-            return self
+            return replace(self, train_seeds=self.train_seeds or (0, 1))
         # Smoke-test size: every stage runs, figures are not meaningful.
         return replace(
             self,
+            train_seeds=self.train_seeds or (0,),
             n_generated=100,
-            recipe=replace(self.recipe, steps=30, sample_steps=4, autoencoder_steps=30),
+            recipe=replace(self.recipe, epochs=0.6, sample_steps=4, autoencoder_steps=30),
         )
 
 
@@ -123,9 +135,17 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
         for d in datasets
         for s in (config.train_seeds if d in ("demo-proportional", "demo-equal") else config.train_seeds[:1])
     ]
-    plan = [("ingest", 1), ("embed", 2), ("cluster", 1), ("select", 1), ("publish", 1)]
-    plan += [(f"train {d} (seed {s})", 12) for d, s in runs]
-    plan += [(f"evaluate {d} (seed {s})", 3) for d, s in runs] + [("report", 1)]
+    # Stage weights are expected seconds on 2 CPU cores, so the bar's time left is roughly right.
+    n_full, n_subset = MNIST_LT_ROWS, round(MNIST_LT_ROWS * (1 - config.prune_ratio))
+    plan = [("ingest", 20.0), ("embed", 5.0), ("cluster", 5.0), ("select", 5.0), ("publish", 10.0)]
+    plan += [
+        (
+            f"train {d} (seed {s})",
+            recipe.seconds_per_step * recipe.steps_for(n_full if d == "mnist-lt" else n_subset),
+        )
+        for d, s in runs
+    ]
+    plan += [(f"evaluate {d} (seed {s})", 0.03 * config.n_generated) for d, s in runs] + [("report", 5.0)]
     stages = _Stages(plan)
 
     with stages.stage("ingest"):
@@ -134,15 +154,17 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
     with stages.stage("embed"):
         embedded = run_embed(
             ws,
-            EmbedRunConfig(
-                embedder="pixels", source="mnist-lt", reduce="umap:10", num_workers=0, seed=config.seed
-            ),
+            EmbedRunConfig(embedder=config.embedder, source="mnist-lt", num_workers=0, seed=config.seed),
         )
     with stages.stage("cluster"):
         clustering = run_cluster(
             ws,
             ClusterRunConfig(
-                ks=[config.k], source="mnist-lt", embedder=embedded.final_embedder, seed=config.seed
+                ks=[config.k],
+                source="mnist-lt",
+                embedder=embedded.final_embedder,
+                seed=config.seed,
+                restarts=config.kmeans_restarts,
             ),
         )
         for line in clustering.lines():
@@ -165,12 +187,14 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
     for dataset, seed in runs:
         with stages.stage(f"train {dataset} (seed {seed})"):
             spec = subsets[dataset].ref if dataset in subsets else dataset
+            n_rows = subsets[dataset].n if dataset in subsets else subsets["demo-random"].n_source
+            steps = recipe.steps_for(n_rows)
             train_config = TrainConfig(
                 model_size=recipe.model_size,
                 width=recipe.width,
                 depth=recipe.depth,
                 heads=recipe.heads,
-                steps=recipe.steps,
+                steps=steps,
                 batch_size=recipe.batch_size,
                 lr=recipe.lr,
                 warmup_steps=recipe.warmup_steps,
@@ -178,7 +202,7 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
                 t_sampling=recipe.t_sampling,
                 unconditional=True,
                 seed=seed,
-                checkpoint_every=max(recipe.steps, 1),
+                checkpoint_every=steps,
                 sample_steps=recipe.sample_steps,
                 sample_sampler=recipe.sampler,
             )
@@ -207,7 +231,7 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
                     against="mnist",
                     steps=recipe.sample_steps,
                     sampler=recipe.sampler,
-                    seed=config.seed,
+                    seed=seed,  # a second seed repeats training and sampling, not the selection
                 ),
             )
             rows.append(headline_row(ws, dataset, seed, run_id, result.metrics, result.path))
@@ -242,6 +266,7 @@ def headline_row(
         "memorization": metrics.get("memorization_mean"),
         "memorization_heldout": metrics.get("memorization_heldout_mean"),
         "confidence": metrics.get("classifier_confidence"),
+        "reject": metrics.get("classifier_reject"),
         "rare_share_generated": sum(share_gen.get(c, 0.0) for c in RARE_CLASSES),
         "rare_share_train": sum(share_train.get(c, 0.0) for c in RARE_CLASSES),
         "class_share_gen": share_gen,

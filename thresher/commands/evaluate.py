@@ -75,7 +75,7 @@ def report_cmd(ws: Workspace, out, runs) -> None:
     "--quick", is_flag=True, help="Smoke-test size (a few minutes): every stage runs, figures are rough."
 )
 @click.option(
-    "--seeds", default="0", show_default=True, help="Training seeds for the balancing comparison, e.g. 0,1."
+    "--seeds", help="Training seeds for the balancing comparison [default: 0,1; with --quick: 0]."
 )
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed for data, clustering and sampling."
@@ -85,5 +85,5 @@ def demo_cmd(ws: Workspace, quick, seeds, seed) -> None:
     """The whole loop on real long-tailed MNIST, offline: curate, publish, train, evaluate, report."""
     from thresher.demo import DemoConfig, run_demo
 
-    result = run_demo(ws, DemoConfig(quick=quick, seed=seed, train_seeds=tuple(int_list(seeds))))
+    result = run_demo(ws, DemoConfig(quick=quick, seed=seed, train_seeds=tuple(int_list(seeds)) if seeds else None))
     click.echo(f"\ndemo finished in {result.seconds / 60:.1f} min; report: {result.report}")

