@@ -129,6 +129,9 @@ def _class_labels_by_mean(
     return classes[metrics.nearest_centroid(features, means, normalize=True)]
 
 
+CONFIDENT = 0.9  # top-class probability above which a generated sample counts as clearly classified
+
+
 def _class_groups(
     extractor: FeatureExtractor,
     gen_f: np.ndarray,
@@ -262,6 +265,15 @@ def evaluate_images(
     if class_groups is not None:
         with timer("balance_class"):
             result.update(_group_metrics("class", *class_groups, gen_f, ref_f, config))
+            if gen_p is not None:
+                # The same shares over confidently classified samples only: malformed samples get some
+                # class by argmax, which blurs the shares of an undertrained generator.
+                classes, gen_labels = class_groups[0], class_groups[1]
+                confident = gen_p.max(axis=1) >= CONFIDENT
+                result["n_generated_confident"] = int(confident.sum())
+                result["class_share_gen_confident"] = [
+                    float((gen_labels[confident] == c).mean()) if confident.any() else None for c in classes
+                ]
 
     if cluster_centroids is not None:
         with timer("balance_cluster"):
