@@ -16,6 +16,7 @@ import argparse
 import os
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -63,7 +64,7 @@ def rare_purity(ws: Workspace, embedder: str, labels: dict[int, int], k: int = 1
     return [float(same[y == c].mean()) for c in RARE]
 
 
-def rare_share(ws: Workspace, path, labels: dict[int, int]) -> float:
+def rare_share(path: Path, labels: dict[int, int]) -> float:
     ids = pq.read_table(path, columns=["sample_id"]).column(0).to_pylist()
     return float(np.mean([labels[int(i)] in RARE for i in ids]))
 
@@ -120,7 +121,7 @@ def main() -> None:
                             name=name, method="cluster", balance=balance, ratio=0.5, source="mnist-lt"
                         ),
                     )
-                    shares.append(rare_share(ws, result.path / "ids.parquet", labels))
+                    shares.append(rare_share(result.path / "ids.parquet", labels))
                 seconds = time.perf_counter() - start
                 summary.setdefault(label, []).append((shares[0], shares[1]))
                 print(f"{label:16s} {seed:4d} {shares[0]:12.1%} {shares[1]:7.1%} {seconds:16.1f}", flush=True)
