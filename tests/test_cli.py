@@ -61,6 +61,7 @@ def test_cluster_sweep_reports_inertia_per_k(digits_ws):
         (["ingest", "someone/not-a-dataset"], "cannot load source"),
         (["publish", "missing", "--to", "/tmp/x"], "unknown subset"),
         (["query", "DROP TABLE samples"], "read-only"),
+        (["train", "--dataset", "digits", "--clusters", "nope", "--steps", "1"], "no finished run"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(digits_ws, args, message):
@@ -108,3 +109,9 @@ def test_dedup_removes_planted_duplicates_and_inverse_keeps_them(tmp_path):
 def test_report_without_evaluations_is_a_one_line_error(digits_ws):
     result = CliRunner().invoke(main, ["--workspace", str(digits_ws), "report"])
     assert result.exit_code == 2 and "no evaluations" in result.output
+
+
+def test_a_bad_guidance_interval_is_a_usage_error(digits_ws):
+    args = ["sample", "--run", "r", "--n", "2", "--out", "/tmp/x", "--cfg-interval", "0.5"]
+    result = CliRunner().invoke(main, ["--workspace", str(digits_ws), *args])
+    assert result.exit_code == 2 and "expected LOW,HIGH (two numbers), got '0.5'" in result.output

@@ -39,3 +39,17 @@ def test_verdict_compares_equal_and_proportional_per_seed(tmp_path):
     page = index.read_text()
     assert "does not hold" in page and "holds" in page and "<table>" in page
     assert (tmp_path / "rare_share.png").is_file() and (tmp_path / "README.md").is_file()
+
+
+def test_report_says_how_the_models_were_conditioned(tmp_path):
+    from thresher.demo import DemoConfig, DemoRecipe
+
+    rows = [_row("demo-equal", 0, 0.12), _row("demo-proportional", 0, 0.05)]
+    page = write_demo_report(tmp_path, rows, config=DemoConfig(), cluster_table=[]).read_text()
+    assert (
+        "conditioned on the demo&#x27;s 10 k-means clusters" in page
+        and "guidance 2 at flow times 0.25–0.75" in page
+    )
+    plain = DemoConfig(recipe=DemoRecipe(cluster_conditioning=False))
+    page = write_demo_report(tmp_path, rows, config=plain, cluster_table=[]).read_text()
+    assert "trained unconditionally" in page and "guidance" not in page

@@ -12,13 +12,26 @@ def test_records_from_the_evaluations_table(mnist_lt, tmp_path):
 
     fake_clustering(mnist_lt, "mnist-lt")
     select(mnist_lt, SelectConfig(name="eq", method="cluster", balance="equal", ratio=0.5))
-    metrics = {"fid": 12.0, "precision": 0.7, "recall": 0.4, "n_train": 851, "n_generated": 100,
-               "class_ids": list(range(10)), "class_share_gen": [0.1] * 10, "class_share_train": [0.1] * 10}
+    metrics = {
+        "fid": 12.0,
+        "precision": 0.7,
+        "recall": 0.4,
+        "n_train": 851,
+        "n_generated": 100,
+        "class_ids": list(range(10)),
+        "class_share_gen": [0.1] * 10,
+        "class_share_train": [0.1] * 10,
+    }
     with mnist_lt.connect() as con:
         for i, dataset in enumerate(["eq@v1", "mnist-lt"]):
-            con.execute("INSERT INTO evaluations VALUES (?, ?, ?, 'classifier', 100, ?, ?, 1.0)",
-                        [f"e{i}", f"r{i}", dataset, json.dumps({**metrics, "fid": 10.0 + i}), utcnow()])
+            con.execute(
+                "INSERT INTO evaluations VALUES (?, ?, ?, 'classifier', 100, ?, ?, 1.0)",
+                [f"e{i}", f"r{i}", dataset, json.dumps({**metrics, "fid": 10.0 + i}), utcnow()],
+            )
     records = evaluation_records(mnist_lt)
-    assert [(r["method"], round(r["ratio"], 3)) for r in records] == [("cluster/equal/nearest", 0.5), ("full", 1.0)]
+    assert [(r["method"], round(r["ratio"], 3)) for r in records] == [
+        ("cluster/equal/nearest", 0.5),
+        ("full", 1.0),
+    ]
     files = run_report(mnist_lt, tmp_path / "report")
     assert files.html.is_file() and any(f.name.startswith("fid") for f in files.figures)

@@ -108,6 +108,25 @@ def test_guidance_is_one_batched_call_combining_both_halves():
     )
 
 
+def test_guidance_applies_only_within_its_interval():
+    guided_times = []
+
+    def velocity(x, t, labels):
+        if (labels == NULL_LABEL).any():
+            guided_times.append(round(float(t[0]), 2))
+        return torch.zeros_like(x)
+
+    noise, labels = torch.zeros(2, 1), torch.tensor([0, 1])
+    integrate(velocity, noise, 4, "heun", labels=labels, cfg_scale=2.0, cfg_interval=(0.25, 0.5))
+    # Heun evaluates at t = 0, .25, .25, .5, .5, .75, .75, 1: only those within [0.25, 0.5] are guided.
+    assert guided_times == [0.25, 0.25, 0.5, 0.5]
+    guided_times.clear()
+    integrate(velocity, noise, 4, "euler", labels=labels, cfg_scale=2.0)
+    assert guided_times == [0.0, 0.25, 0.5, 0.75]  # the default interval guides every step
+    with pytest.raises(ThresherError, match="interval"):
+        integrate(velocity, noise, 4, "euler", labels=labels, cfg_scale=2.0, cfg_interval=(0.8, 0.2))
+
+
 def test_flow_loss_is_per_sample_and_zero_for_the_path_velocity():
     x, noise = torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4)
     t = torch.rand(5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from thresher.commands.curate import int_list
+from thresher.commands.train import cfg_interval_option
 from thresher.workspace import Workspace
 
 
@@ -25,12 +26,29 @@ from thresher.workspace import Workspace
 @click.option("--weights", help="Local Inception-v3 FID weights (for --features inception offline).")
 @click.option("--steps", type=int, default=50, show_default=True, help="ODE steps when sampling.")
 @click.option("--sampler", type=click.Choice(["euler", "heun"]), default="heun", show_default=True)
+@click.option(
+    "--cfg-scale", type=float, default=1.0, show_default=True, help="Classifier-free guidance when sampling."
+)
+@cfg_interval_option
 @click.option("--batch-size", type=int, default=256, show_default=True)
 @click.option("--device")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_obj
 def evaluate_cmd(
-    ws: Workspace, run, images, n, against, features, weights, steps, sampler, batch_size, device, seed
+    ws: Workspace,
+    run,
+    images,
+    n,
+    against,
+    features,
+    weights,
+    steps,
+    sampler,
+    cfg_scale,
+    cfg_interval,
+    batch_size,
+    device,
+    seed,
 ) -> None:
     """FID, KID, IS, precision/recall, density/coverage, Vendi, memorization and balance of generated images."""
     from thresher.evaluate.run_eval import EvalRunConfig, evaluate_run
@@ -45,6 +63,8 @@ def evaluate_cmd(
             features=features,
             weights=weights,
             steps=steps,
+            cfg_scale=cfg_scale,
+            cfg_interval=cfg_interval,
             sampler=sampler,
             seed=seed,
             batch_size=batch_size,
@@ -74,16 +94,26 @@ def report_cmd(ws: Workspace, out, runs) -> None:
 @click.option(
     "--quick", is_flag=True, help="Smoke-test size (a few minutes): every stage runs, figures are rough."
 )
-@click.option(
-    "--seeds", help="Training seeds for the balancing comparison [default: 0,1; with --quick: 0]."
-)
+@click.option("--seeds", help="Training seeds for the balancing comparison [default: 0,1; with --quick: 0].")
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed for data, clustering and sampling."
 )
+@click.option(
+    "--unconditional",
+    is_flag=True,
+    help="Train the plain unconditional DiT instead of conditioning it on the demo's clusters "
+    "(less recognizable digits; for comparison).",
+)
 @click.pass_obj
-def demo_cmd(ws: Workspace, quick, seeds, seed) -> None:
+def demo_cmd(ws: Workspace, quick, seeds, seed, unconditional) -> None:
     """The whole loop on real long-tailed MNIST, offline: curate, publish, train, evaluate, report."""
-    from thresher.demo import DemoConfig, run_demo
+    from thresher.demo import DemoConfig, DemoRecipe, run_demo
 
-    result = run_demo(ws, DemoConfig(quick=quick, seed=seed, train_seeds=tuple(int_list(seeds)) if seeds else None))
+    config = DemoConfig(
+        quick=quick,
+        seed=seed,
+        train_seeds=tuple(int_list(seeds)) if seeds else None,
+        recipe=DemoRecipe(cluster_conditioning=not unconditional),
+    )
+    result = run_demo(ws, config)
     click.echo(f"\ndemo finished in {result.seconds / 60:.1f} min; report: {result.report}")

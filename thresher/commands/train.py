@@ -7,6 +7,23 @@ import click
 from thresher.workspace import Workspace
 
 
+def float_pair(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected LOW,HIGH (two numbers), got {text!r}") from None
+    return low, high
+
+
+cfg_interval_option = click.option(
+    "--cfg-interval",
+    default="0,1",
+    show_default=True,
+    callback=float_pair,
+    help="Guide only at flow times t in LOW,HIGH (t=0 is noise, 1 is data).",
+)
+
+
 # -- train -----------------------------------------------------------------------------------------
 @click.command("train")
 @click.option(
@@ -35,6 +52,12 @@ from thresher.workspace import Workspace
 @click.option("--weight-decay", type=float, default=0.0, show_default=True)
 @click.option("--ema", "ema_decay", type=float, default=0.999, show_default=True)
 @click.option("--unconditional", is_flag=True, help="Ignore labels (the null class for every row).")
+@click.option(
+    "--clusters",
+    metavar="RUN",
+    help="Condition on the clusters of this `thresher cluster` run instead of class labels (no labels "
+    "needed); sampling then draws clusters at their training frequencies.",
+)
 @click.option("--label-dropout", type=float, default=0.1, show_default=True)
 @click.option(
     "--t-sampling", type=click.Choice(["uniform", "logit_normal"]), default="uniform", show_default=True
@@ -69,6 +92,7 @@ def train_cmd(
     weight_decay,
     ema_decay,
     unconditional,
+    clusters,
     label_dropout,
     t_sampling,
     image_size,
@@ -115,6 +139,7 @@ def train_cmd(
             image_size=image_size,
             vae=vae,
             weights=weights,
+            clusters=clusters,
             run=run_name,
             resume=resume,
         ),
@@ -128,17 +153,22 @@ def train_cmd(
 @click.option("--n", "n", type=int, required=True, help="Number of images.")
 @click.option("--out", required=True, help="A folder (PNGs) or a .parquet file.")
 @click.option(
-    "--labels", default="uniform", show_default=True, help="uniform, none, or comma-separated class ids."
+    "--labels",
+    default="auto",
+    show_default=True,
+    help="uniform (every class equally), prior (at the training frequencies), none, or comma-separated "
+    "class ids; auto is prior for a model conditioned on --clusters, uniform otherwise.",
 )
 @click.option("--steps", type=int, default=50, show_default=True)
 @click.option("--sampler", type=click.Choice(["euler", "heun"]), default="heun", show_default=True)
 @click.option("--cfg-scale", type=float, default=1.0, show_default=True)
+@cfg_interval_option
 @click.option("--batch-size", type=int, default=128, show_default=True)
 @click.option("--device")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.pass_obj
 def sample_cmd(
-    ws: Workspace, run, n, out, labels, steps, sampler, cfg_scale, batch_size, device, seed
+    ws: Workspace, run, n, out, labels, steps, sampler, cfg_scale, cfg_interval, batch_size, device, seed
 ) -> None:
     """Generate N images from a training run's EMA model."""
     from thresher.train.run import SampleConfig, run_sampling
@@ -154,6 +184,7 @@ def sample_cmd(
             steps=steps,
             sampler=sampler,
             cfg_scale=cfg_scale,
+            cfg_interval=cfg_interval,
             batch_size=batch_size,
             device=device,
         ),

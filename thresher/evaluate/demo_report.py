@@ -141,7 +141,7 @@ def write_demo_report(
         "# thresher demo report",
         "",
         "Long-tailed MNIST (`builtin:mnist-lt`, 1703 digits, 500 of class 0 down to 25 "
-        "of class 9); tiny DiT trained unconditionally; generated samples judged by a CNN trained on the "
+        f"of class 9); {_model_line(config)}; generated samples judged by a CNN trained on the "
         "balanced 5000-digit MNIST (`builtin:mnist`), which is also the FID reference. The CNN has a reject "
         "output trained on synthetic non-digits (noise, blank, blobs, shuffled pixels, blends of two digits), "
         "so its confidence is low on samples that are no digit at all.",
@@ -201,7 +201,7 @@ def write_demo_report(
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}figure{{display:inline-block;margin:8px}}</style>
 </head><body><h1>thresher demo report</h1>
-<p>Long-tailed MNIST (1703 digits, 500 of class 0 down to 25 of class 9); tiny DiT trained unconditionally;
+<p>Long-tailed MNIST (1703 digits, 500 of class 0 down to 25 of class 9); {html.escape(_model_line(config))};
 samples judged by a CNN trained on balanced MNIST (also the FID reference), with a reject output for
 non-digits.</p>{table}
 <h2>The balancing result</h2><ul>{verdict_html}</ul>{_img(rare)}{_img(shares)}
@@ -210,6 +210,19 @@ non-digits.</p>{table}
     index = out_dir / "index.html"
     index.write_text(page)
     return index
+
+
+def _model_line(config: Any) -> str:
+    """How the DiTs were trained and sampled, for the report's first paragraph."""
+    recipe = getattr(config, "recipe", None)
+    if recipe is None or not getattr(recipe, "cluster_conditioning", False):
+        return "tiny DiT trained unconditionally"
+    low, high = recipe.cfg_interval
+    return (
+        f"tiny DiT trained without labels: conditioned on the demo's {config.k} k-means clusters, which "
+        "sampling draws at their frequencies in the run's training set (so the generated mix follows it), "
+        f"with classifier-free guidance {recipe.cfg_scale:g} at flow times {low:g}–{high:g}"
+    )
 
 
 def _config_dict(config: Any) -> Any:

@@ -36,6 +36,10 @@ class EvalRunConfig:
     weights: str | None = None  # inception weights file
     steps: int = 50
     sampler: str = "heun"
+    # Classifier-free guidance (at flow times within cfg_interval); labels follow the run's default, see
+    # thresher.train.sampling.generate.
+    cfg_scale: float = 1.0
+    cfg_interval: tuple[float, float] = (0.0, 1.0)
     seed: int = 0
     batch_size: int = 256
     device: str | None = None
@@ -97,9 +101,10 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
             run_dir,
             config.n,
             seed=config.seed,
-            labels="uniform",
             steps=config.steps,
             sampler=config.sampler,
+            cfg_scale=config.cfg_scale,
+            cfg_interval=config.cfg_interval,
             batch_size=config.batch_size,
             device=config.device,
         )
@@ -132,6 +137,8 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
             "dataset": train.spec if train else None,
             "sample_steps": config.steps,
             "sampler": config.sampler,
+            "cfg_scale": config.cfg_scale,
+            "cfg_interval": list(config.cfg_interval),
             "seed": config.seed,
         }
     )

@@ -26,6 +26,7 @@ import torch
 from thresher.curate.ingest import IngestConfig, ingest, load_images, ok_sample_ids
 from thresher.curate.subset_refs import parse_subset_ref, subset_row
 from thresher.errors import ThresherError
+from thresher.train.conditioning import cluster_condition, cluster_labels
 from thresher.train.training_set import TrainingSet
 from thresher.workspace import Workspace, fetch_source
 
@@ -158,11 +159,20 @@ def load_training_set(
     image_size: int | None = None,
     unconditional: bool = False,
     weights: str | None = None,
+    clusters: str | None = None,
 ) -> TrainingSet:
-    """Decode the resolved rows into a pixel :class:`TrainingSet` (latents are made from it by the caller)."""
+    """Decode the resolved rows into a pixel :class:`TrainingSet` (latents are made from it by the caller).
+
+    Labels are the catalog's classes, or with ``clusters`` (a clustering run id) each row's k-means cluster.
+    """
     images = load_images(ws, resolved.source, resolved.sample_ids, size=image_size)
-    labels, num_classes = None, None
-    if not unconditional:
+    labels, num_classes, condition = None, None, "label"
+    if clusters is not None:
+        if unconditional:
+            raise ThresherError("a model conditioned on clusters is not unconditional; drop one of the two")
+        labels, num_classes = cluster_labels(ws, clusters, resolved.source, resolved.sample_ids)
+        condition = cluster_condition(clusters)
+    elif not unconditional:
         labels, num_classes = _labels(ws, resolved)
     return TrainingSet(
         images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
@@ -171,6 +181,7 @@ def load_training_set(
         weights=None if weights is None else torch.from_numpy(sample_weights(ws, resolved, weights)),
         num_classes=num_classes,
         name=resolved.spec,
+        condition=condition,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -145,13 +146,4 @@ def encode_training_set(
     position = order[torch.searchsorted(cached_ids[order], data.sample_ids).clamp(max=len(order) - 1)]
     if not torch.equal(cached_ids[position], data.sample_ids.long()):
         raise ThresherError(f"latent cache {path} lacks rows of {data.name!r}; delete it and encode again")
-    return TrainingSet(
-        images=cached[position],
-        labels=data.labels,
-        sample_ids=data.sample_ids,
-        weights=data.weights,
-        num_classes=data.num_classes,
-        name=data.name,
-        space="latent",
-        vae=vae_name,
-    )
+    return replace(data, images=cached[position], space="latent", vae=vae_name)

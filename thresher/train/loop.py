@@ -33,11 +33,12 @@ from tqdm.auto import tqdm
 
 from thresher.device import pick_device
 from thresher.errors import ThresherError
+from thresher.train.conditioning import label_counts
 from thresher.train.ema import create_ema
 from thresher.train.flow import NULL_LABEL, SAMPLERS, T_SAMPLINGS, flow_loss, sample_t
 from thresher.train.latents import load_vae
 from thresher.train.model import FlowDiT, build_model, save_model
-from thresher.train.sampling import resolve_labels, sample_images, save_grid
+from thresher.train.sampling import default_labels, resolve_labels, sample_images, save_grid
 from thresher.train.training_set import EpochSampler, TrainingSet, TrainingSetDataset
 
 CHECKPOINTS = "checkpoints"
@@ -244,7 +245,8 @@ def train(config: TrainConfig, data: TrainingSet, run_dir: Path, resume: bool = 
 
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, partial(lr_factor, warmup=config.warmup_steps, total=config.steps, schedule=config.lr_schedule)
+        optimizer,
+        partial(lr_factor, warmup=config.warmup_steps, total=config.steps, schedule=config.lr_schedule),
     )
     dataset = TrainingSetDataset(data)
     sampler = EpochSampler(len(data), config.seed, dataset.weights if config.weighting == "sampler" else None)
@@ -350,10 +352,21 @@ def _write_outputs(
 ) -> None:
     """Final EMA model, sample grid, seen ids and summary (rank 0 only)."""
     averaged: FlowDiT = ema.module
-    save_model(averaged, run_dir, extra={"space": data.space, "vae": data.vae, "dataset": data.name})
+    conditional = averaged.config.num_classes is not None
+    extra = {
+        "space": data.space,
+        "vae": data.vae,
+        "dataset": data.name,
+        "condition": data.condition if conditional else None,
+        "label_counts": label_counts(data.labels, averaged.config.num_classes),
+    }
+    save_model(averaged, run_dir, extra=extra)
     if config.sample_count:
         vae = load_vae(data.vae, next(averaged.parameters()).device) if data.space == "latent" else None
-        labels = resolve_labels("uniform", config.sample_count, averaged.config.num_classes)
+        labels = resolve_labels(
+            default_labels(extra["condition"]), config.sample_count, averaged.config.num_classes,
+            counts=extra["label_counts"], seed=config.sample_seed,
+        )  # fmt: skip
         images = sample_images(
             averaged, config.sample_count, seed=config.sample_seed, labels=labels,
             steps=config.sample_steps, sampler=config.sample_sampler, cfg_scale=config.sample_cfg_scale,

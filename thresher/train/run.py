@@ -29,6 +29,7 @@ class TrainRunConfig:
     run: str | None = None  # run name; default a fresh id
     resume: bool = False
     autoencoder: AutoencoderConfig | None = None  # for vae="thresher-ae"; None: the defaults
+    clusters: str | None = None  # condition on this clustering run's clusters instead of class labels
 
 
 @dataclass
@@ -60,6 +61,7 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         image_size=config.image_size,
         unconditional=config.train.unconditional,
         weights=config.weights,
+        clusters=config.clusters,
     )
     if config.vae:
         from thresher.train.latents import encode_training_set
@@ -86,6 +88,7 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         "image_size": config.image_size,
         "vae": config.vae,
         "weights": config.weights,
+        "clusters": config.clusters,
         "train": asdict(config.train),
     }
     if state.is_main_process:
@@ -187,10 +190,11 @@ class SampleConfig:
     n: int
     out: str
     seed: int = 0
-    labels: str = "uniform"  # uniform | comma-separated class ids | none
+    labels: str = "auto"  # auto | uniform | prior | none | comma-separated class ids
     steps: int = 50
     sampler: str = "heun"
     cfg_scale: float = 1.0
+    cfg_interval: tuple[float, float] = (0.0, 1.0)
     batch_size: int = 64
     device: str | None = None
 
@@ -202,14 +206,14 @@ def run_sampling(ws: Workspace, config: SampleConfig) -> Path:
         raise ThresherError("--n must be at least 1")
     run_dir = find_run_dir(ws, config.run)
     labels: str | list[int] | None
-    if config.labels in ("uniform", "none"):
-        labels = None if config.labels == "none" else "uniform"
+    if config.labels in ("auto", "uniform", "prior", "none"):
+        labels = None if config.labels == "none" else config.labels
     else:
         try:
             labels = [int(x) for x in config.labels.split(",")]
         except ValueError:
             raise ThresherError(
-                f"--labels must be uniform, none or comma-separated class ids, got {config.labels!r}"
+                f"--labels must be auto, uniform, prior, none or comma-separated class ids, got {config.labels!r}"
             ) from None
     images = generate(
         run_dir,
@@ -219,6 +223,7 @@ def run_sampling(ws: Workspace, config: SampleConfig) -> Path:
         steps=config.steps,
         sampler=config.sampler,
         cfg_scale=config.cfg_scale,
+        cfg_interval=config.cfg_interval,
         batch_size=config.batch_size,
         device=config.device,
     )

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from thresher.device import autocast_dtype, pick_device
 from thresher.errors import ThresherError
+from thresher.train.conditioning import CLUSTER_CONDITION, prior_labels
 from thresher.train.flow import integrate
 from thresher.train.latents import decode_latents, load_vae
 from thresher.train.model import FlowDiT, load_model
@@ -37,6 +38,8 @@ class LoadedRun:
     model: FlowDiT
     vae: AutoencoderKL | None
     device: torch.device
+    condition: str | None = None  # "label", "clusters:<run>" or None (unconditional)
+    label_counts: list[int] | None = None  # training frequency of each label: the prior of "prior"
 
     @property
     def num_classes(self) -> int | None:
@@ -48,20 +51,37 @@ def load_run_model(run_dir: Path, device: str | None = None) -> LoadedRun:
     target = pick_device(device)
     model, payload = load_model(Path(run_dir))
     vae = load_vae(payload["vae"], target) if payload.get("space") == "latent" else None
-    return LoadedRun(model.to(target), vae, target)
+    condition = payload.get("condition", "label" if model.config.num_classes is not None else None)
+    return LoadedRun(model.to(target), vae, target, condition, payload.get("label_counts"))
 
 
-def resolve_labels(labels: Labels, n: int, num_classes: int | None) -> torch.Tensor | None:
+def default_labels(condition: str | None) -> str:
+    """What "auto" means: a model conditioned on clusters draws them at their training frequencies, so it
+    samples like an unconditional model of its training set; a class-conditional one covers every class
+    equally."""
+    return "prior" if condition is not None and condition.startswith(CLUSTER_CONDITION) else "uniform"
+
+
+def resolve_labels(
+    labels: Labels, n: int, num_classes: int | None, *, counts: list[int] | None = None, seed: int = 0
+) -> torch.Tensor | None:
     """Per-image class labels: None (unconditional), "uniform" (image i gets class i mod num_classes,
-    so every class gets n/num_classes images), or an explicit list of length n."""
-    if labels is None or (num_classes is None and labels == "uniform"):
+    so every class gets n/num_classes images), "prior" (classes in proportion to their training
+    ``counts``, in a ``seed``-ed order), or an explicit list of length n."""
+    if labels is None or (num_classes is None and labels in ("uniform", "prior")):
         return None
     if num_classes is None:
         raise ThresherError("this model is unconditional; it cannot generate given class labels")
     if isinstance(labels, str):
-        if labels != "uniform":
-            raise ThresherError(f"unknown labels {labels!r}; pass None, 'uniform' or a list of class indices")
-        return torch.arange(n) % num_classes
+        if labels == "uniform":
+            return torch.arange(n) % num_classes
+        if labels != "prior":
+            raise ThresherError(
+                f"unknown labels {labels!r}; pass None, 'uniform', 'prior' or a list of class indices"
+            )
+        if counts is None or len(counts) != num_classes:
+            raise ThresherError("this model records no training label frequencies; 'prior' needs them")
+        return prior_labels(counts, n, seed)
     chosen = torch.as_tensor(list(labels), dtype=torch.long)
     if len(chosen) != n:
         raise ThresherError(f"{len(chosen)} labels given for {n} images")
@@ -80,6 +100,7 @@ def sample_images(
     steps: int = 50,
     sampler: str = "heun",
     cfg_scale: float = 1.0,
+    cfg_interval: tuple[float, float] = (0.0, 1.0),
     batch_size: int = 64,
     vae: AutoencoderKL | None = None,
     precision: str = "auto",
@@ -99,7 +120,7 @@ def sample_images(
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             x = integrate(
                 model, noise[start : start + batch_size].to(device), steps, sampler,
-                labels=batch_labels, cfg_scale=cfg_scale,
+                labels=batch_labels, cfg_scale=cfg_scale, cfg_interval=cfg_interval,
             )  # fmt: skip
         x = x.float()
         if vae is not None:
@@ -114,22 +135,26 @@ def generate(
     run_dir: Path | LoadedRun,
     n: int,
     seed: int = 0,
-    labels: Labels = "uniform",
+    labels: Labels = "auto",
     steps: int = 50,
     sampler: str = "heun",
     cfg_scale: float = 1.0,
+    cfg_interval: tuple[float, float] = (0.0, 1.0),
     batch_size: int = 64,
     device: str | None = None,
 ) -> np.ndarray:
-    """``n`` images (uint8 N×H×W×C) from a run's EMA model; see :func:`resolve_labels` for ``labels``.
+    """``n`` images (uint8 N×H×W×C) from a run's EMA model; see :func:`resolve_labels` for ``labels``,
+    and :func:`default_labels` for "auto".
 
-    An unconditional model ignores ``labels="uniform"``.
+    An unconditional model ignores ``labels`` "auto", "uniform" and "prior".
     """
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run_model(Path(run_dir), device)
-    chosen = resolve_labels(labels, n, run.num_classes)
+    if labels == "auto":
+        labels = default_labels(run.condition)
+    chosen = resolve_labels(labels, n, run.num_classes, counts=run.label_counts, seed=seed)
     images = sample_images(
         run.model, n, seed=seed, labels=chosen, steps=steps, sampler=sampler,
-        cfg_scale=cfg_scale, batch_size=batch_size, vae=run.vae,
+        cfg_scale=cfg_scale, cfg_interval=cfg_interval, batch_size=batch_size, vae=run.vae,
     )  # fmt: skip
     return images.permute(0, 2, 3, 1).numpy()
 

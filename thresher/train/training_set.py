@@ -23,8 +23,10 @@ SPACES = ("pixel", "latent")
 class TrainingSet:
     """Training rows. ``images``: uint8 N×C×H×W (space "pixel") or float N×C×h×w latents (space "latent").
 
-    ``labels`` are int64 class indices in [0, num_classes) or None; ``weights`` are non-negative
-    per-sample weights or None (uniform). ``vae`` names the VAE that made latents, so samples can be decoded.
+    ``labels`` are int64 class indices in [0, num_classes) or None; ``condition`` says what they are: the
+    catalog's class labels ("label") or the clusters of a k-means run ("clusters:<run>", see
+    :mod:`thresher.train.conditioning`). ``weights`` are non-negative per-sample weights or None (uniform).
+    ``vae`` names the VAE that made latents, so samples can be decoded.
     """
 
     images: torch.Tensor
@@ -35,6 +37,7 @@ class TrainingSet:
     name: str = "dataset"
     space: str = "pixel"
     vae: str | None = None
+    condition: str = "label"
 
     def __post_init__(self) -> None:
         n = len(self.images)
