@@ -55,8 +55,8 @@ cfg_interval_option = click.option(
 @click.option(
     "--clusters",
     metavar="RUN",
-    help="Condition on the clusters of this `thresher cluster` run instead of class labels (no labels "
-    "needed); sampling then draws clusters at their training frequencies.",
+    help="Condition on the clusters of this `thresher cluster` run (or `latest`) instead of class labels "
+    "(no labels needed); sampling then draws clusters at their training frequencies.",
 )
 @click.option("--label-dropout", type=float, default=0.1, show_default=True)
 @click.option(

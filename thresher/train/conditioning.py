@@ -16,16 +16,27 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from thresher.curate.score_runs import score_files
+from thresher.curate.score_runs import latest_run, score_files
 from thresher.errors import ThresherError
 from thresher.workspace import Workspace
 
 CLUSTER_CONDITION = "clusters"
+LATEST = "latest"
 
 
 def cluster_condition(run_id: str) -> str:
     """The condition name recorded with a model: ``clusters:<clustering run>``."""
     return f"{CLUSTER_CONDITION}:{run_id}"
+
+
+def resolve_clustering(ws: Workspace, clustering: str, source: str) -> str:
+    """The clustering run id that ``--clusters`` names (``latest``: the source's most recent one)."""
+    if clustering != LATEST:
+        return clustering
+    found = latest_run(ws, source, "cluster")
+    if found is None:
+        raise ThresherError(f"--clusters latest: source {source!r} has no clustering; run `thresher cluster`")
+    return found
 
 
 def cluster_labels(

@@ -26,7 +26,7 @@ import torch
 from thresher.curate.ingest import IngestConfig, ingest, load_images, ok_sample_ids
 from thresher.curate.subset_refs import parse_subset_ref, subset_row
 from thresher.errors import ThresherError
-from thresher.train.conditioning import cluster_condition, cluster_labels
+from thresher.train.conditioning import cluster_condition, cluster_labels, resolve_clustering
 from thresher.train.training_set import TrainingSet
 from thresher.workspace import Workspace, fetch_source
 
@@ -170,6 +170,7 @@ def load_training_set(
     if clusters is not None:
         if unconditional:
             raise ThresherError("a model conditioned on clusters is not unconditional; drop one of the two")
+        clusters = resolve_clustering(ws, clusters, resolved.source)
         labels, num_classes = cluster_labels(ws, clusters, resolved.source, resolved.sample_ids)
         condition = cluster_condition(clusters)
     elif not unconditional:
