@@ -228,7 +228,7 @@ def evaluate_images(
             # IS is defined over the classes, so it sees them renormalized; confidence keeps the deficit.
             class_mass = gen_p.sum(axis=1, keepdims=True)
             result["inception_score"], result["inception_score_std"] = metrics.inception_score(
-                gen_p / np.maximum(class_mass, 1e-12),
+                metrics.renormalize_class_probs(gen_p),
                 splits=min(config.is_splits, len(gen_p)),
                 seed=config.seed,
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thresher.evaluate.metrics.inception_score import inception_score
+from thresher.evaluate.metrics.inception_score import inception_score, renormalize_class_probs
 
 
 def test_confident_and_balanced_gives_number_of_classes() -> None:
@@ -41,3 +41,12 @@ def test_invalid_input_raises() -> None:
         inception_score(np.ones((20, 3)))
     with pytest.raises(ValueError, match="at least 10"):
         inception_score(np.full((5, 2), 0.5))
+
+
+def test_rejected_rows_are_renormalized_and_fully_rejected_rows_become_uniform() -> None:
+    # Rows of a classifier with a reject output: class mass 0.5, 1.0, and 0 (underflowed in float32).
+    probs = np.array([[0.4, 0.1, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]], dtype=np.float32)
+    renormalized = renormalize_class_probs(probs)
+    assert np.allclose(renormalized, [[0.8, 0.2, 0.0], [0.0, 0.0, 1.0], [1 / 3, 1 / 3, 1 / 3]])
+    score, _ = inception_score(np.repeat(renormalized, 10, axis=0), splits=2)
+    assert np.isfinite(score) and score > 1.0

@@ -21,7 +21,7 @@ from thresher.evaluate.metrics.frechet import (
     polynomial_mmd2_unbiased,
     trace_sqrt_product,
 )
-from thresher.evaluate.metrics.inception_score import inception_score
+from thresher.evaluate.metrics.inception_score import inception_score, renormalize_class_probs
 from thresher.evaluate.metrics.memorization import memorization_stats, nearest_train_distances
 from thresher.evaluate.metrics.prdc import PRDC, compute_prdc, knn_radii, knn_search
 from thresher.evaluate.metrics.vendi import vendi_score
@@ -34,6 +34,7 @@ __all__ = [
     "gaussian_stats",
     "group_shares",
     "inception_score",
+    "renormalize_class_probs",
     "kernel_inception_distance",
     "knn_radii",
     "knn_search",

@@ -11,6 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 
+def renormalize_class_probs(probs: np.ndarray) -> np.ndarray:
+    """Class probabilities of a classifier with a reject output (rows summing to 1 − p(reject)) scaled to sum
+    to 1. A row whose class mass underflowed to 0 (a confidently rejected image) becomes uniform: it says
+    nothing about the classes, which is what the uniform distribution says too."""
+    p = np.asarray(probs, dtype=np.float64)
+    mass = p.sum(axis=1, keepdims=True)
+    uniform = np.full_like(p, 1.0 / p.shape[1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mass > 1e-30, p / mass, uniform)
+
+
 def inception_score(probs: np.ndarray, *, splits: int = 10, seed: int = 0) -> tuple[float, float]:
     """Mean and std of the Inception Score over ``splits`` parts of an (N, C) probability matrix."""
     p = np.asarray(probs, dtype=np.float64)
