@@ -165,7 +165,6 @@ def load_training_set(
 
     Labels are the catalog's classes, or with ``clusters`` (a clustering run id) each row's k-means cluster.
     """
-    images = load_images(ws, resolved.source, resolved.sample_ids, size=image_size)
     labels, num_classes, condition = None, None, "label"
     if clusters is not None:
         if unconditional:
@@ -175,6 +174,8 @@ def load_training_set(
         condition = cluster_condition(clusters)
     elif not unconditional:
         labels, num_classes = _labels(ws, resolved)
+    # Decoded after the labels, so a bad --clusters fails before the slowest step.
+    images = load_images(ws, resolved.source, resolved.sample_ids, size=image_size)
     return TrainingSet(
         images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
         labels=labels,
