@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,7 @@ def test_shares_count_missing_groups_as_zero() -> None:
 def test_entropy_is_one_for_uniform_and_zero_for_one_group() -> None:
     assert normalized_entropy(np.full(7, 1 / 7)) == pytest.approx(1.0)
     assert normalized_entropy(np.array([1.0, 0, 0, 0])) == pytest.approx(0.0)
+    assert math.copysign(1.0, normalized_entropy(np.array([1.0, 0, 0, 0]))) == 1.0  # +0, never printed -0
     # Two of four groups equally used: log 2 / log 4.
     assert normalized_entropy(np.array([0.5, 0.5, 0, 0])) == pytest.approx(0.5)
 

@@ -30,7 +30,8 @@ def normalized_entropy(shares: np.ndarray) -> float:
         return 1.0
     p = p / p.sum()
     nonzero = p[p > 0]
-    return float(-(nonzero * np.log(nonzero)).sum() / np.log(p.size))
+    # Summed as p·log(1/p) so that a single group gives +0.0, not -0.0.
+    return float((nonzero * -np.log(nonzero)).sum() / np.log(p.size))
 
 
 def total_variation(shares: np.ndarray, reference: np.ndarray) -> float:
