@@ -38,7 +38,7 @@ from thresher.train.ema import create_ema
 from thresher.train.flow import NULL_LABEL, SAMPLERS, T_SAMPLINGS, flow_loss, sample_t
 from thresher.train.latents import load_vae
 from thresher.train.model import FlowDiT, build_model, save_model
-from thresher.train.sampling import default_labels, resolve_labels, sample_images, save_grid
+from thresher.train.sampling import resolve_labels, sample_images, save_grid
 from thresher.train.training_set import EpochSampler, TrainingSet, TrainingSetDataset
 
 CHECKPOINTS = "checkpoints"
@@ -364,8 +364,8 @@ def _write_outputs(
     if config.sample_count:
         vae = load_vae(data.vae, next(averaged.parameters()).device) if data.space == "latent" else None
         labels = resolve_labels(
-            default_labels(extra["condition"]), config.sample_count, averaged.config.num_classes,
-            counts=extra["label_counts"], seed=config.sample_seed,
+            "auto", config.sample_count, averaged.config.num_classes,
+            counts=extra["label_counts"], condition=extra["condition"], seed=config.sample_seed,
         )  # fmt: skip
         images = sample_images(
             averaged, config.sample_count, seed=config.sample_seed, labels=labels,

@@ -55,19 +55,23 @@ def load_run_model(run_dir: Path, device: str | None = None) -> LoadedRun:
     return LoadedRun(model.to(target), vae, target, condition, payload.get("label_counts"))
 
 
-def default_labels(condition: str | None) -> str:
-    """What "auto" means: a model conditioned on clusters draws them at their training frequencies, so it
-    samples like an unconditional model of its training set; a class-conditional one covers every class
-    equally."""
-    return "prior" if condition is not None and condition.startswith(CLUSTER_CONDITION) else "uniform"
-
-
 def resolve_labels(
-    labels: Labels, n: int, num_classes: int | None, *, counts: list[int] | None = None, seed: int = 0
+    labels: Labels,
+    n: int,
+    num_classes: int | None,
+    *,
+    counts: list[int] | None = None,
+    condition: str | None = None,
+    seed: int = 0,
 ) -> torch.Tensor | None:
     """Per-image class labels: None (unconditional), "uniform" (image i gets class i mod num_classes,
     so every class gets n/num_classes images), "prior" (classes in proportion to their training
-    ``counts``, in a ``seed``-ed order), or an explicit list of length n."""
+    ``counts``, in a ``seed``-ed order), an explicit list of length n, or "auto": "prior" for a model
+    conditioned on clusters (``condition``), so it samples like an unconditional model of its training
+    set, and "uniform" for a class-conditional one."""
+    if labels == "auto":
+        clustered = condition is not None and condition.startswith(CLUSTER_CONDITION)
+        labels = "prior" if clustered else "uniform"
     if labels is None or (num_classes is None and labels in ("uniform", "prior")):
         return None
     if num_classes is None:
@@ -143,15 +147,14 @@ def generate(
     batch_size: int = 64,
     device: str | None = None,
 ) -> np.ndarray:
-    """``n`` images (uint8 N×H×W×C) from a run's EMA model; see :func:`resolve_labels` for ``labels``,
-    and :func:`default_labels` for "auto".
+    """``n`` images (uint8 N×H×W×C) from a run's EMA model; see :func:`resolve_labels` for ``labels``.
 
     An unconditional model ignores ``labels`` "auto", "uniform" and "prior".
     """
     run = run_dir if isinstance(run_dir, LoadedRun) else load_run_model(Path(run_dir), device)
-    if labels == "auto":
-        labels = default_labels(run.condition)
-    chosen = resolve_labels(labels, n, run.num_classes, counts=run.label_counts, seed=seed)
+    chosen = resolve_labels(
+        labels, n, run.num_classes, counts=run.label_counts, condition=run.condition, seed=seed
+    )
     images = sample_images(
         run.model, n, seed=seed, labels=chosen, steps=steps, sampler=sampler,
         cfg_scale=cfg_scale, cfg_interval=cfg_interval, batch_size=batch_size, vae=run.vae,
