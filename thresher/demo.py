@@ -161,7 +161,8 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
         )
         for d, s in runs
     ]
-    plan += [(f"evaluate {d} (seed {s})", 0.02 * config.n_generated) for d, s in runs] + [("report", 5.0)]
+    # Evaluations took 32-41 s per 1000 guided samples in the measured run.
+    plan += [(f"evaluate {d} (seed {s})", 0.035 * config.n_generated) for d, s in runs] + [("report", 5.0)]
     stages = _Stages(plan)
 
     with stages.stage("ingest"):

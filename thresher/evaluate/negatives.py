@@ -66,7 +66,7 @@ def _one(kind: str, real: torch.Tensor, targets: torch.Tensor, generator: torch.
 
 
 def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of N×C×H×W with reflection padding."""
+    """Separable Gaussian blur of N×C×H×W, edges padded by replication (not torchvision's reflection)."""
     radius = max(1, int(3 * sigma))
     taps = torch.exp(-(torch.arange(-radius, radius + 1, dtype=torch.float32) ** 2) / (2 * sigma**2))
     taps = taps / taps.sum()
