@@ -26,12 +26,12 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from thresher.catalog.embeddings import EmbeddingStore  # noqa: E402
+from thresher.catalog.workspace import Workspace  # noqa: E402
 from thresher.curate.cluster_run import ClusterRunConfig, run_cluster  # noqa: E402
-from thresher.curate.embed import EmbeddingStore  # noqa: E402
 from thresher.curate.embed_run import EmbedRunConfig, run_embed  # noqa: E402
 from thresher.curate.ingest import IngestConfig, ingest  # noqa: E402
 from thresher.curate.select import SelectConfig, select  # noqa: E402
-from thresher.workspace import Workspace  # noqa: E402
 
 RARE = (7, 8, 9)
 EMBEDDERS = {  # label → (embedder, reduction)

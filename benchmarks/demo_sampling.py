@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from thresher.demo import RARE_CLASSES
+from thresher.catalog.workspace import Workspace
 from thresher.evaluate.run_eval import EvalRunConfig, evaluate_run
+from thresher.experiments.demo import RARE_CLASSES
 from thresher.train.sampling import generate, save_images
-from thresher.workspace import Workspace
 
 # scale:low:high:heun steps
 DEFAULT_SETTINGS = "1:0:1:4,1.5:0:1:4,1.5:0:1:5,2:0:1:4,2:0.25:1:4,2:0.25:0.75:4,3:0.25:1:4"

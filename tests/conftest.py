@@ -17,9 +17,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from thresher.curate.ingest import IngestConfig, ingest, ok_sample_ids  # noqa: E402
-from thresher.curate.score_runs import score_run, score_table, write_part  # noqa: E402
-from thresher.workspace import Workspace  # noqa: E402
+from thresher.catalog.samples import ok_sample_ids  # noqa: E402
+from thresher.catalog.scores import score_run, score_table, write_score_part  # noqa: E402
+from thresher.catalog.workspace import Workspace  # noqa: E402
+from thresher.curate.ingest import IngestConfig, ingest  # noqa: E402
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def fake_clustering(ws: Workspace, source: str, run_id: str = "cluster-test", se
         ).fetchnumpy()["label"]
     distance = np.random.default_rng(seed).random(len(ids))
     with score_run(ws, run_id, "cluster", source, {"k": 10, "embedder": "fake"}) as folder:
-        write_part(folder, score_table(ids, "cluster", score=distance, cluster=labels, distance=distance))
+        write_score_part(folder, score_table(ids, "cluster", score=distance, cluster=labels, distance=distance))
     return run_id
 
 

@@ -89,7 +89,7 @@ def test_dedup_removes_planted_duplicates_and_inverse_keeps_them(tmp_path):
     import numpy as np
     from sklearn.datasets import load_digits
 
-    from thresher.curate.sources import arrays_to_dataset
+    from thresher.catalog.source_loaders import arrays_to_dataset
 
     images = (load_digits().images * (255 / 16)).round().astype(np.uint8)
     doubled = np.concatenate([images, images[:40]])

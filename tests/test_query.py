@@ -5,9 +5,9 @@ import json
 import pytest
 
 from tests.conftest import fake_clustering
+from thresher.catalog.query import run_query
 from thresher.curate.select import SelectConfig, select
 from thresher.errors import ThresherError
-from thresher.query import run_query
 
 
 def test_query_views_over_catalog_and_scores(mnist_lt):

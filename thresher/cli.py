@@ -10,8 +10,8 @@ import sys
 
 import click
 
+from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace
 
 
 class _Group(click.Group):

@@ -11,6 +11,7 @@ from thresher.curate.cluster import (
     cluster_table,
     fit_kmeans,
     kmeans_plusplus,
+    restart_seeds,
     sample_for_training,
 )
 from thresher.errors import ThresherError
@@ -76,12 +77,43 @@ def test_seeded_runs_are_reproducible_and_seed_matters(separated):
 
 def test_restarts_keep_the_best_of_the_seeded_runs():
     x, _, _ = blobs(1500, 16, 20, spread=1.0, seed=2)
+    seeds = restart_seeds(4, 3)
     singles = [
-        fit_kmeans(x, ClusterConfig(k=20, seed=s, init="random", progress=False)).inertia for s in (4, 5, 6)
+        fit_kmeans(x, ClusterConfig(k=20, seed=s, init="random", progress=False)).inertia for s in seeds
     ]
     best = fit_kmeans(x, ClusterConfig(k=20, seed=4, init="random", restarts=3, progress=False))
+    # restart r is the single run seeded with restart_seeds(seed, restarts)[r]
+    assert best.restart_seeds == tuple(seeds)
+    assert list(best.restart_inertias) == pytest.approx(singles, rel=1e-9)
     assert best.inertia == pytest.approx(min(singles), rel=1e-9)
     assert len(set(singles)) > 1  # the restarts really differ
+
+
+def test_restart_seeds_of_distinct_seeds_never_overlap():
+    lists = {seed: restart_seeds(seed, 3) for seed in range(50)}
+    for seed, seeds in lists.items():
+        assert seeds[0] == seed and len(set(seeds)) == 3
+        assert all(isinstance(s, int) and 0 <= s < 2**31 for s in seeds)  # faiss takes a C int
+        assert restart_seeds(seed, 5)[:3] == seeds == restart_seeds(seed, 3)  # more restarts extend the list
+    every = [s for seeds in lists.values() for s in seeds]
+    assert len(set(every)) == len(every)  # no restart seed is shared between --seed 0..49
+    assert restart_seeds(7, 1) == [7]  # a single run is seeded by --seed itself
+    with pytest.raises(ThresherError):
+        restart_seeds(-1, 2)
+
+
+def test_seeds_0_and_1_with_3_restarts_run_disjoint_restarts():
+    # With seed + r, seeds 0 and 1 shared restarts 1 and 2 (the same two k-means runs).
+    x, _, _ = blobs(1200, 16, 20, spread=1.0, seed=6)
+
+    def fit(seed: int):
+        return fit_kmeans(x, ClusterConfig(k=20, seed=seed, init="random", restarts=3, progress=False))
+
+    a, b = fit(0), fit(1)
+    assert not set(a.restart_seeds) & set(b.restart_seeds)
+    assert len(set(a.restart_inertias) | set(b.restart_inertias)) == 6  # six different k-means runs
+    again = fit(0)
+    assert np.array_equal(a.centroids, again.centroids) and a.restart_inertias == again.restart_inertias
 
 
 @pytest.mark.parametrize("spherical", [False, True])
@@ -170,6 +202,9 @@ def test_user_errors():
         ClusterConfig(k=0)
     with pytest.raises(ThresherError):
         ClusterConfig(k=3, init="afk")
+    for seed in (-1, 2**31):
+        with pytest.raises(ThresherError, match="seed"):
+            ClusterConfig(k=3, seed=seed)
     with pytest.raises(ThresherError):
         fit_kmeans(np.full((10, 3), np.nan, dtype=np.float32), ClusterConfig(k=2, progress=False))
     if faiss.get_num_gpus() == 0:

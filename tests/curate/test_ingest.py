@@ -3,8 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thresher.curate.ingest import IngestConfig, ingest, load_images, ok_sample_ids
-from thresher.curate.sources import long_tail_rows
+from thresher.catalog.samples import load_images, ok_sample_ids
+from thresher.catalog.source_loaders import long_tail_rows
+from thresher.curate.ingest import IngestConfig, ingest
 from thresher.errors import ThresherError
 
 
@@ -63,7 +64,7 @@ def test_unloadable_sources_fail_with_one_line(workspace, source, message):
 
 
 def test_parquet_and_saved_dataset_sources(workspace, tmp_path):
-    from thresher.curate.sources import arrays_to_dataset
+    from thresher.catalog.source_loaders import arrays_to_dataset
 
     images = np.random.default_rng(0).integers(0, 255, size=(6, 8, 8), dtype=np.uint8)
     ds = arrays_to_dataset(images, np.arange(6) % 2, ["a", "b"])

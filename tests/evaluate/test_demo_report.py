@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from thresher.evaluate.demo_report import balancing_verdict, write_demo_report
+from thresher.experiments.demo_report import balancing_verdict, write_demo_report
 
 
 def _row(dataset, seed, rare):
@@ -42,7 +42,7 @@ def test_verdict_compares_equal_and_proportional_per_seed(tmp_path):
 
 
 def test_report_says_how_the_models_were_conditioned(tmp_path):
-    from thresher.demo import DemoConfig, DemoRecipe
+    from thresher.experiments.demo import DemoConfig, DemoRecipe
 
     rows = [_row("demo-equal", 0, 0.12), _row("demo-proportional", 0, 0.05)]
     page = write_demo_report(tmp_path, rows, config=DemoConfig(), cluster_table=[]).read_text()

@@ -90,7 +90,8 @@ def test_copies_of_training_images_are_flagged_as_memorized(classifier, mnist_sp
     train, heldout, extra = mnist_split["train"], mnist_split["heldout"], mnist_split["extra"]
     r = evaluate_images(train[0][:300], extra[0][:500], train[0][:1000], heldout[0][:300], classifier, FAST)
     assert r["memorization_mean"] == pytest.approx(0.0, abs=1e-2)
-    assert r["memorization_pixel_median"] == pytest.approx(0.0, abs=1e-3)
+    # copies measure exactly 0 on every CPU: the nearest-neighbour distances are re-ranked exactly
+    assert r["memorization_pixel_median"] == 0.0 and r["memorization_pixel_mean"] == 0.0
     assert r["memorization_ratio"] < 0.01
 
 

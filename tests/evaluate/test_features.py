@@ -118,3 +118,58 @@ def test_unknown_names_and_missing_reference_are_user_errors() -> None:
         build_extractor("classifier", device="cpu")
     with pytest.raises(ThresherError, match="needs labels"):
         build_extractor("classifier", reference=(np.zeros((4, 8, 8, 1), np.uint8), None), device="cpu")
+
+
+def test_rgba_and_palette_pngs_of_one_size_load_as_one_rgb_batch(tmp_path) -> None:
+    # The `evaluate --images FOLDER` case: all 64x64, in modes RGBA, P (+ transparency), P, L and RGB.
+    from PIL import Image
+
+    from thresher.evaluate.features import check_images, load_image_files
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, size=(64, 64, 4), dtype=np.uint8)
+    rgba[:8, :, 3] = 0  # a fully transparent band
+    rgba[8:16, :, 3] = 255
+    palette = rng.integers(0, 256, size=(256, 3), dtype=np.uint8)
+    indices = rng.integers(0, 256, size=(64, 64), dtype=np.uint8)
+    grey = rng.integers(0, 256, size=(64, 64), dtype=np.uint8)
+    colour = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    Image.fromarray(rgba).save(tmp_path / "a_rgba.png")
+    for name, transparency in (("b_palette_trns.png", 5), ("c_palette.png", None)):
+        img = Image.frombytes("P", (64, 64), indices.tobytes())
+        img.putpalette(palette.flatten().tolist())
+        if transparency is not None:
+            img.info["transparency"] = transparency
+        img.save(tmp_path / name)
+    Image.fromarray(grey).save(tmp_path / "d_grey.png")
+    Image.fromarray(colour).save(tmp_path / "e_rgb.png")
+    files = sorted(tmp_path.glob("*.png"))
+    assert [Image.open(f).mode for f in files] == ["RGBA", "P", "P", "L", "RGB"]
+
+    batch = load_image_files(files)
+    assert batch.shape == (5, 64, 64, 3) and batch.dtype == np.uint8
+    alpha = rgba[..., 3:].astype(np.float64) / 255.0
+    np.testing.assert_allclose(batch[0], rgba[..., :3] * alpha + 255.0 * (1 - alpha), atol=1.0)
+    assert np.all(batch[0, :8] == 255) and np.array_equal(batch[0, 8:16], rgba[8:16, :, :3])
+    looked_up = palette[indices]
+    assert np.all(batch[1][indices == 5] == 255)  # the transparent palette entry shows white
+    assert np.array_equal(batch[1][indices != 5], looked_up[indices != 5])
+    assert np.array_equal(batch[2], looked_up)
+    assert np.array_equal(batch[3], np.repeat(grey[..., None], 3, axis=-1))
+    assert np.array_equal(batch[4], colour)
+    black = check_images([Image.open(f) for f in files], background=(0, 0, 0))
+    assert np.all(black[0, :8] == 0) and np.array_equal(black[2:], batch[2:])
+
+
+def test_an_all_grey_folder_stays_one_channel_and_real_size_differences_are_reported(tmp_path) -> None:
+    from PIL import Image
+
+    from thresher.evaluate.features import load_image_files
+
+    for i in range(3):
+        Image.new("L", (16, 16), 10 * i).save(tmp_path / f"{i}.png")
+    batch = load_image_files(sorted(tmp_path.glob("*.png")))
+    assert batch.shape == (3, 16, 16, 1) and list(batch[:, 0, 0, 0]) == [0, 10, 20]
+    Image.new("RGBA", (16, 8)).save(tmp_path / "wide.png")
+    with pytest.raises(ThresherError, match="different sizes"):
+        load_image_files(sorted(tmp_path.glob("*.png")))

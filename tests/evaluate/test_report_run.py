@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import json
 
+from thresher.catalog.workspace import utcnow
 from thresher.evaluate.report_run import evaluation_records, run_report
-from thresher.workspace import utcnow
 
 
 def test_records_from_the_evaluations_table(mnist_lt, tmp_path):

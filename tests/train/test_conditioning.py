@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from thresher.curate.score_runs import random_scores_run, score_run, score_table, write_part
+from thresher.catalog.scores import score_run, score_table, write_score_part
+from thresher.curate.scores.random_order import random_scores_run
 from thresher.curate.select import SelectConfig, select
+from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
 from thresher.train.conditioning import cluster_labels, label_counts, prior_labels
-from thresher.train.data import resolve_dataset
 from thresher.train.loop import TrainConfig
 from thresher.train.run import TrainRunConfig, run_training
 from thresher.train.sampling import generate, load_run_model, resolve_labels
@@ -60,7 +61,7 @@ def test_bad_clusterings_are_one_line_errors(clustered):
         cluster_labels(clustered, "cluster-test", "other-source", ids)
     partial = ids[:100]
     with score_run(clustered, "cluster-partial", "cluster", "mnist-lt", {"k": 10}) as folder:
-        write_part(folder, score_table(partial, "cluster", score=np.zeros(100), cluster=np.zeros(100, int)))
+        write_score_part(folder, score_table(partial, "cluster", score=np.zeros(100), cluster=np.zeros(100, int)))
     with pytest.raises(ThresherError, match="no cluster to 1603 training rows"):
         cluster_labels(clustered, "cluster-partial", "mnist-lt", ids)
 

@@ -8,8 +8,8 @@ import pytest
 from tests.conftest import fake_clustering
 from thresher.curate.publish import PublishConfig, publish
 from thresher.curate.select import SelectConfig, select
+from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
-from thresher.train.data import resolve_dataset
 from thresher.train.loop import TrainConfig
 from thresher.train.run import SampleConfig, TrainRunConfig, run_sampling, run_training
 

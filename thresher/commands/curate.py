@@ -6,7 +6,7 @@ import os
 
 import click
 
-from thresher.workspace import Workspace
+from thresher.catalog.workspace import Workspace
 
 
 def int_list(text: str) -> list[int]:
@@ -244,7 +244,7 @@ def publish(ws: Workspace, ref, dest, materialize, private) -> None:
 @click.pass_obj
 def query(ws: Workspace, sql, fmt, max_rows) -> None:
     """Run read-only SQL over views samples, scores, subsets, sources, runs, evaluations, embeddings_meta."""
-    from thresher.query import run_query
+    from thresher.catalog.query import run_query
 
     click.echo(run_query(ws, sql).render(fmt, max_rows))
 
@@ -253,6 +253,6 @@ def query(ws: Workspace, sql, fmt, max_rows) -> None:
 @click.pass_obj
 def status(ws: Workspace) -> None:
     """What is in the workspace."""
-    from thresher.status import workspace_status
+    from thresher.catalog.status import workspace_status
 
     click.echo(workspace_status(ws).render())

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from thresher.catalog.workspace import Workspace
 from thresher.commands.curate import int_list
 from thresher.commands.train import cfg_interval_option
-from thresher.workspace import Workspace
 
 
 # -- evaluate --------------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def report_cmd(ws: Workspace, out, runs) -> None:
 @click.pass_obj
 def demo_cmd(ws: Workspace, quick, seeds, seed, unconditional) -> None:
     """The whole loop on real long-tailed MNIST, offline: curate, publish, train, evaluate, report."""
-    from thresher.demo import DemoConfig, DemoRecipe, run_demo
+    from thresher.experiments.demo import DemoConfig, DemoRecipe, run_demo
 
     config = DemoConfig(
         quick=quick,

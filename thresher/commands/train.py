@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from thresher.workspace import Workspace
+from thresher.catalog.workspace import Workspace
 
 
 def float_pair(_ctx: click.Context, _param: click.Parameter, text: str) -> tuple[float, float]:

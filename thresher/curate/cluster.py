@@ -17,6 +17,10 @@ Distance convention (the per-row ``distance`` score, always to the row's own cen
   * ``spherical=True``: rows are L2-normalized, centroids are unit vectors and the distance is
     the cosine distance ``1 - cos(x, c)`` in [0, 2]; inertia is the sum of cosine distances.
 Assignment is to the centroid with the smallest distance, so the distance is minimal among centroids.
+
+Restart seeds (``restart_seeds``): restart 0 uses ``seed`` itself, restart r >= 1 the r-th 31-bit word of
+``numpy.random.SeedSequence(seed)``. So ``restarts=1`` runs exactly the single seeded run, and different
+seeds never share a restart (``seed + r`` made seeds 0, 1, 2 with 3 restarts the same clustering).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ Chunk = tuple[np.ndarray, np.ndarray]
 
 POINTS_PER_CENTROID = 256  # faiss's own max_points_per_centroid: more points barely move the centroids
 MAX_TRAIN_CAP = 1 << 20
+MAX_SEED = (1 << 31) - 1  # faiss's ClusteringParameters.seed is a C int
 # seeding only has to hit every group once; Lloyd's iterations then refine on the full sample
 SEEDING_POINTS_PER_CENTROID = 16
 MIN_SEEDING_POINTS = 4096
@@ -50,7 +55,8 @@ class ClusterConfig:
 
     ``init``: ``"kmeans++"`` (greedy k-means++ seeds, default) or ``"random"`` (faiss's random rows).
     ``init_trials``: D²-sampled candidates per k-means++ step (plus the farthest row); ``None`` means ``2 + ln k``.
-    ``restarts``: independent seeding + Lloyd's runs; the one with the lowest training inertia wins.
+    ``restarts``: independent seeding + Lloyd's runs, seeded by ``restart_seeds(seed, restarts)``; the one
+    with the lowest training inertia wins.
     ``max_train``: training sample size; ``None`` means ``min(256*k, 2**20)``.
     ``normalize``: L2-normalize rows first (DESIGN.md clusters normalized embeddings);
     ``spherical`` implies it and also keeps centroids on the unit sphere.
@@ -76,6 +82,8 @@ class ClusterConfig:
             raise ThresherError(f"unknown k-means init {self.init!r}; choose kmeans++ or random")
         if self.restarts < 1 or self.niter < 1:
             raise ThresherError("k-means restarts and niter must be at least 1")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ThresherError(f"k-means seed must lie in 0..{MAX_SEED}, got {self.seed}")
         if self.max_train is not None and self.max_train < self.k:
             raise ThresherError(f"max_train ({self.max_train}) must be at least k ({self.k})")
 
@@ -103,10 +111,27 @@ class KMeansModel:
     normalize: bool
     device: str  # "cpu" or "cuda": where faiss ran
     config: ClusterConfig
+    restart_seeds: tuple[int, ...] = ()  # the seed of each restart, see restart_seeds()
+    restart_inertias: tuple[float, ...] = ()  # training inertia of each restart; the minimum won
 
     @property
     def k(self) -> int:
         return int(self.centroids.shape[0])
+
+
+def restart_seeds(seed: int, restarts: int) -> list[int]:
+    """The seed of each k-means restart: ``seed`` itself, then words of ``SeedSequence(seed)``.
+
+    Restart 0 keeps ``seed`` so a single run is unchanged; the others are ``SeedSequence(seed)``'s state
+    words shifted to 31 bits (faiss takes a C int), prefix-stable in ``restarts``: more restarts extend the
+    list. Distinct seeds give unrelated lists, unlike ``seed + r``.
+    """
+    if not 0 <= seed <= MAX_SEED:
+        raise ThresherError(f"k-means seed must lie in 0..{MAX_SEED}, got {seed}")
+    if restarts < 1:
+        raise ThresherError(f"k-means restarts must be at least 1, got {restarts}")
+    words = np.random.SeedSequence(seed).generate_state(restarts - 1, dtype=np.uint32) >> 1
+    return [seed, *(int(w) for w in words)]
 
 
 def use_faiss_gpu(device: str) -> bool:
@@ -269,7 +294,8 @@ def _inertia(distance: np.ndarray, spherical: bool) -> float:
 def fit_kmeans(train_vectors: np.ndarray, config: ClusterConfig) -> KMeansModel:
     """Train k-means on ``train_vectors`` (subsampled to ``config.resolved_max_train`` rows if larger).
 
-    Runs ``config.restarts`` times (seeds ``seed, seed+1, ...``) and keeps the lowest training inertia.
+    Runs ``config.restarts`` times (seeds ``restart_seeds(config.seed, config.restarts)``) on the same
+    training sample and keeps the lowest training inertia.
     """
     start = time.perf_counter()
     n = len(train_vectors)
@@ -286,8 +312,9 @@ def fit_kmeans(train_vectors: np.ndarray, config: ClusterConfig) -> KMeansModel:
     seeding_rows = min(len(x), max(SEEDING_POINTS_PER_CENTROID * config.k, MIN_SEEDING_POINTS))
 
     best: tuple[float, np.ndarray] | None = None
-    for restart in range(config.restarts):
-        seed = config.seed + restart
+    seeds = restart_seeds(config.seed, config.restarts)
+    inertias: list[float] = []
+    for seed in seeds:
         kmeans = faiss.Kmeans(
             x.shape[1],
             config.k,
@@ -308,6 +335,7 @@ def fit_kmeans(train_vectors: np.ndarray, config: ClusterConfig) -> KMeansModel:
         centroids = np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
         _, distance = _nearest(_flat_index(centroids, config.spherical, gpu), centroids, x, config.spherical)
         inertia = _inertia(distance, config.spherical)
+        inertias.append(inertia)
         if best is None or inertia < best[0]:
             best = (inertia, centroids)
     assert best is not None
@@ -320,6 +348,8 @@ def fit_kmeans(train_vectors: np.ndarray, config: ClusterConfig) -> KMeansModel:
         normalize=config.unit_norm,
         device="cuda" if gpu else "cpu",
         config=config,
+        restart_seeds=tuple(seeds),
+        restart_inertias=tuple(inertias),
     )
 
 

@@ -19,6 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
+from thresher.catalog.samples import labels_of
+from thresher.catalog.scores import score_run, score_table, write_score_part
+from thresher.catalog.workspace import Workspace, new_run_id
 from thresher.curate.cluster import (
     ClusterConfig,
     assign_chunks,
@@ -26,12 +30,8 @@ from thresher.curate.cluster import (
     fit_kmeans,
     sample_for_training,
 )
-from thresher.curate.embed import EmbeddingStore
-from thresher.curate.embed_run import embeddings_path
 from thresher.curate.kmeans_sweep import plot_elbow, sweep_k
-from thresher.curate.score_runs import score_run, score_table, write_part
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace, new_run_id
 
 
 @dataclass
@@ -127,7 +127,7 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
     np.save(folder / "centroids.npy", model.centroids)
     _write_csv(folder / "clusters.csv", table)
     with score_run(ws, run_id, "cluster", source, run_config) as staging:
-        write_part(
+        write_score_part(
             staging,
             score_table(ids, "cluster", score=distance, cluster=cluster, distance=distance, rank=rank),
         )
@@ -186,14 +186,7 @@ def _rank_within_cluster(cluster: np.ndarray, distance: np.ndarray, ids: np.ndar
 
 
 def _labels(ws: Workspace, source: str, ids: np.ndarray) -> np.ndarray | None:
-    with ws.connect(read_only=True) as con:
-        rows = con.execute(
-            "SELECT sample_id, label FROM samples WHERE source = ? ORDER BY sample_id", [source]
-        ).fetchnumpy()
-    if rows["label"] is None or np.ma.is_masked(rows["label"]) and np.ma.getmaskarray(rows["label"]).all():
-        return None
-    lookup = dict(zip(rows["sample_id"].tolist(), np.ma.filled(rows["label"], -1).tolist(), strict=True))
-    labels = np.array([lookup.get(int(i), -1) for i in ids])
+    labels = labels_of(ws, source, ids)
     return None if (labels < 0).all() else labels
 
 

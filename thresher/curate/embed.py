@@ -15,24 +15,20 @@ goes to rank i % world_size; the store looks the same whatever the number of pro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from accelerate import PartialState
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from thresher.catalog.embeddings import ids_fingerprint, part_done, write_embedding_part, write_meta
 from thresher.curate.embedders import Embedder, Preprocess, build_embedder
 from thresher.device import pick_device
 from thresher.errors import ThresherError
@@ -72,45 +68,6 @@ class EmbeddingInfo:
     complete: bool
     written: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
-
-
-def part_stem(index: int) -> str:
-    return f"part-{index:05d}"
-
-
-def marker_path(out_dir: Path, index: int) -> Path:
-    return out_dir / f"_SUCCESS.{index:05d}"
-
-
-def part_done(out_dir: Path, index: int) -> bool:
-    stem = part_stem(index)
-    return all(
-        p.is_file()
-        for p in (marker_path(out_dir, index), out_dir / f"{stem}.npy", out_dir / f"{stem}.ids.parquet")
-    )
-
-
-def write_part(out_dir: Path, index: int, ids: np.ndarray, vectors: np.ndarray) -> None:
-    """Write one part atomically (temp file + rename), then its marker, so a crash never leaves a half part marked done."""
-    stem = part_stem(index)
-    marker_path(out_dir, index).unlink(missing_ok=True)
-    tmp_npy, tmp_ids = out_dir / f".{stem}.npy.tmp", out_dir / f".{stem}.ids.parquet.tmp"
-    with open(tmp_npy, "wb") as fh:
-        np.save(fh, vectors)
-    pq.write_table(pa.table({"sample_id": pa.array(ids, type=pa.int64())}), tmp_ids)
-    os.replace(tmp_npy, out_dir / f"{stem}.npy")
-    os.replace(tmp_ids, out_dir / f"{stem}.ids.parquet")
-    marker_path(out_dir, index).touch()
-
-
-def write_meta(out_dir: Path, meta: dict) -> None:
-    tmp = out_dir / ".meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out_dir / "meta.json")
-
-
-def ids_fingerprint(sample_ids: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(sample_ids, dtype=np.int64).tobytes()).hexdigest()
 
 
 class _PartBatches(torch.utils.data.Dataset):
@@ -302,70 +259,4 @@ def _flush(
     ids = sample_ids[part * shard_size : (part + 1) * shard_size]
     vectors = np.concatenate(chunks)
     assert len(vectors) == len(ids), "a part's vectors and ids must line up"
-    write_part(out_dir, part, ids, vectors)
-
-
-class EmbeddingStore:
-    """Read a store written by :func:`embed_dataset` (or :func:`thresher.curate.reduce.reduce_embeddings`)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        meta_file = self.path / "meta.json"
-        if not meta_file.is_file():
-            raise ThresherError(f"no embeddings at {self.path} (no meta.json); run embed first")
-        self.meta: dict = json.loads(meta_file.read_text())
-        self.embedder: str = self.meta["embedder"]
-        self.dim: int = int(self.meta["dim"])
-        self.dtype: str = self.meta["dtype"]
-        self.normalized: bool = bool(self.meta["normalized"])
-        self.n: int = int(self.meta["n"])
-        self.num_parts: int = int(self.meta["parts"])
-
-    def __repr__(self) -> str:
-        return f"EmbeddingStore({str(self.path)!r}, embedder={self.embedder!r}, n={self.n}, dim={self.dim})"
-
-    def __len__(self) -> int:
-        return self.n
-
-    def done_parts(self) -> list[int]:
-        return [i for i in range(self.num_parts) if part_done(self.path, i)]
-
-    @property
-    def complete(self) -> bool:
-        return len(self.done_parts()) == self.num_parts
-
-    def part(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """One part: (sample ids int64, vectors memory-mapped in the stored dtype)."""
-        stem = self.path / part_stem(index)
-        ids = pq.read_table(f"{stem}.ids.parquet", columns=["sample_id"]).column(0).to_numpy()
-        return ids.astype(np.int64, copy=False), np.load(f"{stem}.npy", mmap_mode="r")
-
-    def _parts(self, allow_partial: bool) -> list[int]:
-        done = self.done_parts()
-        if len(done) != self.num_parts and not allow_partial:
-            raise ThresherError(
-                f"embeddings at {self.path} are incomplete ({len(done)}/{self.num_parts} parts); "
-                "rerun embed to finish them"
-            )
-        return done
-
-    def ids(self, allow_partial: bool = False) -> np.ndarray:
-        parts = self._parts(allow_partial)
-        return np.concatenate([self.part(i)[0] for i in parts]) if parts else np.empty(0, np.int64)
-
-    def iter_chunks(
-        self, chunk_rows: int | None = None, allow_partial: bool = False
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (ids, float32 vectors) per part, or per ``chunk_rows`` slice of a part, in store order."""
-        for i in self._parts(allow_partial):
-            ids, vectors = self.part(i)
-            step = chunk_rows or max(len(ids), 1)
-            for s in range(0, len(ids), step):
-                yield ids[s : s + step], np.asarray(vectors[s : s + step], dtype=np.float32)
-
-    def load(self, allow_partial: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """All (ids, float32 vectors) in memory; for stores larger than RAM use :meth:`iter_chunks`."""
-        chunks = list(self.iter_chunks(allow_partial=allow_partial))
-        if not chunks:
-            return np.empty(0, np.int64), np.empty((0, self.dim), np.float32)
-        return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+    write_embedding_part(out_dir, part, ids, vectors)

@@ -12,10 +12,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from thresher.curate.embed import EmbedConfig, EmbeddingStore, embed_dataset
-from thresher.curate.ingest import ok_sample_ids, open_source
+from thresher.catalog.embeddings import EmbeddingStore, register_embeddings
+from thresher.catalog.samples import ok_sample_ids, open_source
+from thresher.catalog.workspace import Workspace
+from thresher.curate.embed import EmbedConfig, embed_dataset
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace, utcnow
 
 
 @dataclass
@@ -79,6 +80,7 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
             device=config.device,
             precision=config.precision,
             normalize=config.normalize,
+            seed=config.seed,
         ),
     )
     state = PartialState()
@@ -86,7 +88,7 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
     store = EmbeddingStore(out)
     result = EmbedRunResult(source, config.embedder, len(store.ids()), info.dim, out)
     if state.is_main_process:
-        _register(ws, source, config.embedder, out, info.dim, result.n, config.normalize, None)
+        register_embeddings(ws, source, config.embedder, out, info.dim, result.n, config.normalize, None)
         if config.reduce:
             from thresher.curate.reduce import reduce_embeddings
 
@@ -94,44 +96,8 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
             reduced_dir = ws.embeddings_dir(source, name)
             reduced = reduce_embeddings(store, reduced_dir, spec=config.reduce, seed=config.seed)
             dim = int(config.reduce.split(":", 1)[1])
-            _register(ws, source, name, reduced_dir, dim, result.n, False, config.embedder)
+            register_embeddings(ws, source, name, reduced_dir, dim, result.n, False, config.embedder)
             result.reduced = (name, dim, reduced_dir)
             del reduced
     state.wait_for_everyone()
     return result
-
-
-def _register(
-    ws: Workspace,
-    source: str,
-    embedder: str,
-    path: Path,
-    dim: int,
-    n: int,
-    normalized: bool,
-    reduced_from: str | None,
-) -> None:
-    with ws.connect() as con:
-        con.execute("DELETE FROM embeddings WHERE source = ? AND embedder = ?", [source, embedder])
-        con.execute(
-            "INSERT INTO embeddings VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-            [source, embedder, str(path), dim, n, normalized, reduced_from, utcnow()],
-        )
-
-
-def embeddings_path(ws: Workspace, source: str, embedder: str | None) -> tuple[str, Path]:
-    """The (embedder, folder) to cluster: the named one, else the source's most recent."""
-    with ws.connect(read_only=True) as con:
-        if embedder is None:
-            row = con.execute(
-                "SELECT embedder, path FROM embeddings WHERE source = ? ORDER BY created DESC LIMIT 1",
-                [source],
-            ).fetchone()
-        else:
-            row = con.execute(
-                "SELECT embedder, path FROM embeddings WHERE source = ? AND embedder = ?", [source, embedder]
-            ).fetchone()
-    if row is None:
-        what = f"embeddings {embedder!r}" if embedder else "embeddings"
-        raise ThresherError(f"no {what} for source {source!r}: run `thresher embed` first")
-    return row[0], Path(row[1])

@@ -18,9 +18,9 @@ import pyarrow as pa
 from PIL import Image
 from tqdm.auto import tqdm
 
-from thresher.curate.sources import LoadedSource, SourceRequest, default_source_id, load_source
+from thresher.catalog.source_loaders import LoadedSource, SourceRequest, default_source_id, load_source
+from thresher.catalog.workspace import Workspace, check_name, utcnow
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace, check_name, fetch_source, utcnow
 
 DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own default decompression-bomb limit
 
@@ -190,71 +190,3 @@ def inspect_image(value: dict | None, max_pixels: int) -> tuple[int, int, str | 
     except (OSError, SyntaxError, ValueError) as exc:
         return 0, 0, f"corrupt: {exc}"
     return w, h, None
-
-
-# -- reading an ingested source back ----------------------------------------------------------------
-def open_source(ws: Workspace, source_id: str) -> tuple[datasets.Dataset, str]:
-    """The source's rows as a Dataset (image column renamed to ``image``) and the label column or None."""
-    with ws.connect(read_only=True) as con:
-        row = fetch_source(con, source_id)
-    if row["kind"] == "builtin":
-        dataset = datasets.load_from_disk(str(ws.source_dir(source_id) / "dataset"))
-    else:
-        request = SourceRequest(
-            uri=row["uri"],
-            config=row["config"],
-            split=row["split"],
-            revision=row["revision"] if row["kind"] == "hub" else None,
-            image_column=row["image_column"],
-            label_column=row["label_column"],
-        )
-        loaded = load_source(request)
-        if loaded.revision != row["revision"] and row["kind"] != "hub":
-            raise ThresherError(
-                f"source {source_id!r} changed on disk since ingest (revision {row['revision']} → {loaded.revision})"
-            )
-        if len(loaded.dataset) != row["n_rows"]:
-            raise ThresherError(
-                f"source {source_id!r} now has {len(loaded.dataset)} rows, {row['n_rows']} at ingest"
-            )
-        dataset = loaded.dataset
-    if row["image_column"] != "image":
-        if "image" in dataset.column_names:
-            dataset = dataset.remove_columns("image")
-        dataset = dataset.rename_column(row["image_column"], "image")
-    return dataset, row["label_column"]
-
-
-def ok_sample_ids(ws: Workspace, source_id: str) -> np.ndarray:
-    with ws.connect(read_only=True) as con:
-        ids = con.execute(
-            "SELECT sample_id FROM samples WHERE source = ? AND status = 'ok' ORDER BY sample_id", [source_id]
-        ).fetchnumpy()["sample_id"]
-    return np.asarray(ids, dtype=np.int64)
-
-
-def load_images(ws: Workspace, source_id: str, sample_ids: np.ndarray, size: int | None = None) -> np.ndarray:
-    """Decode rows to a uint8 N×H×W×C array (C is 1 for grayscale sources, else 3).
-
-    ``size`` resizes every image to size×size; without it all rows must share one size.
-    """
-    dataset, _ = open_source(ws, source_id)
-    subset = dataset.select(np.asarray(sample_ids, dtype=np.int64)).select_columns(["image"])
-    arrays = []
-    n_batches = (len(subset) + 255) // 256
-    for batch in tqdm(subset.iter(batch_size=256), total=n_batches, desc="decoding images", leave=False):
-        for img in batch["image"]:
-            img = img.convert("L") if img.mode in _GRAY_MODES else img.convert("RGB")
-            if size is not None and img.size != (size, size):
-                img = img.resize((size, size), Image.BICUBIC)
-            arr = np.asarray(img)
-            arrays.append(arr[..., None] if arr.ndim == 2 else arr)
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        raise ThresherError(
-            f"images of {source_id!r} have several sizes {sorted(shapes)[:3]}: pass an image size"
-        )
-    return np.stack(arrays) if arrays else np.zeros((0, 1, 1, 1), np.uint8)
-
-
-_GRAY_MODES = ("L", "1", "I", "I;16", "LA")

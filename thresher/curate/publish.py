@@ -9,33 +9,44 @@ The bundle (same for a local folder and the Hub)::
     plots/cluster_sizes.png, plots/class_counts.png
     data/train-*.parquet      the kept rows themselves, with --materialize (loadable with datasets.load_dataset)
 
+A materialized version is self-contained: image (and other media) cells that point at files, as an
+image-folder source's do, get the files' bytes embedded and keep only the file's base name, the way
+``datasets``' ``push_to_hub`` embeds them (``embed_table_storage``). Deleting the source folder
+afterwards loses nothing.
+
 Locally each version is ``DEST/vN``, built in a hidden staging folder and renamed into place, so a failed
-publish leaves no visible version. On the Hub a version is one atomic commit plus the tag ``vN``.
+publish leaves no visible version. Its folders and files get the usual modes under the umask (0755/0644
+under umask 022), not the private 0700 of the staging folder nor the modes of the workspace files copied. On the Hub a version is one atomic commit plus the tag ``vN``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import datasets
 import numpy as np
 import pyarrow.parquet as pq
+from datasets.features.features import require_storage_embed
+from datasets.table import embed_table_storage
 
 from thresher.cards.dataset_card import render_dataset_card
+from thresher.catalog.samples import open_source
+from thresher.catalog.scores import score_files
+from thresher.catalog.subsets import parse_subset_ref, subset_row
+from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.curate.hub import default_api, parse_hub_target, push_version
-from thresher.curate.ingest import open_source
-from thresher.curate.score_runs import score_files
 from thresher.curate.subset_plots import plot_counts_before_after
-from thresher.curate.subset_refs import parse_subset_ref, subset_row
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace, fetch_source
 
 ROWS_PER_SHARD = 50_000
+EMBED_BATCH_ROWS = 100  # rows whose media bytes are read at once (datasets' own batch size for images)
 
 
 @dataclass
@@ -80,6 +91,7 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
         files = build_bundle(ws, row, source, staging, config.materialize, load_path, query_path)
         commit = None
         if target is None:
+            _apply_umask_modes(staging)
             staging.rename(final)
             destination = str(final)
         else:
@@ -145,6 +157,24 @@ def build_bundle(
     return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def _apply_umask_modes(root: Path) -> None:
+    """Give ``root`` and everything under it the modes a plain ``mkdir``/``open`` would: 0o777 or 0o666
+    less the umask (``mkdtemp`` makes 0o700, ``shutil.copy2`` copies the workspace file's mode)."""
+    mask = _current_umask()
+    os.chmod(root, 0o777 & ~mask)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o666 & ~mask)
+
+
 def _digest(bundle: Path, source: dict[str, Any]) -> str:
     """Content digest for shard names: `datasets` caches a local folder by its name and its data-file
     *names*, so two different ``v1`` folders with ``data/*.parquet`` would load each other's cached rows."""
@@ -156,16 +186,38 @@ def _digest(bundle: Path, source: dict[str, Any]) -> str:
 def materialize_rows(
     ws: Workspace, source_id: str, ids_path: Path, data_dir: Path, digest: str
 ) -> list[Path]:
-    """Write the kept rows as ``train-XXXXX-of-YYYYY-<digest>.parquet`` shards with their `datasets` features."""
+    """Write the kept rows as ``train-XXXXX-of-YYYYY-<digest>.parquet`` shards with their `datasets` features,
+    media files embedded (see the module docstring)."""
     dataset, _ = open_source(ws, source_id)
     ids = pq.read_table(ids_path, columns=["sample_id"]).column("sample_id").to_numpy()
     kept = dataset.select(np.asarray(ids, dtype=np.int64))
     data_dir.mkdir(parents=True, exist_ok=True)
     n_shards = max(1, -(-len(kept) // ROWS_PER_SHARD))
     paths = []
-    for i in range(n_shards):
-        shard = kept.shard(num_shards=n_shards, index=i, contiguous=True)
-        path = data_dir / f"train-{i:05d}-of-{n_shards:05d}-{digest}.parquet"
-        shard.to_parquet(str(path))
-        paths.append(path)
+    # the embedded shard is an Arrow file outside the bundle, so neither the workspace's nor the source's
+    # cache folder collects copies
+    with tempfile.TemporaryDirectory(prefix="thresher-embed-") as scratch:
+        for i in range(n_shards):
+            shard = kept.shard(num_shards=n_shards, index=i, contiguous=True)
+            shard = embed_media(shard, Path(scratch) / f"shard-{i:05d}.arrow")
+            path = data_dir / f"train-{i:05d}-of-{n_shards:05d}-{digest}.parquet"
+            shard.to_parquet(str(path))
+            paths.append(path)
     return paths
+
+
+def embed_media(dataset: datasets.Dataset, cache_file: Path) -> datasets.Dataset:
+    """``dataset`` with the bytes of every media file its cells point at embedded (paths cut to base
+    names), streamed in batches into ``cache_file``; returned as is when no column can point at files."""
+    if not any(require_storage_embed(feature) for feature in dataset.features.values()):
+        return dataset
+    embedded = dataset.with_format("arrow").map(
+        embed_table_storage,
+        batched=True,
+        batch_size=EMBED_BATCH_ROWS,
+        writer_batch_size=EMBED_BATCH_ROWS,
+        cache_file_name=str(cache_file),
+        load_from_cache_file=False,
+        desc="embedding media",
+    )
+    return embedded.with_format(**dataset.format)

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from thresher.curate.embed import EmbeddingInfo, EmbeddingStore, ids_fingerprint, write_meta, write_part
+from thresher.catalog.embeddings import EmbeddingStore, ids_fingerprint, write_embedding_part, write_meta
+from thresher.curate.embed import EmbeddingInfo
 from thresher.errors import ThresherError
 
 METHODS = ("umap",)
@@ -103,7 +104,7 @@ def reduce_embeddings(
         reduced[in_fit] = model.embedding_[pos[in_fit]]
         if not in_fit.all():
             reduced[~in_fit] = _quiet(model.transform, np.asarray(vectors[~in_fit], dtype=np.float32))
-        write_part(out_dir, index, part_ids, np.asarray(reduced, dtype=dtype))
+        write_embedding_part(out_dir, index, part_ids, np.asarray(reduced, dtype=dtype))
         offset += len(part_ids)
 
     reduction = {

@@ -1,13 +1,10 @@
 """`thresher select`: turn scores into a named, versioned subset — in DuckDB SQL over the score Parquet.
 
-Every method reduces to a *pool* (sample_id, group, order_key) read from a score run, a per-group
-*quota*, and a keep rule on each sample's position within its group:
-
-* ``random``: order_key is a seeded uniform draw (Parquet of its own, so it is reproducible and queryable);
-* ``cluster`` (Briq et al., arXiv 2411.12523): order_key is the distance to the sample's own centroid;
-  keep ``nearest`` (smallest), ``furthest``, or ``middle`` (drop (n−q)/2 furthest, keep the next q);
-* ``dedup`` (SemDeDup, Abbas et al. 2023): keeps samples whose max cosine similarity to an already
-  kept sample of their cluster is at most 1−ε.
+Every method (see :mod:`thresher.curate.scores.registry`) reduces to a *pool* (sample_id, group,
+order_key) read from its score run, a per-group *quota*, and a keep rule on each sample's position within
+its group: ``low`` (``nearest`` for the clustering method) keeps the smallest order keys, ``high``
+(``furthest``) the largest, ``middle`` drops (n−q)/2 from each end. A method with a threshold (SemDeDup)
+keeps every sample at or below it instead of a count.
 
 Groups are the clusters when ``balance`` is set (``proportional``: the kept ratio in every cluster;
 ``equal``: the same count from every cluster, the smallest cluster's size by default, or water-filled to a
@@ -21,34 +18,83 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from thresher.curate.score_runs import latest_run, random_scores_run, score_files
+from thresher.catalog.runs import latest_run
+from thresher.catalog.scores import score_files
+from thresher.catalog.tables import insert_row
+from thresher.catalog.workspace import Workspace, check_name, config_hash, fetch_source, utcnow
+from thresher.curate.scores.registry import ScoreContext, ScoreMethod, get_method, keep_rule, method_names
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace, check_name, config_hash, fetch_source, utcnow
 
-METHODS = ("random", "cluster", "dedup")
-KEEP_MODES = ("nearest", "middle", "furthest")
+KEEP_MODES = ("nearest", "middle", "furthest", "low", "high")
 BALANCES = ("proportional", "equal")
 
 
 @dataclass
 class SelectConfig:
-    name: str
-    method: str
-    source: str | None = None
-    ratio: float | None = None  # pruned fraction in [0, 1)
-    keep_count: int | None = None
-    keep: str = "nearest"
-    balance: str | None = None
-    epsilon: float = 0.05
-    inverse: bool = False
-    seed: int = 0
-    clustering: str | None = None  # cluster run id; default: the source's latest
+    """One selection request; built and validated in one step from any front end."""
+
+    name: str = field(metadata={"help": "Subset name (letters, digits, '.', '_', '-')."})
+    method: str = field(metadata={"help": "Selection method (see `thresher select --help`)."})
+    source: str | None = field(default=None, metadata={"help": "Source id (default: the only one)."})
+    ratio: float | None = field(default=None, metadata={"help": "Fraction of the rows to PRUNE, in [0, 1)."})
+    keep_count: int | None = field(default=None, metadata={"help": "Keep exactly this many rows instead."})
+    keep: str | None = field(
+        default=None,
+        metadata={
+            "help": "Which end of the ranking to keep: nearest|middle|furthest (low|high); "
+            "default: the method's own."
+        },
+    )
+    balance: str | None = field(
+        default=None, metadata={"help": "Per cluster: proportional (same ratio) or equal (same count)."}
+    )
+    epsilon: float = field(default=0.05, metadata={"help": "dedup: drop cosine similarity above 1-EPSILON."})
+    inverse: bool = field(default=False, metadata={"help": "Keep the other end of the ranking."})
+    seed: int = field(default=0, metadata={"help": "Seed of the random method."})
+    clustering: str | None = field(
+        default=None, metadata={"help": "Cluster run id (default: the source's latest)."}
+    )
+
+    def __post_init__(self) -> None:
+        check_name(self.name, "subset name")
+        method = get_method(self.method)
+        keep_rule(method, self.keep)  # validates --keep
+        if self.balance is not None and self.balance not in BALANCES:
+            raise ThresherError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCES)}")
+        if self.ratio is not None and not 0.0 <= self.ratio < 1.0:
+            raise ThresherError(f"--ratio {self.ratio} is outside [0, 1): it is the fraction pruned")
+        if self.ratio is not None and self.keep_count is not None:
+            raise ThresherError("give --ratio or --keep-count, not both")
+        if self.keep_count is not None and self.keep_count < 1:
+            raise ThresherError("--keep-count must be at least 1")
+        if not method.takes_count:
+            if self.ratio is not None or self.keep_count is not None or self.balance is not None:
+                raise ThresherError(
+                    f"{self.method} keeps what --epsilon decides: it takes no --ratio, --keep-count or --balance"
+                )
+            if not 0.0 <= self.epsilon < 1.0:
+                raise ThresherError(f"--epsilon {self.epsilon} is outside [0, 1)")
+        elif self.ratio is None and self.keep_count is None and self.balance != "equal":
+            raise ThresherError("give --ratio (fraction pruned) or --keep-count")
+
+    @property
+    def score_method(self) -> ScoreMethod:
+        return get_method(self.method)
+
+    def method_options(self) -> dict[str, Any]:
+        """The method's own parameters, taken from this config where it has them."""
+        return {k: getattr(self, k, default) for k, default in self.score_method.options.items()}
+
+
+METHODS = tuple(method_names())
 
 
 @dataclass
@@ -58,62 +104,42 @@ class SelectResult:
     n: int
     n_source: int
     path: Path
+    clustering: str | None = None
+    score_run: str | None = None
 
     @property
     def ref(self) -> str:
         return f"{self.name}@v{self.version}"
 
 
-def validate(config: SelectConfig) -> None:
-    check_name(config.name, "subset name")
-    if config.method not in METHODS:
-        raise ThresherError(f"unknown method {config.method!r}; choose one of: {', '.join(METHODS)}")
-    if config.keep not in KEEP_MODES:
-        raise ThresherError(f"unknown --keep {config.keep!r}; choose one of: {', '.join(KEEP_MODES)}")
-    if config.balance is not None and config.balance not in BALANCES:
-        raise ThresherError(f"unknown --balance {config.balance!r}; choose one of: {', '.join(BALANCES)}")
-    if config.ratio is not None and not 0.0 <= config.ratio < 1.0:
-        raise ThresherError(f"--ratio {config.ratio} is outside [0, 1): it is the fraction pruned")
-    if config.ratio is not None and config.keep_count is not None:
-        raise ThresherError("give --ratio or --keep-count, not both")
-    if config.keep_count is not None and config.keep_count < 1:
-        raise ThresherError("--keep-count must be at least 1")
-    if config.method == "dedup":
-        if config.ratio is not None or config.keep_count is not None or config.balance is not None:
-            raise ThresherError(
-                "dedup keeps what --epsilon decides: it takes no --ratio, --keep-count or --balance"
-            )
-        if not 0.0 <= config.epsilon < 1.0:
-            raise ThresherError(f"--epsilon {config.epsilon} is outside [0, 1)")
-    elif config.ratio is None and config.keep_count is None and config.balance != "equal":
-        raise ThresherError("give --ratio (fraction pruned) or --keep-count")
-
-
 def select(ws: Workspace, config: SelectConfig) -> SelectResult:
-    validate(config)
+    method = config.score_method
     source = ws.resolve_source(config.source)
     with ws.connect(read_only=True) as con:
         revision = fetch_source(con, source)["revision"]
     # The clustering is needed by cluster/dedup/balanced selections and, when present, labels the stats.
     cluster_run = config.clustering or latest_run(ws, source, "cluster")
-    if cluster_run is None and (config.method in ("cluster", "dedup") or config.balance is not None):
+    if cluster_run is None and ("clusters" in method.needs or config.balance is not None):
         raise ThresherError(f"no clustering for source {source!r} yet: run `thresher cluster --k K` first")
-    score_run = _score_run_for(ws, config, source, cluster_run)
+    options = config.method_options()
+    score_run = method.scores(ws, ScoreContext(source, config.seed, cluster_run, options))
 
     with ws.connect() as con:
-        pool_sql = _pool_sql(ws, config, source, score_run, cluster_run)
-        con.execute(f"CREATE TEMP TABLE pool AS {pool_sql}")
+        pool_sql, pool_params = _pool_sql(ws, config, source, score_run, cluster_run)
+        con.execute(f"CREATE TEMP TABLE pool AS {pool_sql}", pool_params)
         n_pool = con.execute("SELECT count(*) FROM pool").fetchone()[0]
         if n_pool == 0:
             raise ThresherError(f"no scored samples of {source!r} in run {score_run}")
-        if config.method == "dedup":
-            from thresher.curate.scores.dedup import SIMILARITY_TOLERANCE
-
-            threshold = 1.0 - config.epsilon - SIMILARITY_TOLERANCE
-            kept_sql = f"SELECT sample_id FROM pool WHERE order_key <= {threshold!r}"
+        kept_params: list[Any] = []
+        if method.threshold is not None:
+            kept_sql, kept_params = (
+                "SELECT sample_id FROM pool WHERE order_key <= ?",
+                [method.threshold(options)],
+            )
             if config.inverse:
                 kept_sql = f"SELECT sample_id FROM pool EXCEPT ({kept_sql})"
         else:
+            rule = keep_rule(method, config.keep)
             n_keep = _target_count(config, n_pool)
             if config.inverse:
                 # The other end of the ranking: the complement of the non-inverse selection that keeps the rest.
@@ -121,14 +147,14 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                     raise ThresherError("--inverse with --balance equal needs --ratio or --keep-count")
                 rest = n_pool - (round(n_pool * (1.0 - config.ratio)) if config.ratio is not None else n_keep)
                 rest_sql = (
-                    _kept_sql(con, config, rest)
+                    _kept_sql(con, config, rest, rule)
                     if rest > 0
                     else "SELECT NULL::BIGINT AS sample_id WHERE false"
                 )
                 kept_sql = f"SELECT sample_id FROM pool EXCEPT ({rest_sql})"
             else:
-                kept_sql = _kept_sql(con, config, n_keep)
-        con.execute(f"CREATE TEMP TABLE kept AS {kept_sql}")
+                kept_sql = _kept_sql(con, config, n_keep, rule)
+        con.execute(f"CREATE TEMP TABLE kept AS {kept_sql}", kept_params)
         n_kept = con.execute("SELECT count(*) FROM kept").fetchone()[0]
         if n_kept == 0:
             raise ThresherError("the selection keeps no samples: lower --ratio or raise --keep-count")
@@ -140,17 +166,19 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
-            con.execute(
-                f"""COPY (SELECT k.sample_id, m.label, p.cluster
-                    FROM kept k JOIN pool p USING (sample_id)
-                    JOIN samples m ON m.source = ? AND m.sample_id = k.sample_id
-                    ORDER BY k.sample_id) TO '{staging / "ids.parquet"}' (FORMAT parquet)""",
-                [source],
-            )
+            kept_rows = con.sql(
+                """SELECT k.sample_id, m.label, p.cluster
+                   FROM kept k JOIN pool p USING (sample_id)
+                   JOIN samples m ON m.source = ? AND m.sample_id = k.sample_id
+                   ORDER BY k.sample_id""",
+                params=[source],
+            ).to_arrow_table()
+            pq.write_table(kept_rows, staging / "ids.parquet")
             stats = _stats(con, source, cluster_run is not None, n_pool, n_kept)
             params = {k: v for k, v in asdict(config).items() if k not in ("name", "source")}
+            params["keep"] = config.keep or method.default_keep
             params["clustering"] = cluster_run
-            parent = _parent(con, config.name, version)
+            parent = _parent(config.name, version)
             stats.update(
                 {
                     "name": config.name,
@@ -166,61 +194,53 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             )
             (staging / "stats.json").write_text(json.dumps(stats, indent=2))
             staging.rename(out_dir)
-            con.execute(
-                "INSERT INTO subsets VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
-                [
-                    config.name,
-                    version,
-                    source,
-                    revision,
-                    config.method,
-                    json.dumps(params),
-                    config_hash(params),
-                    n_kept,
-                    n_pool,
-                    parent,
-                    score_run,
-                    utcnow(),
-                ],
+            insert_row(
+                con,
+                "subsets",
+                {
+                    "name": config.name,
+                    "version": version,
+                    "source": source,
+                    "revision": revision,
+                    "method": config.method,
+                    "params": json.dumps(params),
+                    "config_hash": config_hash(params),
+                    "n": n_kept,
+                    "n_source": n_pool,
+                    "parent": parent,
+                    "score_run": score_run,
+                    "created": utcnow(),
+                },
             )
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(out_dir, ignore_errors=True)
             raise
-    return SelectResult(config.name, version, n_kept, n_pool, out_dir)
-
-
-def _score_run_for(ws: Workspace, config: SelectConfig, source: str, cluster_run: str | None) -> str:
-    if config.method == "random":
-        return random_scores_run(ws, source, config.seed)
-    if config.method == "cluster":
-        return cluster_run  # type: ignore[return-value]
-    from thresher.curate.dedup_run import dedup_scores_run
-
-    return dedup_scores_run(ws, source, cluster_run, config.epsilon)  # type: ignore[arg-type]
+    return SelectResult(config.name, version, n_kept, n_pool, out_dir, cluster_run, score_run)
 
 
 def _pool_sql(
     ws: Workspace, config: SelectConfig, source: str, score_run: str, cluster_run: str | None
-) -> str:
-    """SQL for the pool: (sample_id, grp, order_key, cluster) over the ok rows of ``source``."""
-    files = _files_literal(score_files(ws, score_run))
-    ok = f"SELECT sample_id FROM samples WHERE source = '{source}' AND status = 'ok'"
-    order_key = "s.distance" if config.method == "cluster" else "s.score"
-    if config.method in ("cluster", "dedup") or cluster_run is None:
+) -> tuple[str, list[Any]]:
+    """SQL and parameters for the pool: (sample_id, grp, order_key, cluster) over the ok rows of ``source``."""
+    method = config.score_method
+    params: list[Any] = [[str(f) for f in score_files(ws, score_run)]]
+    order_key = f"s.{method.order_column}"
+    if score_run == cluster_run or "clusters" in method.needs or cluster_run is None:
+        # The score run carries the clusters itself (or there are none).
         cluster, join = ("s.cluster" if cluster_run else "NULL::INTEGER"), ""
     else:
         cluster = "c.cluster"
-        join = f"LEFT JOIN read_parquet({_files_literal(score_files(ws, cluster_run))}) c USING (sample_id)"
+        join = "LEFT JOIN read_parquet(?) c USING (sample_id)"
+        params.append([str(f) for f in score_files(ws, cluster_run)])
     grp = cluster if config.balance is not None else "0"
-    return (
+    params.append(source)
+    sql = (
         f"SELECT s.sample_id, {grp} AS grp, {order_key} AS order_key, {cluster} AS cluster "
-        f"FROM read_parquet({files}) s {join} WHERE s.sample_id IN ({ok})"
+        f"FROM read_parquet(?) s {join} "
+        "WHERE s.sample_id IN (SELECT sample_id FROM samples WHERE source = ? AND status = 'ok')"
     )
-
-
-def _files_literal(files: list[Path]) -> str:
-    return "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    return sql, params
 
 
 def _target_count(config: SelectConfig, n_pool: int) -> int:
@@ -237,7 +257,7 @@ def _target_count(config: SelectConfig, n_pool: int) -> int:
     return max(1, n_pool - round(n_pool * config.ratio))
 
 
-def _kept_sql(con, config: SelectConfig, n_keep: int) -> str:
+def _kept_sql(con, config: SelectConfig, n_keep: int, rule: str) -> str:
     sizes = con.execute("SELECT grp, count(*) FROM pool GROUP BY grp ORDER BY grp").fetchall()
     groups = np.array([g for g, _ in sizes], dtype=np.int64)
     counts = np.array([c for _, c in sizes], dtype=np.int64)
@@ -252,12 +272,12 @@ def _kept_sql(con, config: SelectConfig, n_keep: int) -> str:
         "row_number() OVER (PARTITION BY p.grp ORDER BY p.order_key, p.sample_id) AS pos "
         "FROM pool p JOIN quotas q USING (grp)"
     )
-    rule = {
-        "nearest": "pos <= quota",
-        "furthest": "pos > size - quota",
+    condition = {
+        "low": "pos <= quota",
+        "high": "pos > size - quota",
         "middle": "pos > size - quota - (size - quota) // 2 AND pos <= size - (size - quota) // 2",
-    }["nearest" if config.method == "random" else config.keep]
-    return f"SELECT sample_id FROM ({ranked}) WHERE {rule}"
+    }[rule]
+    return f"SELECT sample_id FROM ({ranked}) WHERE {condition}"
 
 
 def group_quotas(counts: np.ndarray, n_keep: int, balance: str | None) -> np.ndarray:
@@ -308,5 +328,5 @@ def _stats(con, source: str, clustered: bool, n_pool: int, n_kept: int) -> dict:
     return stats
 
 
-def _parent(con, name: str, version: int) -> str | None:
+def _parent(name: str, version: int) -> str | None:
     return f"{name}@v{version - 1}" if version > 1 else None

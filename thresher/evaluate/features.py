@@ -14,6 +14,7 @@ the network has a class head, ``class_probs(images) -> (N, C)``. Images are nump
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 
 from thresher.device import pick_device
 from thresher.errors import ThresherError
+from thresher.images import WHITE, uniform_batch
 
 INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
@@ -44,8 +46,17 @@ class FeatureExtractor(Protocol):
     def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
-def check_images(images: np.ndarray) -> np.ndarray:
-    """Validate a uint8 N x H x W x C batch (C = 1 or 3); N x H x W is taken as grayscale."""
+def check_images(
+    images: np.ndarray | Sequence[Image.Image | np.ndarray], background: tuple[int, int, int] = WHITE
+) -> np.ndarray:
+    """Validate a uint8 N x H x W x C batch (C = 1 or 3); N x H x W is taken as grayscale.
+
+    A list or tuple of images (PIL images of any mode, or uint8 H x W (x C) arrays, as read from a folder
+    of PNGs) is made one batch first by ``thresher.images.uniform_batch``: transparency is composited
+    onto ``background``, and a mix of greyscale and colour becomes RGB. ThresherError if their sizes differ.
+    """
+    if isinstance(images, (list, tuple)):
+        return uniform_batch(images, background)
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -54,6 +65,16 @@ def check_images(images: np.ndarray) -> np.ndarray:
             f"images must be uint8 N x H x W x C with C in (1, 3), got {images.dtype} {images.shape}"
         )
     return images
+
+
+def load_image_files(files: Sequence[str | Path], background: tuple[int, int, int] = WHITE) -> np.ndarray:
+    """Image files (any PNG/JPEG/WebP mode) as one uint8 N x H x W x C batch, see ``check_images``."""
+    opened = []
+    for f in files:
+        with Image.open(f) as img:
+            img.load()
+            opened.append(img)
+    return check_images(opened, background)
 
 
 def images_to_tensor(images: np.ndarray, channels: int) -> torch.Tensor:

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from thresher.catalog.tables import rows_as_dicts
+from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 from thresher.evaluate.report import ReportFiles, write_report
-from thresher.workspace import Workspace, rows_as_dicts
 
 
 def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dict[str, Any]]:

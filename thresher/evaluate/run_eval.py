@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from thresher.curate.ingest import load_images
+from thresher.catalog.samples import load_images
+from thresher.catalog.workspace import Workspace, new_run_id, utcnow
+from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
 from thresher.errors import ThresherError
 from thresher.evaluate.report import TABLE_COLUMNS
-from thresher.train.data import ResolvedDataset, resolve_dataset
 from thresher.train.run import find_run_dir
-from thresher.workspace import Workspace, new_run_id, utcnow
 
 
 @dataclass

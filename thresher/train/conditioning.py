@@ -16,9 +16,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from thresher.curate.score_runs import latest_run, score_files
+from thresher.catalog.runs import latest_run
+from thresher.catalog.scores import score_files
+from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace
 
 CLUSTER_CONDITION = "clusters"
 LATEST = "latest"

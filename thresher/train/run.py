@@ -1,6 +1,6 @@
 """`thresher train` and `thresher sample`: the workspace side of a training run.
 
-Resolves ``--dataset`` to rows (:mod:`thresher.train.data`), encodes latents once per source/VAE/size when
+Resolves ``--dataset`` to rows (:mod:`thresher.dataset_resolution`), encodes latents once per source/VAE/size when
 asked, trains (:func:`thresher.train.loop.train`) in ``runs/<run-id>/`` and registers the run in the
 catalog with the dataset it trained on. Under ``accelerate launch`` every process trains on its share of
 the batches and only the main process writes the catalog.
@@ -8,15 +8,16 @@ the batches and only the main process writes the catalog.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from thresher.catalog.runs import find_run_dir, finish_run, start_run
+from thresher.catalog.workspace import Workspace, check_name, new_run_id
+from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
 from thresher.errors import ThresherError
 from thresher.train.autoencoder import AUTOENCODER_NAME, AutoencoderConfig
-from thresher.train.data import ResolvedDataset, load_training_set, resolve_dataset
 from thresher.train.loop import TrainConfig, TrainResult, train
-from thresher.workspace import Workspace, check_name, config_hash, new_run_id, utcnow
+from thresher.train.training_data import load_training_set
 
 
 @dataclass
@@ -92,15 +93,15 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         "train": asdict(config.train),
     }
     if state.is_main_process:
-        _register(ws, run_id, resolved.source, resolved.spec, run_config, run_dir, "running")
+        start_run(ws, run_id, "train", resolved.source, run_config, run_dir, dataset=resolved.spec)
     try:
         result = train(config.train, data, run_dir, resume=config.resume)
     except BaseException:
         if state.is_main_process:
-            _finish(ws, run_id, "failed")
+            finish_run(ws, run_id, "failed")
         raise
     if state.is_main_process:
-        _finish(
+        finish_run(
             ws,
             run_id,
             "done",
@@ -118,7 +119,7 @@ def _source_autoencoder(
 ) -> str:
     """``--vae thresher-ae``: the small autoencoder of the whole source (every ok row), trained on first use,
     so the full set and all its pruned subsets share one latent space and one latent cache."""
-    from thresher.curate.ingest import load_images, ok_sample_ids
+    from thresher.catalog.samples import load_images, ok_sample_ids
     from thresher.train.autoencoder import autoencoder_dir, ensure_autoencoder
 
     ae_config = ae_config or AutoencoderConfig()
@@ -141,47 +142,6 @@ def _run_id(ws: Workspace, config: TrainRunConfig) -> str:
     if config.resume:
         raise ThresherError("--resume needs --run NAME (the run to continue)")
     return new_run_id("train")
-
-
-def _register(
-    ws: Workspace, run_id: str, source: str, dataset: str, config: dict, run_dir: Path, status: str
-) -> None:
-    with ws.connect() as con:
-        con.execute("DELETE FROM runs WHERE id = ?", [run_id])
-        con.execute(
-            "INSERT INTO runs (id, kind, source, config, config_hash, started, status, output, dataset) "
-            "VALUES (?, 'train', ?, ?, ?, ?, ?, ?, ?)",
-            [
-                run_id,
-                source,
-                json.dumps(config, default=str),
-                config_hash(config),
-                utcnow(),
-                status,
-                str(run_dir),
-                dataset,
-            ],
-        )
-
-
-def _finish(ws: Workspace, run_id: str, status: str, extra: dict | None = None) -> None:
-    with ws.connect() as con:
-        if extra:
-            row = con.execute("SELECT config FROM runs WHERE id = ?", [run_id]).fetchone()
-            merged = {**json.loads(row[0]), "result": extra}
-            con.execute("UPDATE runs SET config = ? WHERE id = ?", [json.dumps(merged, default=str), run_id])
-        con.execute("UPDATE runs SET status = ?, finished = ? WHERE id = ?", [status, utcnow(), run_id])
-
-
-def find_run_dir(ws: Workspace, run: str) -> Path:
-    """A run id in the workspace, or a run folder path."""
-    path = Path(run).expanduser()
-    if (path / "config.yaml").is_file():
-        return path
-    candidate = ws.run_dir(run) if "/" not in run else path
-    if (candidate / "config.yaml").is_file():
-        return candidate
-    raise ThresherError(f"unknown run {run!r}: not a run in {ws.root / 'runs'} nor a run folder")
 
 
 @dataclass

@@ -11,16 +11,27 @@ The work is blocked so memory stays O(block² + cluster size · d): every block 
 samples is compared with the kept samples of earlier blocks through a faiss inner-product index
 (max similarity = 1-nearest-neighbour search) and with itself by one matmul; only samples that
 have a near-duplicate earlier in their own block need the sequential greedy check.
+
+As a score run, the score of a sample is its max cosine similarity to an already kept sample of its
+cluster; the run is keyed by (clustering, ε) because the greedy keep order makes the scores depend on ε.
+Selection keeps ``score <= 1 − ε``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import faiss
 import numpy as np
+import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
+from thresher.catalog.runs import run_config, run_exists
+from thresher.catalog.scores import score_files, score_run, score_table, write_score_part
+from thresher.catalog.workspace import Workspace
+from thresher.curate.scores.registry import ScoreContext, ScoreMethod
 from thresher.errors import ThresherError
 
 # float32 dot products of two identical unit vectors land within ~1e-6 of 1 (worse in high d), so
@@ -128,3 +139,57 @@ def semdedup(
         x = _unit_rows(vectors[rows])[np.searchsorted(rows, members)]
         kept[members], score[members] = _dedup_ordered(x, threshold, config.block_size)
     return DedupResult(kept=kept, max_similarity=score)
+
+
+def dedup_scores_run(ws: Workspace, source: str, cluster_run: str, epsilon: float) -> str:
+    """The SemDeDup score run of a clustering at ``epsilon`` (computed once, then reused)."""
+    run_id = f"dedup-{cluster_run}-eps{epsilon:g}"
+    if run_exists(ws, run_id):
+        return run_id
+    embedder = run_config(ws, cluster_run).get("embedder")
+    _, path = embeddings_path(ws, source, embedder)
+    ids, vectors = EmbeddingStore(path).load()
+    clusters = pq.read_table(
+        score_files(ws, cluster_run), columns=["sample_id", "cluster", "distance"]
+    ).to_pandas()
+    clusters = clusters.set_index("sample_id").reindex(ids)
+    if clusters["cluster"].isna().any():
+        raise ThresherError(f"clustering {cluster_run} does not cover every embedded row of {source!r}")
+    result = semdedup(
+        vectors,
+        clusters["cluster"].to_numpy(np.int64),
+        DedupConfig(eps=epsilon),
+        distance=clusters["distance"].to_numpy(np.float64),
+    )
+    config = {"clustering": cluster_run, "epsilon": epsilon, "embedder": embedder}
+    with score_run(ws, run_id, "dedup", source, config) as folder:
+        write_score_part(
+            folder,
+            score_table(
+                ids, "dedup", score=result.max_similarity, cluster=clusters["cluster"].to_numpy(np.int64)
+            ),
+        )
+    return run_id
+
+
+def _scores(ws: Workspace, context: ScoreContext) -> str:
+    assert context.clustering is not None  # guaranteed by needs={"clusters"}
+    return dedup_scores_run(ws, context.source, context.clustering, float(context.options["epsilon"]))
+
+
+def _threshold(options: dict[str, Any]) -> float:
+    return 1.0 - float(options["epsilon"]) - SIMILARITY_TOLERANCE
+
+
+METHODS = [
+    ScoreMethod(
+        name="dedup",
+        summary="SemDeDup: drop samples within cosine 1−ε of a kept sample of their cluster",
+        scores=_scores,
+        needs=frozenset({"clusters", "embeddings"}),
+        default_keep="low",
+        threshold=_threshold,
+        options={"epsilon": 0.05},
+        citation="Abbas et al. 2023, arXiv 2303.09540",
+    )
+]

@@ -1,26 +1,96 @@
 """Memorization: how close generated samples sit to the training set.
 
-For every generated sample we find its nearest training sample (faiss, exact L2) and report the
-mean and median distance. On its own that number has no scale, so the same is measured for held-out
+For every generated sample we find its nearest training sample and report the mean and median
+distance. On its own that number has no scale, so the same is measured for held-out
 real samples (never trained on): a model that generalizes produces samples about as far from the
 training set as fresh real data (ratio ~1); one that copies produces samples much closer (ratio << 1,
 and 0 for exact copies).
+
+Distances are exact: faiss's flat L2 search computes ``|q|² + |t|² - 2 q·t`` in float32, whose rounding
+depends on the CPU's kernels (AVX2 vs AVX-512) and leaves an exact copy at ~1e-3 instead of 0. So faiss
+only proposes ``RERANK_CANDIDATES`` neighbours per query; their distances are recomputed as float64
+``||q - t||`` of the actual vectors, and a query whose faiss ranking could have missed a closer row (its
+last candidate within a float32 error bound of the best exact distance) is searched exhaustively in
+float64. Exact copies measure exactly 0 on every machine.
 """
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 
-from thresher.evaluate.metrics.prdc import knn_search
+RERANK_CANDIDATES = 10
+"""faiss candidates per query that are re-ranked exactly (at least ``k``)."""
+
+# Slack on faiss's float32 squared distances, per unit of |q|² + max|t|²: the worst case of a d-term
+# float32 dot product is d·eps, the usual error ~sqrt(d)·eps; 8·sqrt(d)·eps covers the kernels we meet,
+# and a query it flags merely takes the exhaustive float64 path.
+_SLACK = 8.0 * float(np.finfo(np.float32).eps)
+_BLOCK_VALUES = 1 << 22  # float64 values per block of differences (32 MiB)
 
 
-def nearest_train_distances(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """L2 distance from each query row to its nearest row of ``train``."""
+def _exact_sq(queries: np.ndarray, train: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """float64 ``||q_i - train[found[i, j]]||²``, (n, m), in blocks of queries."""
+    out = np.empty(found.shape)
+    step = max(1, _BLOCK_VALUES // max(1, found.shape[1] * train.shape[1]))
+    for start in range(0, len(queries), step):
+        rows = train[found[start : start + step]].astype(np.float64)
+        diff = rows - queries[start : start + step, None, :].astype(np.float64)
+        out[start : start + step] = np.einsum("nmd,nmd->nm", diff, diff)
+    return out
+
+
+def _exhaustive_sq(query: np.ndarray, train: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` smallest float64 ``||query - t||²`` over all of ``train``, ascending."""
+    best = np.empty(0)
+    step = max(1, _BLOCK_VALUES // max(1, train.shape[1]))
+    for start in range(0, len(train), step):
+        diff = train[start : start + step].astype(np.float64) - query[None, :].astype(np.float64)
+        best = np.concatenate([best, np.einsum("md,md->m", diff, diff)])
+        if len(best) > k:
+            best = np.partition(best, k - 1)[:k]
+    return np.sort(best)
+
+
+def exact_knn_distances(
+    queries: np.ndarray, train: np.ndarray, k: int = 1, candidates: int = RERANK_CANDIDATES
+) -> np.ndarray:
+    """Exact L2 distances (float64, not squared) from each query row to its ``k`` nearest rows of ``train``.
+
+    faiss proposes ``max(k, candidates)`` neighbours, which are re-ranked with float64 ``||q - t||``;
+    queries where the proposal may be incomplete are searched exhaustively. The result equals a float64
+    brute force over all rows, and is 0 for a query that is a copy of a training row.
+    """
     queries = np.asarray(queries)
     train = np.asarray(train)
     if queries.ndim != 2 or train.ndim != 2 or queries.shape[1] != train.shape[1]:
         raise ValueError(f"feature shapes do not match: queries {queries.shape}, train {train.shape}")
-    return knn_search(queries, train, 1)[:, 0]
+    if not 1 <= k <= len(train):
+        raise ValueError(f"need 1 <= k <= {len(train)} training rows, got k={k}")
+    m = min(len(train), max(k, candidates))
+    db = np.ascontiguousarray(train, dtype=np.float32)
+    index = faiss.IndexFlatL2(db.shape[1])
+    index.add(db)
+    approx_sq, found = index.search(np.ascontiguousarray(queries, dtype=np.float32), m)
+    exact_sq = _exact_sq(queries, train, found)
+    exact_sq.sort(axis=1)
+    exact_sq = exact_sq[:, :k]
+    if m < len(train):
+        # a row faiss did not propose has approximate squared distance >= the last candidate's, so its
+        # exact one is >= that minus the slack; a query whose k-th exact distance is not below it (and
+        # not 0, which nothing beats) is searched exhaustively
+        q_norm = np.einsum("ij,ij->i", queries, queries, dtype=np.float64)
+        t_norm = float(np.einsum("ij,ij->i", train, train, dtype=np.float64).max())
+        slack = _SLACK * np.sqrt(train.shape[1]) * (q_norm + t_norm) + np.finfo(np.float32).tiny
+        unsure = (exact_sq[:, -1] > 0) & (exact_sq[:, -1] > approx_sq[:, -1].astype(np.float64) - slack)
+        for i in np.flatnonzero(unsure):
+            exact_sq[i] = _exhaustive_sq(queries[i], train, k)
+    return np.sqrt(exact_sq)
+
+
+def nearest_train_distances(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Exact L2 distance (float64) from each query row to its nearest row of ``train``."""
+    return exact_knn_distances(queries, train, 1)[:, 0]
 
 
 def memorization_stats(

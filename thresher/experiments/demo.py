@@ -27,7 +27,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from thresher.workspace import Workspace
+from thresher.catalog.workspace import Workspace
 
 RARE_CLASSES = (7, 8, 9)  # mnist-lt's three smallest classes (49, 35 and 25 images)
 MNIST_LT_ROWS = 1703
@@ -257,7 +257,7 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
             )
             rows.append(headline_row(ws, dataset, seed, run_id, result.metrics, result.path))
     with stages.stage("report"):
-        from thresher.evaluate.demo_report import write_demo_report
+        from thresher.experiments.demo_report import write_demo_report
 
         report = write_demo_report(ws.root / "report", rows, config=config, cluster_table=clustering.table)
     stages.close()

@@ -10,25 +10,24 @@
 4. a source id: every ok row (the unpruned baseline runs through the same code).
 
 The rows are exactly the subset's ids; images come from the workspace's copy of the source at the
-pinned revision, so latents cached per source serve every subset of it.
+pinned revision, so latents cached per source serve every subset of it. This is the one module that turns
+a dataset name into rows: training, evaluation and the experiments all call it, and it may ingest a
+published subset's source, which is why it sits above curate rather than inside the catalog.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import torch
 
-from thresher.curate.ingest import IngestConfig, ingest, load_images, ok_sample_ids
-from thresher.curate.subset_refs import parse_subset_ref, subset_row
+from thresher.catalog.samples import ok_sample_ids
+from thresher.catalog.subsets import parse_subset_ref, subset_row
+from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.curate.ingest import IngestConfig, ingest
 from thresher.errors import ThresherError
-from thresher.train.conditioning import cluster_condition, cluster_labels, resolve_clustering
-from thresher.train.training_set import TrainingSet
-from thresher.workspace import Workspace, fetch_source
 
 
 @dataclass
@@ -150,90 +149,3 @@ def _find_or_ingest(ws: Workspace, meta: dict) -> str:
         ),
     )
     return result.source_id
-
-
-def load_training_set(
-    ws: Workspace,
-    resolved: ResolvedDataset,
-    *,
-    image_size: int | None = None,
-    unconditional: bool = False,
-    weights: str | None = None,
-    clusters: str | None = None,
-) -> TrainingSet:
-    """Decode the resolved rows into a pixel :class:`TrainingSet` (latents are made from it by the caller).
-
-    Labels are the catalog's classes, or with ``clusters`` (a clustering run id) each row's k-means cluster.
-    """
-    labels, num_classes, condition = None, None, "label"
-    if clusters is not None:
-        if unconditional:
-            raise ThresherError("a model conditioned on clusters is not unconditional; drop one of the two")
-        clusters = resolve_clustering(ws, clusters, resolved.source)
-        labels, num_classes = cluster_labels(ws, clusters, resolved.source, resolved.sample_ids)
-        condition = cluster_condition(clusters)
-    elif not unconditional:
-        labels, num_classes = _labels(ws, resolved)
-    # Decoded after the labels, so a bad --clusters fails before the slowest step.
-    images = load_images(ws, resolved.source, resolved.sample_ids, size=image_size)
-    return TrainingSet(
-        images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
-        labels=labels,
-        sample_ids=torch.from_numpy(resolved.sample_ids),
-        weights=None if weights is None else torch.from_numpy(sample_weights(ws, resolved, weights)),
-        num_classes=num_classes,
-        name=resolved.spec,
-        condition=condition,
-    )
-
-
-def _labels(ws: Workspace, resolved: ResolvedDataset) -> tuple[torch.Tensor | None, int | None]:
-    with ws.connect(read_only=True) as con:
-        source = fetch_source(con, resolved.source)
-        rows = con.execute(
-            "SELECT sample_id, label FROM samples WHERE source = ?", [resolved.source]
-        ).fetchall()
-    lookup = dict(rows)
-    labels = [lookup.get(int(i)) for i in resolved.sample_ids]
-    if any(v is None for v in labels):
-        return None, None  # unlabeled rows: the model is trained unconditionally
-    names = json.loads(source["label_names"]) if source["label_names"] else None
-    num_classes = len(names) if names else int(max(labels)) + 1
-    return torch.tensor(labels, dtype=torch.int64), num_classes
-
-
-def sample_weights(ws: Workspace, resolved: ResolvedDataset, spec: str) -> np.ndarray:
-    """Per-row weights from a score run id (its ``score`` column) or a Parquet file with ``weight`` and one of
-    ``sample_id`` (per sample), ``label`` (per class) or ``cluster`` (per cluster, e.g. DRO group weights)."""
-    from thresher.curate.score_runs import score_files
-
-    path = Path(spec)
-    if path.is_file():
-        table = pq.read_table(path).to_pandas()
-        value = "weight"
-    else:
-        table = pq.read_table(score_files(ws, spec)).to_pandas()
-        value = "score"
-    if value not in table:
-        raise ThresherError(f"weights {spec!r} have no {value!r} column")
-    if "sample_id" in table and table["sample_id"].notna().all():
-        keys, by = resolved.sample_ids, "sample_id"
-    elif "cluster" in table and resolved.clusters is not None:
-        keys, by = resolved.clusters, "cluster"
-    elif "label" in table:
-        with ws.connect(read_only=True) as con:
-            lookup = dict(
-                con.execute(
-                    "SELECT sample_id, label FROM samples WHERE source = ?", [resolved.source]
-                ).fetchall()
-            )
-        keys, by = np.array([lookup.get(int(i), -1) for i in resolved.sample_ids]), "label"
-    else:
-        raise ThresherError(
-            f"weights {spec!r} need a sample_id, cluster (with a clustered subset) or label column"
-        )
-    mapping = dict(zip(table[by].astype(np.int64), table[value].astype(float), strict=True))
-    missing = sum(int(k) not in mapping for k in keys)
-    if missing:
-        raise ThresherError(f"weights {spec!r} have no weight for {missing} of the {len(keys)} training rows")
-    return np.array([mapping[int(k)] for k in keys], dtype=np.float32)

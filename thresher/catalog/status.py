@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from thresher.workspace import Workspace, rows_as_dicts
+from thresher.catalog.tables import rows_as_dicts
+from thresher.catalog.workspace import Workspace
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 
 import duckdb
 
+from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace
 
 FORMATS = ("table", "csv", "json")
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}

@@ -1,6 +1,6 @@
-"""The workspace folder and its DuckDB catalog — the one place that opens DuckDB.
+"""The workspace folder and its DuckDB catalog — the one place that opens the catalog.
 
-Layout (DESIGN.md §3)::
+Layout (docs/architecture.md, "Workspace")::
 
     catalog.duckdb                  sources, samples, runs, subsets, embeddings, evaluations, meta
     sources/<source>/               datasets saved by ingest for built-in and in-memory sources
@@ -14,7 +14,10 @@ Layout (DESIGN.md §3)::
 A sample's ``sample_id`` is its row number in the pinned revision of its source; every embedding, score and
 subset is per source, so (source, sample_id) identifies a row everywhere.
 
-DuckDB allows one writing process at a time; readers (``thresher query``) open the file read-only.
+DuckDB lets one process hold the file for writing, and readers cannot open it while a writer does. Every
+thresher command therefore holds the catalog only for short transactions, and an open that meets another
+process's lock waits and retries for up to :data:`LOCK_WAIT_SECONDS` (``THRESHER_LOCK_WAIT`` to change)
+before it fails with one line that names the process holding the lock.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import hashlib
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, is_dataclass
@@ -36,6 +40,7 @@ import duckdb
 from thresher.errors import ThresherError
 
 SCHEMA_VERSION = 1
+LOCK_WAIT_SECONDS = 60.0
 DEFAULT_WORKSPACE = "thresher-workspace"
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -139,18 +144,33 @@ class Workspace:
         if read_only:
             if not self.exists:
                 raise ThresherError(f"no thresher workspace at {self.root} (run `thresher ingest` first)")
-            con = duckdb.connect(str(self.catalog_path), read_only=True)
+            con = self._open(read_only=True)
         else:
             self.root.mkdir(parents=True, exist_ok=True)
-            try:
-                con = duckdb.connect(str(self.catalog_path))
-            except duckdb.IOException as exc:
-                raise ThresherError(f"cannot open the catalog for writing (another writer?): {exc}") from None
+            con = self._open(read_only=False)
             self._migrate(con)
         try:
             yield con
         finally:
             con.close()
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """Open the catalog, waiting (bounded) while another process holds its lock."""
+        wait = float(os.environ.get("THRESHER_LOCK_WAIT", LOCK_WAIT_SECONDS))
+        deadline = time.monotonic() + wait
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(str(self.catalog_path), read_only=read_only)
+            except duckdb.IOException as exc:
+                message = str(exc)
+                if "lock" not in message.lower() or time.monotonic() >= deadline:
+                    raise ThresherError(_open_error(self.catalog_path, message, read_only, wait)) from None
+            except duckdb.Error as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ThresherError(f"cannot open the catalog {self.catalog_path}: {first}") from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     def _migrate(self, con: duckdb.DuckDBPyConnection) -> None:
         has_meta = con.execute(
@@ -169,10 +189,6 @@ class Workspace:
             con.execute(_MIGRATIONS[step])
             con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(step + 1)])
             con.execute("COMMIT")
-
-    def schema_version(self) -> int:
-        with self.connect(read_only=True) as con:
-            return int(con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
 
     # -- small typed look-ups used across commands ------------------------------------------------
     def source_row(self, source: str) -> dict[str, Any]:
@@ -196,6 +212,20 @@ class Workspace:
         return source
 
 
+def _open_error(path: Path, message: str, read_only: bool, waited: float) -> str:
+    what = "reading" if read_only else "writing"
+    holder = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    if holder:
+        return (
+            f"the catalog {path} is busy: process {holder.group(2)} ({holder.group(1)}) held it for "
+            f"{waited:.0f} s while this command waited to open it for {what}; try again when it finishes"
+        )
+    if "lock" in message.lower():
+        return f"the catalog {path} is locked by another process; waited {waited:.0f} s to open it for {what}"
+    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    return f"cannot open the catalog {path} for {what}: {first}"
+
+
 def fetch_source(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, Any]:
     cur = con.execute("SELECT * FROM sources WHERE id = ?", [source])
     row = cur.fetchone()
@@ -210,8 +240,3 @@ def fetch_source(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, Any]:
 def embedder_folder(embedder: str) -> str:
     """A folder name for an embedder spec such as ``clip:ViT-B-32/laion2b_s34b_b79k``."""
     return re.sub(r"[^A-Za-z0-9._+-]", "_", embedder)
-
-
-def rows_as_dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from thresher.catalog.workspace import Workspace, check_name
 from thresher.errors import ThresherError
-from thresher.workspace import Workspace, check_name
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,110 @@
+"""The samples of an ingested source: its rows as a Dataset, the ok ids, labels and decoded images.
+
+Every stage reads rows through this module, so it alone knows that a built-in source lives in the
+workspace (``sources/<id>/dataset``) and that any other source is re-opened from its URI at the pinned
+revision and checked against what ingest recorded.
+"""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from thresher.catalog.source_loaders import SourceRequest, load_source
+from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.errors import ThresherError
+
+
+def open_source(ws: Workspace, source_id: str) -> tuple[datasets.Dataset, str]:
+    """The source's rows as a Dataset (image column renamed to ``image``) and the label column or None."""
+    with ws.connect(read_only=True) as con:
+        row = fetch_source(con, source_id)
+    if row["kind"] == "builtin":
+        dataset = datasets.load_from_disk(str(ws.source_dir(source_id) / "dataset"))
+    else:
+        request = SourceRequest(
+            uri=row["uri"],
+            config=row["config"],
+            split=row["split"],
+            revision=row["revision"] if row["kind"] == "hub" else None,
+            image_column=row["image_column"],
+            label_column=row["label_column"],
+        )
+        loaded = load_source(request)
+        if loaded.revision != row["revision"] and row["kind"] != "hub":
+            raise ThresherError(
+                f"source {source_id!r} changed on disk since ingest (revision {row['revision']} → {loaded.revision})"
+            )
+        if len(loaded.dataset) != row["n_rows"]:
+            raise ThresherError(
+                f"source {source_id!r} now has {len(loaded.dataset)} rows, {row['n_rows']} at ingest"
+            )
+        dataset = loaded.dataset
+    if row["image_column"] != "image":
+        if "image" in dataset.column_names:
+            dataset = dataset.remove_columns("image")
+        dataset = dataset.rename_column(row["image_column"], "image")
+    return dataset, row["label_column"]
+
+
+def ok_sample_ids(ws: Workspace, source_id: str) -> np.ndarray:
+    with ws.connect(read_only=True) as con:
+        ids = con.execute(
+            "SELECT sample_id FROM samples WHERE source = ? AND status = 'ok' ORDER BY sample_id", [source_id]
+        ).fetchnumpy()["sample_id"]
+    return np.asarray(ids, dtype=np.int64)
+
+
+def load_images(ws: Workspace, source_id: str, sample_ids: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Decode rows to a uint8 N×H×W×C array (C is 1 for grayscale sources, else 3).
+
+    ``size`` resizes every image to size×size; without it all rows must share one size.
+    """
+    dataset, _ = open_source(ws, source_id)
+    subset = dataset.select(np.asarray(sample_ids, dtype=np.int64)).select_columns(["image"])
+    arrays = []
+    n_batches = (len(subset) + 255) // 256
+    for batch in tqdm(subset.iter(batch_size=256), total=n_batches, desc="decoding images", leave=False):
+        for img in batch["image"]:
+            img = img.convert("L") if img.mode in _GRAY_MODES else img.convert("RGB")
+            if size is not None and img.size != (size, size):
+                img = img.resize((size, size), Image.BICUBIC)
+            arr = np.asarray(img)
+            arrays.append(arr[..., None] if arr.ndim == 2 else arr)
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ThresherError(
+            f"images of {source_id!r} have several sizes {sorted(shapes)[:3]}: pass an image size"
+        )
+    return np.stack(arrays) if arrays else np.zeros((0, 1, 1, 1), np.uint8)
+
+
+_GRAY_MODES = ("L", "1", "I", "I;16", "LA")
+
+
+def labels_of(ws: Workspace, source_id: str, sample_ids: np.ndarray) -> np.ndarray:
+    """The class label of each sample (int64; −1 where a row has none or is not in the source)."""
+    with ws.connect(read_only=True) as con:
+        table = con.execute(
+            "SELECT sample_id, coalesce(label, -1)::BIGINT AS label FROM samples WHERE source = ? "
+            "ORDER BY sample_id",
+            [source_id],
+        ).fetchnumpy()
+    known = np.asarray(table["sample_id"], dtype=np.int64)
+    labels = np.asarray(table["label"], dtype=np.int64)
+    wanted = np.asarray(sample_ids, dtype=np.int64)
+    if len(known) == 0:
+        return np.full(len(wanted), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+    return np.where(known[pos] == wanted, labels[pos], -1)
+
+
+def label_names(ws: Workspace, source_id: str) -> list[str] | None:
+    """The source's class names (index = label), when its features name them."""
+    with ws.connect(read_only=True) as con:
+        names = fetch_source(con, source_id)["label_names"]
+    return json.loads(names) if names else None

@@ -1,0 +1,118 @@
+"""Click options made from config dataclasses, so a default and its help text are written once.
+
+Every library config is a dataclass whose fields carry their default and, in ``field(metadata=…)``, the
+option's help (``help``), its flag when it differs from the field name (``flag``), older names kept as
+aliases (``aliases``), allowed values (``choices``) and ``cli=False`` for fields no command exposes. The
+library never imports click: the metadata is plain data, and this module turns it into options. A command
+then builds its config from the parsed values in one step, which validates it (``__post_init__``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+
+F = Callable[..., Any]
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(
+            f"expected an integer or a comma-separated list of integers, got {text!r}"
+        ) from None
+
+
+def float_pair(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected LOW,HIGH (two numbers), got {text!r}") from None
+    return low, high
+
+
+def _unwrap_optional(hint: Any) -> Any:
+    """``int | None`` → ``int``."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def _converter(hint: Any) -> tuple[Any, Callable[[Any], Any] | None, Callable[[Any], str] | None]:
+    """(click type, value converter, default formatter) for a field's type."""
+    base = _unwrap_optional(hint)
+    origin = typing.get_origin(base)
+    if origin is tuple and typing.get_args(base) == (float, float):
+        return str, float_pair, lambda v: ",".join(f"{x:g}" for x in v)
+    if origin is list and typing.get_args(base) == (int,):
+        return str, int_list, lambda v: ",".join(str(x) for x in v)
+    if base in (int, float, str):
+        return base, None, None
+    raise TypeError(f"no command-line form for a field of type {hint!r}")
+
+
+def config_options(cls: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
+    """A decorator adding one option per field of dataclass ``cls`` (its fields' names are the parameters)."""
+    hints = typing.get_type_hints(cls)
+    skipped = set(skip)
+    decorators = []
+    for field in dataclasses.fields(cls):
+        meta = field.metadata
+        if field.name in skipped or meta.get("cli") is False or not field.init:
+            continue
+        flag = meta.get("flag", "--" + field.name.replace("_", "-"))
+        names = [flag, *meta.get("aliases", ()), field.name]
+        required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
+        default = None
+        if field.default is not dataclasses.MISSING:
+            default = field.default
+        elif field.default_factory is not dataclasses.MISSING:
+            default = field.default_factory()
+        kwargs: dict[str, Any] = {"help": meta.get("help"), "required": required}
+        hint = _unwrap_optional(hints[field.name])
+        if hint is bool:
+            if default:
+                names = [f"{flag}/--no-{flag[2:]}", field.name]
+            kwargs.update(is_flag=not default, default=bool(default), show_default=bool(default))
+        else:
+            click_type, convert, show = _converter(hints[field.name])
+            if "choices" in meta:
+                click_type = click.Choice([str(c) for c in meta["choices"]])
+            kwargs["type"] = click_type
+            if default is not None:
+                kwargs["default"] = show(default) if show else default
+                kwargs["show_default"] = True
+            if convert is not None:
+                kwargs["callback"] = _callback(convert)
+            if "metavar" in meta:
+                kwargs["metavar"] = meta["metavar"]
+        decorators.append(click.option(*names, **kwargs))
+
+    def apply(function: F) -> F:
+        for decorator in reversed(decorators):
+            function = decorator(function)
+        return function
+
+    return apply
+
+
+def _callback(convert: Callable[[Any], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    return callback
+
+
+def take(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Pop the values that belong to ``cls``'s fields out of ``values`` (for configs nested in configs)."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {name: values.pop(name) for name in list(values) if name in names}

@@ -1,0 +1,117 @@
+"""One pixel mode for images of any PNG/JPEG/WebP mode: greyscale ``L`` or colour ``RGB``, no alpha.
+
+Transparency is composited onto a background, never dropped: `convert('RGB')` would expose whatever colour
+sits under transparent pixels.
+
+``composite_onto`` handles every mode PIL opens: RGBA, LA, PA and palette or greyscale/colour images with a
+``transparency`` entry (a tRNS chunk) go through ``convert("RGBA")`` and ``Image.alpha_composite`` onto the
+background; 16-bit greyscale is scaled to 8 bits; everything else is converted to ``L`` or ``RGB``.
+Going through RGBA is also what PIL asks for: converting a palette image whose transparency is a byte
+string straight to RGB warns "Palette images with Transparency expressed in bytes should be converted to
+RGBA images" for every image, and this path never does.
+
+``uniform_batch`` makes a batch of one mode: if any image is colour, all are RGB (greyscale is repeated
+into three channels, which loses nothing); only an all-greyscale batch stays ``L``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from PIL import Image
+
+from thresher.errors import ThresherError
+
+RGB = tuple[int, int, int]
+WHITE: RGB = (255, 255, 255)
+BLACK: RGB = (0, 0, 0)
+BACKGROUNDS = {"white": WHITE, "black": BLACK}
+
+_ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+_GREY_MODES = {"1", "L", "LA", "La"}
+_SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+
+
+def parse_background(text: str) -> RGB:
+    """``white`` | ``black`` | ``R,G,B`` (integers 0-255) as an RGB triple; ThresherError otherwise."""
+    value = str(text).strip().lower()
+    if value in BACKGROUNDS:
+        return BACKGROUNDS[value]
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) == 3 and all(p.isdigit() and int(p) <= 255 for p in parts):
+        return int(parts[0]), int(parts[1]), int(parts[2])
+    raise ThresherError(f"bad background {text!r}: use white, black or R,G,B with each value in 0..255")
+
+
+def has_transparency(img: Image.Image) -> bool:
+    """Whether ``img`` has an alpha channel or a transparent colour/palette entry."""
+    return img.mode in _ALPHA_MODES or "transparency" in img.info
+
+
+def is_greyscale(img: Image.Image) -> bool:
+    """Whether ``img``'s mode holds one grey channel (palette images count as colour)."""
+    return img.mode in _GREY_MODES or img.mode in _SIXTEEN_BIT_MODES
+
+
+def composite_onto(img: Image.Image, background: RGB = WHITE) -> Image.Image:
+    """``img`` as ``L`` (greyscale without transparency, or composited onto a grey background) or ``RGB``.
+
+    Transparent pixels take the ``background`` colour, half-transparent ones blend with it
+    (``Image.alpha_composite``, the usual "over" with 8-bit rounding); opaque pixels keep their colour.
+    """
+    background = tuple(int(c) for c in background)
+    if len(background) != 3 or not all(0 <= c <= 255 for c in background):
+        raise ThresherError(f"background must be three values in 0..255, got {background}")
+    if has_transparency(img):
+        grey = is_greyscale(img) and background[0] == background[1] == background[2]
+        if img.mode in _SIXTEEN_BIT_MODES:  # a 16-bit grey PNG with a transparent grey level
+            transparent = np.asarray(img) == img.info["transparency"]
+            grey8 = np.asarray(_to_8bit(img))
+            img = Image.fromarray(np.stack([grey8, np.where(transparent, 0, 255).astype(np.uint8)], -1))
+        rgba = img.convert("RGBA")
+        out = Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba).convert("RGB")
+        # every channel is equal for a grey image over a grey background, so L is exact
+        return out.convert("L") if grey else out
+    if img.mode in _SIXTEEN_BIT_MODES:
+        return _to_8bit(img)
+    if img.mode in ("1", "L"):
+        return img.convert("L")
+    return img.convert("RGB")
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit greyscale (``I;16*``, or ``I`` as PIL opens 16-bit PNGs) scaled to 8-bit ``L``."""
+    pixels = np.asarray(img).astype(np.int64)
+    return Image.fromarray(np.clip(pixels >> 8, 0, 255).astype(np.uint8))
+
+
+def uniform_batch(images: Iterable[Image.Image | np.ndarray], background: RGB = WHITE) -> np.ndarray:
+    """Images of any modes as one uint8 N x H x W x C array, C = 1 if all are greyscale, else 3.
+
+    Arrays are read as ``Image.fromarray`` does (H x W grey, H x W x 2 grey+alpha, x 3 RGB, x 4 RGBA).
+    ThresherError if the images differ in size (after the mode is made uniform, so only real sizes count).
+    """
+    converted = [composite_onto(_as_pil(img), background) for img in images]
+    if not converted:
+        raise ThresherError("no images")
+    sizes = sorted({img.size for img in converted})
+    if len(sizes) > 1:
+        shown = ", ".join(f"{w}x{h}" for w, h in sizes[:3]) + (", ..." if len(sizes) > 3 else "")
+        raise ThresherError(f"images have different sizes ({shown}); resize them to one size first")
+    if any(img.mode == "RGB" for img in converted):
+        return np.stack([np.asarray(img.convert("RGB")) for img in converted])
+    return np.stack([np.asarray(img) for img in converted])[..., None]
+
+
+def _as_pil(img: Image.Image | np.ndarray) -> Image.Image:
+    if isinstance(img, Image.Image):
+        return img
+    array = np.asarray(img)
+    if array.dtype != np.uint8 or array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] > 4):
+        raise ThresherError(
+            f"an image array must be uint8 H x W or H x W x 1-4, got {array.dtype} {array.shape}"
+        )
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    return Image.fromarray(array)

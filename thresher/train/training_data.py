@@ -1,0 +1,90 @@
+"""The rows of a resolved dataset as a :class:`TrainingSet`: decoded images, labels or clusters, weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from thresher.catalog.samples import label_names, labels_of, load_images
+from thresher.catalog.scores import score_files
+from thresher.catalog.workspace import Workspace
+from thresher.dataset_resolution import ResolvedDataset
+from thresher.errors import ThresherError
+from thresher.train.conditioning import cluster_condition, cluster_labels, resolve_clustering
+from thresher.train.training_set import TrainingSet
+
+
+def load_training_set(
+    ws: Workspace,
+    resolved: ResolvedDataset,
+    *,
+    image_size: int | None = None,
+    unconditional: bool = False,
+    weights: str | None = None,
+    clusters: str | None = None,
+) -> TrainingSet:
+    """Decode the resolved rows into a pixel :class:`TrainingSet` (latents are made from it by the caller).
+
+    Labels are the catalog's classes, or with ``clusters`` (a clustering run id) each row's k-means cluster.
+    """
+    labels, num_classes, condition = None, None, "label"
+    if clusters is not None:
+        if unconditional:
+            raise ThresherError("a model conditioned on clusters is not unconditional; drop one of the two")
+        clusters = resolve_clustering(ws, clusters, resolved.source)
+        labels, num_classes = cluster_labels(ws, clusters, resolved.source, resolved.sample_ids)
+        condition = cluster_condition(clusters)
+    elif not unconditional:
+        labels, num_classes = _labels(ws, resolved)
+    # Decoded after the labels, so a bad --clusters fails before the slowest step.
+    images = load_images(ws, resolved.source, resolved.sample_ids, size=image_size)
+    return TrainingSet(
+        images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
+        labels=labels,
+        sample_ids=torch.from_numpy(resolved.sample_ids),
+        weights=None if weights is None else torch.from_numpy(sample_weights(ws, resolved, weights)),
+        num_classes=num_classes,
+        name=resolved.spec,
+        condition=condition,
+    )
+
+
+def _labels(ws: Workspace, resolved: ResolvedDataset) -> tuple[torch.Tensor | None, int | None]:
+    labels = labels_of(ws, resolved.source, resolved.sample_ids)
+    if len(labels) == 0 or (labels < 0).any():
+        return None, None  # unlabeled rows: the model is trained unconditionally
+    names = label_names(ws, resolved.source)
+    num_classes = len(names) if names else int(labels.max()) + 1
+    return torch.from_numpy(labels), num_classes
+
+
+def sample_weights(ws: Workspace, resolved: ResolvedDataset, spec: str) -> np.ndarray:
+    """Per-row weights from a score run id (its ``score`` column) or a Parquet file with ``weight`` and one of
+    ``sample_id`` (per sample), ``label`` (per class) or ``cluster`` (per cluster, e.g. DRO group weights)."""
+    path = Path(spec)
+    if path.is_file():
+        table = pq.read_table(path).to_pandas()
+        value = "weight"
+    else:
+        table = pq.read_table(score_files(ws, spec)).to_pandas()
+        value = "score"
+    if value not in table:
+        raise ThresherError(f"weights {spec!r} have no {value!r} column")
+    if "sample_id" in table and table["sample_id"].notna().all():
+        keys, by = resolved.sample_ids, "sample_id"
+    elif "cluster" in table and resolved.clusters is not None:
+        keys, by = resolved.clusters, "cluster"
+    elif "label" in table:
+        keys, by = labels_of(ws, resolved.source, resolved.sample_ids), "label"
+    else:
+        raise ThresherError(
+            f"weights {spec!r} need a sample_id, cluster (with a clustered subset) or label column"
+        )
+    mapping = dict(zip(table[by].astype(np.int64), table[value].astype(float), strict=True))
+    missing = sum(int(k) not in mapping for k in keys)
+    if missing:
+        raise ThresherError(f"weights {spec!r} have no weight for {missing} of the {len(keys)} training rows")
+    return np.array([mapping[int(k)] for k in keys], dtype=np.float32)
