@@ -1,4 +1,4 @@
-"""Which offline embedder lets equal-per-cluster selection balance long-tailed MNIST? (DESIGN §4)
+"""Which offline embedder lets equal-per-cluster selection balance long-tailed MNIST? (docs/architecture.md, "Granularity matters for balance")
 
 Runs the real pipeline (ingest builtin:mnist-lt → embed → cluster k → select proportional and equal at
 ratio 0.5, keep nearest) for each embedder and clustering seed, and prints per run the 10-NN purity of
@@ -28,10 +28,16 @@ import pyarrow.parquet as pq  # noqa: E402
 
 from thresher.catalog.embeddings import EmbeddingStore  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
-from thresher.curate.cluster_run import ClusterRunConfig, run_cluster  # noqa: E402
-from thresher.curate.embed_run import EmbedRunConfig, run_embed  # noqa: E402
-from thresher.curate.ingest import IngestConfig, ingest  # noqa: E402
-from thresher.curate.select import SelectConfig, select  # noqa: E402
+from thresher.curate.cluster_run import run_cluster  # noqa: E402
+from thresher.curate.config import (
+    ClusterRunConfig,  # noqa: E402
+    EmbedRunConfig,  # noqa: E402
+    IngestConfig,  # noqa: E402
+    SelectConfig,  # noqa: E402
+)
+from thresher.curate.embed_run import run_embed  # noqa: E402
+from thresher.curate.ingest import ingest  # noqa: E402
+from thresher.curate.select import select  # noqa: E402
 
 RARE = (7, 8, 9)
 EMBEDDERS = {  # label → (embedder, reduction)

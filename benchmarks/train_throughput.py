@@ -46,7 +46,8 @@ def _training_set(case: str):
 
 
 def run_case(case: str, steps: int, batch_size: int, warmup: int, device: str | None) -> dict:
-    from thresher.train.loop import TrainConfig, train
+    from thresher.train.config import TrainConfig
+    from thresher.train.loop import train
 
     data = _training_set(case)
     size = "DiT-S/2" if case == "dit-s2-latent32" else "DiT-T/2"

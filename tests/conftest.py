@@ -20,7 +20,8 @@ from PIL import Image  # noqa: E402
 from thresher.catalog.samples import ok_sample_ids  # noqa: E402
 from thresher.catalog.scores import score_run, score_table, write_score_part  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
-from thresher.curate.ingest import IngestConfig, ingest  # noqa: E402
+from thresher.curate.config import IngestConfig  # noqa: E402
+from thresher.curate.ingest import ingest  # noqa: E402
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from thresher.experiments.demo import DemoConfig, DemoRecipe
+from thresher.experiments.demo_config import DemoConfig, DemoRecipe
 
 
 def test_default_runs_two_seeds_and_quick_one() -> None:

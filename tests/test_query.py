@@ -6,7 +6,8 @@ import pytest
 
 from tests.conftest import fake_clustering
 from thresher.catalog.query import run_query
-from thresher.curate.select import SelectConfig, select
+from thresher.curate.config import SelectConfig
+from thresher.curate.select import select
 from thresher.errors import ThresherError
 
 

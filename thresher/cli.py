@@ -6,8 +6,6 @@ errors also exit 2. Commands import their library modules lazily so ``thresher -
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from thresher.catalog.workspace import Workspace
@@ -48,23 +46,35 @@ from thresher.commands import curate as _curate  # noqa: E402
 from thresher.commands import evaluate as _evaluate  # noqa: E402
 from thresher.commands import train as _train  # noqa: E402
 
-main.add_command(_curate.ingest)
-main.add_command(_curate.embed)
-main.add_command(_curate.cluster)
-main.add_command(_curate.select_cmd)
-main.add_command(_curate.publish)
-main.add_command(_curate.query)
-main.add_command(_curate.status)
-main.add_command(_train.train_cmd)
-main.add_command(_train.sample_cmd)
-main.add_command(_evaluate.evaluate_cmd)
-main.add_command(_evaluate.report_cmd)
-main.add_command(_evaluate.demo_cmd)
+
+def _workspace_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``--workspace`` after the subcommand (``thresher demo --workspace X``) overrides the group's."""
+    if value is not None:
+        ctx.obj = Workspace(value)
 
 
-def run() -> None:
-    """Entry point that also keeps click from printing a traceback for broken pipes (e.g. `| head`)."""
-    try:
-        main(standalone_mode=True)
-    except BrokenPipeError:
-        sys.exit(0)
+for _command in (
+    _curate.ingest,
+    _curate.embed,
+    _curate.cluster,
+    _curate.select_cmd,
+    _curate.publish,
+    _curate.query,
+    _curate.status,
+    _train.train_cmd,
+    _train.sample_cmd,
+    _evaluate.evaluate_cmd,
+    _evaluate.report_cmd,
+    _evaluate.demo_cmd,
+):
+    _command.params.append(
+        click.Option(
+            ["--workspace", "-w"],
+            type=click.Path(file_okay=False),
+            expose_value=False,
+            is_eager=True,
+            callback=_workspace_option,
+            help="Workspace folder (overrides the one given before the command).",
+        )
+    )
+    main.add_command(_command)

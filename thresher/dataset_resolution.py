@@ -26,7 +26,8 @@ import pyarrow.parquet as pq
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.subsets import parse_subset_ref, subset_row
 from thresher.catalog.workspace import Workspace, fetch_source
-from thresher.curate.ingest import IngestConfig, ingest
+from thresher.curate.config import IngestConfig
+from thresher.curate.ingest import ingest
 from thresher.errors import ThresherError
 
 

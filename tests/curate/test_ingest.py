@@ -5,7 +5,8 @@ import pytest
 
 from thresher.catalog.samples import load_images, ok_sample_ids
 from thresher.catalog.source_loaders import long_tail_rows
-from thresher.curate.ingest import IngestConfig, ingest
+from thresher.curate.config import IngestConfig
+from thresher.curate.ingest import ingest
 from thresher.errors import ThresherError
 
 

@@ -14,9 +14,10 @@ from huggingface_hub import DatasetCard
 from PIL import Image
 
 from thresher.catalog.samples import open_source
-from thresher.curate.ingest import IngestConfig, ingest
-from thresher.curate.publish import PublishConfig, publish
-from thresher.curate.select import SelectConfig, select
+from thresher.curate.config import IngestConfig, PublishConfig, SelectConfig
+from thresher.curate.ingest import ingest
+from thresher.curate.publish import publish
+from thresher.curate.select import select
 from thresher.errors import ThresherError
 
 

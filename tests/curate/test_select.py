@@ -6,7 +6,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from thresher.curate.select import SelectConfig, group_quotas, select
+from thresher.curate.config import SelectConfig
+from thresher.curate.select import group_quotas, select
 from thresher.errors import ThresherError
 
 

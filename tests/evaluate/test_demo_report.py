@@ -42,7 +42,7 @@ def test_verdict_compares_equal_and_proportional_per_seed(tmp_path):
 
 
 def test_report_says_how_the_models_were_conditioned(tmp_path):
-    from thresher.experiments.demo import DemoConfig, DemoRecipe
+    from thresher.experiments.demo_config import DemoConfig, DemoRecipe
 
     rows = [_row("demo-equal", 0, 0.12), _row("demo-proportional", 0, 0.05)]
     page = write_demo_report(tmp_path, rows, config=DemoConfig(), cluster_table=[]).read_text()

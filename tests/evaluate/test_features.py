@@ -101,7 +101,7 @@ def test_embedder_names_go_through_the_curation_embedders(monkeypatch) -> None:
         return FakeEmbedder()
 
     monkeypatch.setitem(
-        sys.modules, "thresher.curate.embedders", types.SimpleNamespace(build_embedder=build_embedder)
+        sys.modules, "thresher.embedders", types.SimpleNamespace(build_embedder=build_embedder)
     )
     extractor = build_extractor("dino:vit_small_patch14_dinov2", device="cpu", batch_size=2)
     images = np.stack([np.full((8, 8, 1), v, dtype=np.uint8) for v in (0, 10, 20)])

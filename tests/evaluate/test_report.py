@@ -8,7 +8,14 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from thresher.evaluate.report import metrics_figure, save_sample_grid, shares_figure, write_report
+from thresher.evaluate.report import (
+    format_kid,
+    format_metric,
+    metrics_figure,
+    save_sample_grid,
+    shares_figure,
+    write_report,
+)
 
 
 def _record(run: str, method: str, ratio: float, fid: float, shares: list[float] | None = None) -> dict:
@@ -107,3 +114,34 @@ def test_write_report_makes_a_self_contained_page(tmp_path, records) -> None:
     assert len(table_rows) == len(records)
     assert "| r2b | random | 0.25 | 100 | 22 |" in markdown
     assert "(../grids/r1.png)" in markdown and "(fid_vs_ratio.png)" in markdown
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (18.60557, "18.61"),  # once printed as 18605.57e-3
+        (1.0, "1.00"),
+        (1234.5, "1234.50"),
+        (0.0186, "1.86e-02"),
+        (0.00123456, "1.23e-03"),
+        (-0.00032, "-3.20e-04"),  # the unbiased estimate can dip below 0
+        (0.0, "0"),
+    ],
+)
+def test_kid_is_plain_from_1_and_scientific_below(value: float, text: str) -> None:
+    assert format_kid(value) == text
+    assert format_metric(value, "kid") == text
+    assert float(text) == pytest.approx(value, rel=5e-3, abs=0)  # the text still reads as the value
+
+
+def test_table_cells_for_missing_and_other_metrics() -> None:
+    assert format_metric(None, "kid") == "–" and format_metric(float("nan"), "kid") == "–"
+    assert format_metric(0.123456, "fid") == "0.123" and format_metric(12345.6, "fid") == "12346"
+    assert format_metric(100, "n") == "100"
+
+
+def test_report_table_shows_kid_without_a_scaled_exponent(tmp_path, records) -> None:
+    records[0]["metrics"]["kid"] = 18.60557
+    markdown = write_report(records, tmp_path / "report").markdown.read_text()
+    assert "e-3" not in markdown
+    assert "| 18.61 |" in markdown and "| 1.40e-02 |" in markdown  # full (KID 18.6) and r1 (KID 0.014)

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import json
 
-from thresher.catalog.workspace import utcnow
+from thresher.catalog.names import utcnow
 from thresher.evaluate.report_run import evaluation_records, run_report
 
 
 def test_records_from_the_evaluations_table(mnist_lt, tmp_path):
     from tests.conftest import fake_clustering
-    from thresher.curate.select import SelectConfig, select
+    from thresher.curate.config import SelectConfig
+    from thresher.curate.select import select
 
     fake_clustering(mnist_lt, "mnist-lt")
     select(mnist_lt, SelectConfig(name="eq", method="cluster", balance="equal", ratio=0.5))

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from thresher.catalog.scores import score_run, score_table, write_score_part
+from thresher.curate.config import SelectConfig
 from thresher.curate.scores.random_order import random_scores_run
-from thresher.curate.select import SelectConfig, select
+from thresher.curate.select import select
 from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
 from thresher.train.conditioning import cluster_labels, label_counts, prior_labels
-from thresher.train.loop import TrainConfig
-from thresher.train.run import TrainRunConfig, run_training
+from thresher.train.config import TrainConfig, TrainRunConfig
+from thresher.train.run import run_training
 from thresher.train.sampling import generate, load_run_model, resolve_labels
 
 TINY = dict(model_size="DiT-T/4", width=32, depth=1, heads=2, sample_count=0, checkpoint_every=1000)

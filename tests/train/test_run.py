@@ -6,12 +6,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import fake_clustering
-from thresher.curate.publish import PublishConfig, publish
-from thresher.curate.select import SelectConfig, select
+from thresher.curate.config import PublishConfig, SelectConfig
+from thresher.curate.publish import publish
+from thresher.curate.select import select
 from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
-from thresher.train.loop import TrainConfig
-from thresher.train.run import SampleConfig, TrainRunConfig, run_sampling, run_training
+from thresher.train.config import SampleConfig, TrainConfig, TrainRunConfig
+from thresher.train.run import run_sampling, run_training
 
 TINY = dict(
     model_size="DiT-T/4",

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from thresher.train.loop import TrainConfig, train
+from thresher.train.config import TrainConfig
+from thresher.train.loop import train
 from thresher.train.training_set import TrainingSet
 
 

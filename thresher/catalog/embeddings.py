@@ -25,8 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from thresher.catalog.names import utcnow
 from thresher.catalog.tables import insert_row
-from thresher.catalog.workspace import Workspace, utcnow
+from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
 

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from thresher.catalog.names import config_hash, utcnow
 from thresher.catalog.tables import insert_row, rows_as_dicts
-from thresher.catalog.workspace import Workspace, config_hash, utcnow
+from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
 

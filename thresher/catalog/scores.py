@@ -1,6 +1,6 @@
 """The score store: long-form Parquet under ``scores/<run-id>/`` plus a row in the catalog's ``runs`` table.
 
-Schema (DESIGN.md §3): ``sample_id, method, score, cluster, distance, rank``; columns a method does not
+Schema (docs/architecture.md, "Workspace"): ``sample_id, method, score, cluster, distance, rank``; columns a method does not
 produce are null. The files are plain Parquet, so any DuckDB (or `datasets`) can read them, here or
 once published.
 """

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from thresher.catalog.workspace import Workspace, check_name
+from thresher.catalog.names import check_name
+from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
 

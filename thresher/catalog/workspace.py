@@ -23,15 +23,10 @@ before it fails with one line that names the process holding the lock.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import re
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, is_dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +37,6 @@ from thresher.errors import ThresherError
 SCHEMA_VERSION = 1
 LOCK_WAIT_SECONDS = 60.0
 DEFAULT_WORKSPACE = "thresher-workspace"
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 # Each entry migrates the catalog from version i to i+1; SCHEMA_VERSION == len(_MIGRATIONS).
 _MIGRATIONS: list[str] = [
@@ -72,30 +66,6 @@ _MIGRATIONS: list[str] = [
         metrics JSON, created TIMESTAMP, seconds DOUBLE);
     """,
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def config_hash(config: Any) -> str:
-    """A stable short hash of a config (dataclass or JSON-able value), for "same inputs" checks."""
-    payload = asdict(config) if is_dataclass(config) else config
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def new_run_id(kind: str) -> str:
-    return f"{kind}-{utcnow():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-
-
-def check_name(name: str, what: str = "name") -> str:
-    """Names become folder names: refuse anything that could escape the workspace."""
-    if not _NAME_PATTERN.match(name) or ".." in name:
-        raise ThresherError(
-            f"invalid {what} {name!r}: use letters, digits, '.', '_' and '-' (no '/', no '..', at most 100 chars)"
-        )
-    return name
 
 
 class Workspace:

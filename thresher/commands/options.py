@@ -10,6 +10,7 @@ then builds its config from the parsed values in one step, which validates it (`
 from __future__ import annotations
 
 import dataclasses
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -55,6 +56,8 @@ def _converter(hint: Any) -> tuple[Any, Callable[[Any], Any] | None, Callable[[A
         return str, float_pair, lambda v: ",".join(f"{x:g}" for x in v)
     if origin is list and typing.get_args(base) == (int,):
         return str, int_list, lambda v: ",".join(str(x) for x in v)
+    if origin is tuple and typing.get_args(base) == (int, ...):
+        return str, lambda text: tuple(int_list(text)), lambda v: ",".join(str(x) for x in v)
     if base in (int, float, str):
         return base, None, None
     raise TypeError(f"no command-line form for a field of type {hint!r}")
@@ -62,7 +65,6 @@ def _converter(hint: Any) -> tuple[Any, Callable[[Any], Any] | None, Callable[[A
 
 def config_options(cls: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
     """A decorator adding one option per field of dataclass ``cls`` (its fields' names are the parameters)."""
-    hints = typing.get_type_hints(cls)
     skipped = set(skip)
     decorators = []
     for field in dataclasses.fields(cls):
@@ -78,13 +80,16 @@ def config_options(cls: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
         elif field.default_factory is not dataclasses.MISSING:
             default = field.default_factory()
         kwargs: dict[str, Any] = {"help": meta.get("help"), "required": required}
-        hint = _unwrap_optional(hints[field.name])
+        full_hint = _field_hint(cls, field)
+        hint = _unwrap_optional(full_hint)
         if hint is bool:
-            if default:
+            if default:  # on by default: --x/--no-x
                 names = [f"{flag}/--no-{flag[2:]}", field.name]
-            kwargs.update(is_flag=not default, default=bool(default), show_default=bool(default))
+                kwargs.update(default=True, show_default=True)
+            else:
+                kwargs.update(is_flag=True, default=False)
         else:
-            click_type, convert, show = _converter(hints[field.name])
+            click_type, convert, show = _converter(full_hint)
             if "choices" in meta:
                 click_type = click.Choice([str(c) for c in meta["choices"]])
             kwargs["type"] = click_type
@@ -103,6 +108,15 @@ def config_options(cls: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
         return function
 
     return apply
+
+
+def _field_hint(cls: type, field: dataclasses.Field) -> Any:
+    """The field's type, evaluated in its module (one field at a time, so a heavy type that only a hidden
+    field uses, imported under TYPE_CHECKING, never has to be resolved)."""
+    if not isinstance(field.type, str):
+        return field.type
+    namespace = vars(sys.modules[cls.__module__])
+    return eval(field.type, {"typing": typing, **namespace})  # noqa: S307 - the annotation of our own class
 
 
 def _callback(convert: Callable[[Any], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:

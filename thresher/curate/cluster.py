@@ -1,9 +1,9 @@
 """k-means clustering of embeddings: train on a sample, assign every row in a streaming pass.
 
-Method (DESIGN.md §4 "cluster", after Briq et al.): k-means on (by default L2-normalized)
+Method (docs/architecture.md, "Scores", after Briq et al.): k-means on (by default L2-normalized)
 embeddings with faiss, optionally spherical. Training uses a uniform sample of the rows
 (``max_train``, default 256 points per centroid, the amount faiss itself considers enough);
-assignment then streams over all rows with a flat faiss index (DESIGN.md §6).
+assignment then streams over all rows with a flat faiss index (docs/architecture.md, "Scores").
 
 Seeding: faiss's default init draws k random rows, which on well-separated data leaves some
 groups with two seeds and others with none, and Lloyd's iterations cannot repair that (on
@@ -58,7 +58,7 @@ class ClusterConfig:
     ``restarts``: independent seeding + Lloyd's runs, seeded by ``restart_seeds(seed, restarts)``; the one
     with the lowest training inertia wins.
     ``max_train``: training sample size; ``None`` means ``min(256*k, 2**20)``.
-    ``normalize``: L2-normalize rows first (DESIGN.md clusters normalized embeddings);
+    ``normalize``: L2-normalize rows first (the clustering method clusters normalized embeddings);
     ``spherical`` implies it and also keeps centroids on the unit sphere.
     ``device``: ``"auto"`` (GPU when this faiss build has one), ``"cpu"`` or ``"cuda"``.
     """

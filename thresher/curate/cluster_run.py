@@ -4,7 +4,7 @@ One k: train on a sample, assign every row in a streaming pass, and write ``scor
 ``method='cluster'``, ``cluster``, ``distance`` (to the own centroid; also the ``score``) and ``rank``
 (position by distance within the cluster, 1 = nearest), plus ``clusterings/<run>/`` with the centroids
 and a per-cluster size/purity table — the table that shows whether the clusters separate the groups
-one wants to balance (DESIGN.md, "Granularity matters for balance").
+one wants to balance (docs/architecture.md, "Granularity matters for balance").
 
 Several k: a sweep that reports inertia per k (table + elbow plot) so the user can choose; nothing is
 assigned.
@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
+from thresher.catalog.names import new_run_id
 from thresher.catalog.samples import labels_of
 from thresher.catalog.scores import score_run, score_table, write_score_part
-from thresher.catalog.workspace import Workspace, new_run_id
+from thresher.catalog.workspace import Workspace
 from thresher.curate.cluster import (
     ClusterConfig,
     assign_chunks,
@@ -30,22 +31,9 @@ from thresher.curate.cluster import (
     fit_kmeans,
     sample_for_training,
 )
+from thresher.curate.config import ClusterRunConfig
 from thresher.curate.kmeans_sweep import plot_elbow, sweep_k
 from thresher.errors import ThresherError
-
-
-@dataclass
-class ClusterRunConfig:
-    ks: list[int]
-    embedder: str | None = None
-    source: str | None = None
-    spherical: bool | None = None  # None: cosine for normalized embeddings, Euclidean otherwise (UMAP)
-    init: str = "kmeans++"
-    restarts: int = 1
-    niter: int = 25
-    max_train: int | None = None
-    device: str | None = None
-    seed: int = 0
 
 
 @dataclass
@@ -92,8 +80,6 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
     store = EmbeddingStore(path)
     n = len(store.ids())
     for k in config.ks:
-        if k < 1:
-            raise ThresherError(f"--k must be at least 1, got {k}")
         if k > n:
             raise ThresherError(f"--k {k} is larger than the number of embedded rows ({n})")
     if config.spherical is None:

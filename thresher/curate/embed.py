@@ -1,6 +1,6 @@
 """Embedding store: a batched, sharded, resumable writer and a memory-mapped reader.
 
-Layout of one store (DESIGN §3)::
+Layout of one store (docs/architecture.md, "Workspace")::
 
     out_dir/meta.json                 embedder, dim, dtype, normalized, n, parts, shard_size, ids_sha1
     out_dir/part-{i:05d}.npy          (rows, dim) float16|float32, rows i*shard_size .. of the requested ids
@@ -29,8 +29,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from thresher.catalog.embeddings import ids_fingerprint, part_done, write_embedding_part, write_meta
-from thresher.curate.embedders import Embedder, Preprocess, build_embedder
 from thresher.device import pick_device
+from thresher.embedders import Embedder, Preprocess, build_embedder
 from thresher.errors import ThresherError
 
 DTYPES = ("float16", "float32")

@@ -8,28 +8,15 @@ embedding ``<embedder>+umap10``), and records each embedding in the ``embeddings
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from thresher.catalog.embeddings import EmbeddingStore, register_embeddings
 from thresher.catalog.samples import ok_sample_ids, open_source
 from thresher.catalog.workspace import Workspace
+from thresher.curate.config import EmbedRunConfig
 from thresher.curate.embed import EmbedConfig, embed_dataset
 from thresher.errors import ThresherError
-
-
-@dataclass
-class EmbedRunConfig:
-    embedder: str = "pixels"
-    source: str | None = None
-    reduce: str | None = None
-    batch_size: int = 256
-    num_workers: int | None = None
-    device: str | None = None
-    precision: str = "auto"
-    normalize: bool = True
-    seed: int = 0
 
 
 @dataclass
@@ -62,8 +49,6 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
     from accelerate import PartialState
 
     source = ws.resolve_source(config.source)
-    if config.reduce is not None and not config.reduce.startswith("umap:"):
-        raise ThresherError(f"unknown --reduce {config.reduce!r}; use umap:<dim>, e.g. umap:10")
     dataset, _ = open_source(ws, source)
     ids = ok_sample_ids(ws, source)
     if len(ids) == 0:
@@ -76,7 +61,7 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
         EmbedConfig(
             embedder=config.embedder,
             batch_size=config.batch_size,
-            num_workers=config.num_workers if config.num_workers is not None else min(4, os.cpu_count() or 1),
+            num_workers=config.resolved_num_workers,
             device=config.device,
             precision=config.precision,
             normalize=config.normalize,

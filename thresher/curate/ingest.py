@@ -18,25 +18,11 @@ import pyarrow as pa
 from PIL import Image
 from tqdm.auto import tqdm
 
+from thresher.catalog.names import check_name, utcnow
 from thresher.catalog.source_loaders import LoadedSource, SourceRequest, default_source_id, load_source
-from thresher.catalog.workspace import Workspace, check_name, utcnow
+from thresher.catalog.workspace import Workspace
+from thresher.curate.config import IngestConfig
 from thresher.errors import ThresherError
-
-DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own default decompression-bomb limit
-
-
-@dataclass
-class IngestConfig:
-    source: str
-    name: str | None = None
-    config: str | None = None
-    split: str | None = None
-    revision: str | None = None
-    label_column: str | None = None
-    image_column: str | None = None
-    trust_remote_code: bool = False
-    seed: int = 0
-    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass
@@ -64,8 +50,6 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
         seed=config.seed,
     )
     source_id = check_name(config.name or default_source_id(request), "source name")
-    if config.max_pixels < 1:
-        raise ThresherError("--max-pixels must be positive")
     loaded = load_source(request)
 
     if ws.exists:

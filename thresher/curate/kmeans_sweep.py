@@ -4,7 +4,7 @@ All fits use the SAME training sample (drawn once, sized for the largest k), so 
 comparable across k; ``inertia_per_point`` divides by the sample size so the figure does not depend
 on it. The elbow is where the curve bends most: the k farthest below the straight line between the
 first and last point of the (min-max scaled) curve (the "Kneedle" rule, Satopää et al. 2011).
-DESIGN.md §4 notes k should sit near the number of groups to balance, so the plot is a guide only.
+docs/architecture.md ("Granularity matters for balance") notes k should sit near the number of groups to balance, so the plot is a guide only.
 """
 
 from __future__ import annotations

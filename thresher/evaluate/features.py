@@ -8,7 +8,7 @@ the network has a class head, ``class_probs(images) -> (N, C)``. Images are nump
   features; softmax of the bias-free logits for IS). The FID-specific blocks differ from torchvision's
   (average pools ignore padding, the last block max-pools), and images are resized to 299 with
   TensorFlow-1 bilinear sampling, as torch-fidelity does, so the numbers are comparable to published FIDs.
-- ``clip:<arch>/<pretrained>``, ``dino:<name>``: the curation embedders (``thresher.curate.embedders``).
+- ``clip:<arch>/<pretrained>``, ``dino:<name>``: the curation embedders (``thresher.embedders``).
 - ``classifier``: a small CNN trained on the labelled reference images (``thresher.evaluate.classifier``).
 """
 
@@ -284,7 +284,7 @@ def build_extractor(
     if name == "inception":
         return InceptionExtractor(_load_inception_state(weights, cache_dir), torch_device, batch_size)
     if name.startswith(("clip:", "dino:")):
-        from thresher.curate.embedders import build_embedder  # lazy: the curation side is optional here
+        from thresher.embedders import build_embedder  # lazy: the curation side is optional here
 
         return EmbedderExtractor(name, build_embedder(name, torch_device), torch_device, batch_size)
     if name == "classifier":

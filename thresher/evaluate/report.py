@@ -210,11 +210,22 @@ def save_sample_grid(images: np.ndarray, path: Path, *, columns: int = 10, min_t
     return path
 
 
-def _format(value: Any, key: str) -> str:
+def format_kid(value: float) -> str:
+    """KID for a table: ``18.61`` at magnitude 1 and above (KID on unnormalized features can be large),
+    ``1.23e-03`` below (Inception KIDs are 1e-4 to 1e-1; the unbiased estimate can be slightly negative),
+    ``0`` for zero."""
+    if value == 0:
+        return "0"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.2e}"
+
+
+def format_metric(value: Any, key: str) -> str:
+    """A metric value as a table cell: ``–`` when missing or not finite, KID by ``format_kid``, other
+    floats to 3 significant digits (whole numbers from 1000 on), anything else as ``str``."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     if key == "kid":
-        return f"{value * 1000:.2f}e-3"
+        return format_kid(float(value))
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
@@ -229,10 +240,10 @@ def headline_rows(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list
         [
             str(r.get("run")),
             _method(r),
-            _format(r.get("ratio"), "ratio"),
-            _format(r["metrics"].get("n_generated"), "n"),
+            format_metric(r.get("ratio"), "ratio"),
+            format_metric(r["metrics"].get("n_generated"), "n"),
         ]
-        + [_format(r["metrics"].get(c), c) for c in columns]
+        + [format_metric(r["metrics"].get(c), c) for c in columns]
         for r in ordered
     ]
     return header, rows

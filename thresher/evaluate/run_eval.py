@@ -18,31 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from thresher.catalog.names import new_run_id, utcnow
 from thresher.catalog.samples import load_images
-from thresher.catalog.workspace import Workspace, new_run_id, utcnow
+from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
 from thresher.errors import ThresherError
+from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.report import TABLE_COLUMNS
 from thresher.train.run import find_run_dir
-
-
-@dataclass
-class EvalRunConfig:
-    run: str | None = None
-    images: str | None = None  # generated images (folder of PNGs or Parquet) instead of sampling a run
-    n: int = 1000
-    against: str | None = None
-    features: str = "classifier"
-    weights: str | None = None  # inception weights file
-    steps: int = 50
-    sampler: str = "heun"
-    # Classifier-free guidance (at flow times within cfg_interval); labels follow the run's default, see
-    # thresher.train.sampling.generate.
-    cfg_scale: float = 1.0
-    cfg_interval: tuple[float, float] = (0.0, 1.0)
-    seed: int = 0
-    batch_size: int = 256
-    device: str | None = None
 
 
 @dataclass
@@ -71,10 +54,6 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
     from thresher.evaluate.evaluator import EvalConfig, evaluate_images
     from thresher.evaluate.features import build_extractor
 
-    if config.run is None and config.images is None:
-        raise ThresherError("give --run (a training run) or --images (generated images)")
-    if config.n < 2:
-        raise ThresherError("--n must be at least 2")
     started = time.perf_counter()
     run_dir, run_info = (
         (find_run_dir(ws, config.run), _run_info(ws, config.run)) if config.run else (None, {})

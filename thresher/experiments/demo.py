@@ -1,7 +1,7 @@
 """`thresher demo`: the whole loop on real long-tailed MNIST, offline, ending in a report.
 
 ingest (mnist-lt to train on, balanced mnist as the reference) → embed (deskewed HOG features, the
-offline embedder whose clusters separate digits: DESIGN.md "Granularity matters for balance",
+offline embedder whose clusters separate digits: docs/architecture.md, "Granularity matters for balance",
 benchmarks/balance_features.py) → cluster (k=10, best of 3 k-means restarts) → select three subsets of one size
 (random, cluster-proportional nearest, cluster-equal nearest) → publish each with its card → train the
 tiny DiT without labels on the full set and on each subset → sample → evaluate with the classifier
@@ -21,80 +21,14 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
 from thresher.catalog.workspace import Workspace
-
-RARE_CLASSES = (7, 8, 9)  # mnist-lt's three smallest classes (49, 35 and 25 images)
-MNIST_LT_ROWS = 1703
-
-
-@dataclass
-class DemoRecipe:
-    """The model and schedule that make recognizable digits within the demo's CPU budget (see README)."""
-
-    model_size: str = "DiT-T/1"
-    width: int = 128
-    depth: int = 4
-    heads: int = 4
-    # Every run sees its training set this many times, so a half-size subset trains half the steps: the
-    # compute that pruning saves (and the subsets compare with each other at equal steps).
-    epochs: float = 12.0
-    batch_size: int = 16  # measured: at equal images seen, batch 16 > 32 > 64 (more updates per second)
-    lr: float = 1e-3
-    warmup_steps: int = 50
-    ema_decay: float = 0.995
-    t_sampling: str = "logit_normal"
-    image_size: int | None = None
-    vae: str | None = "thresher-ae"  # the small autoencoder trained once per source
-    autoencoder_steps: int = 300
-    # Heun: 8 evaluations. Measured on the full set with guidance 1.5: 0.913 mean confidence at 4 steps,
-    # 0.916 at 5.
-    sample_steps: int = 4
-    sampler: str = "heun"
-    # Unconditional generation in two stages (thresher.train.conditioning): the DiT learns p(x | cluster) for
-    # the demo's own k-means clusters (no labels) and samples clusters at their training frequencies, so
-    # the generated mix still follows the training set. Measured on the full set (1000 samples): mean
-    # confidence 0.85 against 0.77 for the plain unconditional DiT at the same steps; guidance within a
-    # cluster at t in [0.25, 0.75] lifts it to 0.93. False trains the plain unconditional DiT.
-    cluster_conditioning: bool = True
-    cfg_scale: float = 2.0
-    cfg_interval: tuple[float, float] = (0.25, 0.75)
-    # Sampling batch: measured faster at 32 than at 256 on 2 cores (the activations stay in cache).
-    eval_batch_size: int = 32
-    seconds_per_step: float = 0.105  # measured on 2 CPU cores; only weights the time-left estimate
-
-    def steps_for(self, n_rows: int) -> int:
-        return max(1, round(self.epochs * n_rows / self.batch_size))
-
-
-@dataclass
-class DemoConfig:
-    quick: bool = False
-    seed: int = 0
-    # The proportional and equal runs repeat per training seed; None: (0, 1), or (0,) with quick.
-    train_seeds: tuple[int, ...] | None = None
-    embedder: str = "hog?deskew"
-    kmeans_restarts: int = 3
-    prune_ratio: float = 0.5
-    k: int = 10
-    n_generated: int = 1000
-    recipe: DemoRecipe = field(default_factory=DemoRecipe)
-
-    def resolved(self) -> DemoConfig:
-        if not self.quick:
-            return replace(self, train_seeds=self.train_seeds or (0, 1))
-        # Smoke-test size: every stage runs, figures are not meaningful.
-        return replace(
-            self,
-            train_seeds=self.train_seeds or (0,),
-            n_generated=100,
-            recipe=replace(self.recipe, epochs=0.6, sample_steps=4, autoencoder_steps=30),
-        )
+from thresher.experiments.demo_config import MNIST_LT_ROWS, RARE_CLASSES, DemoConfig
 
 
 @dataclass
@@ -132,15 +66,23 @@ class _Stages:
 
 
 def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
-    from thresher.curate.cluster_run import ClusterRunConfig, run_cluster
-    from thresher.curate.embed_run import EmbedRunConfig, run_embed
-    from thresher.curate.ingest import IngestConfig, ingest
-    from thresher.curate.publish import PublishConfig, publish
-    from thresher.curate.select import SelectConfig, select
-    from thresher.evaluate.run_eval import EvalRunConfig, evaluate_run
+    from thresher.curate.cluster_run import run_cluster
+    from thresher.curate.config import (
+        ClusterRunConfig,
+        EmbedRunConfig,
+        IngestConfig,
+        PublishConfig,
+        SelectConfig,
+    )
+    from thresher.curate.embed_run import run_embed
+    from thresher.curate.ingest import ingest
+    from thresher.curate.publish import publish
+    from thresher.curate.select import select
+    from thresher.evaluate.config import EvalRunConfig
+    from thresher.evaluate.run_eval import evaluate_run
     from thresher.train.autoencoder import AutoencoderConfig
-    from thresher.train.loop import TrainConfig
-    from thresher.train.run import TrainRunConfig, run_training
+    from thresher.train.config import TrainConfig, TrainRunConfig
+    from thresher.train.run import run_training
 
     config = config.resolved()
     recipe = config.recipe

@@ -1,4 +1,4 @@
-"""Flow matching on the SiT linear path and its ODE samplers (DESIGN.md §4 notation).
+"""Flow matching on the SiT linear path and its ODE samplers (docs/architecture.md, "Scores", for the notation).
 
 x_t = t·x + (1−t)·ε with ε ~ N(0, I), so t=0 is noise and t=1 is data; the regression target is the
 path's velocity x − ε, and the loss l(x; θ, t, ε) = ||v_θ(x_t, t) − (x − ε)||² is returned per sample
@@ -15,14 +15,13 @@ import torch
 from tqdm.auto import tqdm
 
 from thresher.errors import ThresherError
+from thresher.train.config import SAMPLERS, T_SAMPLINGS
 
 # v(x, t, labels) -> velocity, with t of shape (B,) and labels None meaning "no condition".
 VelocityFn = Callable[[torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor]
 
 # The label that means "no class": the unconditional half of a guided batch, and unlabeled data.
 NULL_LABEL = -1
-T_SAMPLINGS = ("uniform", "logit_normal")
-SAMPLERS = ("euler", "heun")
 
 
 def sample_t(

@@ -1,4 +1,4 @@
-"""The training loop: a DiT learns the flow-matching velocity of a :class:`TrainingSet` (DESIGN.md §5).
+"""The training loop: a DiT learns the flow-matching velocity of a :class:`TrainingSet` (docs/architecture.md, "Training and evaluation").
 
 ``accelerate`` owns devices, processes (DDP under ``accelerate launch``), mixed precision and
 checkpoints. Every global batch is split across processes (``split_batches``), so the data a run sees
@@ -34,78 +34,15 @@ from tqdm.auto import tqdm
 from thresher.device import pick_device
 from thresher.errors import ThresherError
 from thresher.train.conditioning import label_counts
+from thresher.train.config import TrainConfig
 from thresher.train.ema import create_ema
-from thresher.train.flow import NULL_LABEL, SAMPLERS, T_SAMPLINGS, flow_loss, sample_t
+from thresher.train.flow import NULL_LABEL, flow_loss, sample_t
 from thresher.train.latents import load_vae
 from thresher.train.model import FlowDiT, build_model, save_model
 from thresher.train.sampling import resolve_labels, sample_images, save_grid
 from thresher.train.training_set import EpochSampler, TrainingSet, TrainingSetDataset
 
 CHECKPOINTS = "checkpoints"
-WEIGHTINGS = (None, "loss", "sampler")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-
-
-LR_SCHEDULES = ("constant", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run needs besides its data; saved resolved as ``config.yaml``."""
-
-    model_size: str = "DiT-S/2"
-    width: int | None = None  # overrides of the named size
-    depth: int | None = None
-    heads: int | None = None
-    steps: int = 10_000
-    batch_size: int = 64  # global: split across processes
-    lr: float = 1e-4
-    warmup_steps: int = 0
-    lr_schedule: str = "constant"  # after warmup: "constant" (DiT/SiT) or "cosine" decay to 0 at `steps`
-    weight_decay: float = 0.0
-    grad_clip: float | None = 1.0
-    ema_decay: float = 0.9999
-    seed: int = 0
-    precision: str = "auto"  # auto: bf16 on GPU, fp32 on CPU
-    device: str | None = None  # None: accelerate's choice (GPU when present); "cpu" forces CPU
-    label_dropout: float = 0.1  # classifier-free guidance training
-    unconditional: bool = False
-    t_sampling: str = "uniform"  # or "logit_normal"
-    weighting: str | None = (
-        None  # per-sample weights as "loss" weights or via the "sampler"; None ignores them
-    )
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 2
-    log_every: int = 10
-    num_workers: int = 0
-    sample_count: int = 16  # images in samples.png; 0 skips it
-    sample_steps: int = 50
-    sample_sampler: str = "heun"
-    sample_cfg_scale: float = 1.0
-    sample_seed: int = 0
-
-    def validate(self) -> None:
-        checks = [
-            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
-            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
-            (0.0 <= self.label_dropout < 1.0, f"label_dropout must be in [0, 1), got {self.label_dropout}"),
-            (0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
-            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
-            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
-            (self.t_sampling in T_SAMPLINGS, f"t_sampling must be one of {', '.join(T_SAMPLINGS)}"),
-            (self.weighting in WEIGHTINGS, "weighting must be loss, sampler or none"),
-            (self.sample_sampler in SAMPLERS, f"sample_sampler must be one of {', '.join(SAMPLERS)}"),
-            (
-                self.checkpoint_every >= 1 and self.log_every >= 1,
-                "checkpoint_every and log_every must be >= 1",
-            ),
-            (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ThresherError(message)
 
 
 def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:

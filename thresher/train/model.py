@@ -1,4 +1,4 @@
-"""The DiT velocity network (DESIGN.md §5) and its on-disk form.
+"""The DiT velocity network (docs/architecture.md, "Training and evaluation") and its on-disk form.
 
 The network is ``diffusers.DiTTransformer2DModel`` (Peebles & Xie 2023, adaLN-Zero blocks) wrapped in
 :class:`FlowDiT`, which speaks the flow-matching convention of :mod:`thresher.train.flow`: time ``t`` in
@@ -74,7 +74,8 @@ def dit_config(
         raise ThresherError(f"model width {width} is not divisible by {heads} attention heads")
     if sample_size % patch:
         raise ThresherError(
-            f"input size {sample_size} is not divisible by the patch size {patch} of DiT-{name}/{patch}"
+            f"input size {sample_size} is not divisible by the patch size {patch} of DiT-{name}/{patch}: "
+            f"pass --image-size with a multiple of {patch}, or a model with another patch size"
         )
     if num_classes is not None and num_classes < 1:
         raise ThresherError(f"num_classes must be at least 1, got {num_classes}")

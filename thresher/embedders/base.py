@@ -1,0 +1,121 @@
+"""The embedder base class and the family registry (see :mod:`thresher.embedders` for the names)."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qsl
+
+import torch
+from PIL import Image
+
+from thresher.device import autocast_dtype, pick_device
+from thresher.errors import ThresherError
+
+log = logging.getLogger(__name__)
+
+Preprocess = Callable[[Image.Image], torch.Tensor]
+
+
+class Embedder(ABC):
+    """Images -> vectors. Subclasses implement ``preprocess`` and ``_encode``; fitted ones also fit/save/load."""
+
+    #: True for embedders whose mapping is learned from the data being embedded (pixels PCA).
+    fits_to_data: ClassVar[bool] = False
+    #: False where reduced precision would only lose accuracy without saving time (a single matmul).
+    uses_autocast: ClassVar[bool] = True
+
+    def __init__(self, name: str, dim: int, device: torch.device, precision: str) -> None:
+        self.name = name
+        self.dim = dim
+        self.device = device
+        self.precision = precision
+
+    @property
+    @abstractmethod
+    def preprocess(self) -> Preprocess:
+        """A picklable callable PIL image -> CPU float tensor (no reference to the model)."""
+
+    @abstractmethod
+    def _encode(self, batch: torch.Tensor) -> torch.Tensor:
+        """Model call on a batch already on ``self.device``."""
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Embed a preprocessed batch: float32 tensor (B, dim) on ``self.device``."""
+        batch = batch.to(self.device, non_blocking=True)
+        dtype = autocast_dtype(self.device, self.precision) if self.uses_autocast else None
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+            out = self._encode(batch)
+        return out.float()
+
+    __call__ = forward
+
+    @property
+    def needs_fit(self) -> bool:
+        """True while this embedder still has to be fitted (or loaded) before it can embed."""
+        return False
+
+    def fit(self, images: Iterable[Image.Image]) -> None:
+        raise TypeError(f"embedder {self.name!r} has no fitted state")
+
+    def save(self, path: str | Path) -> None:
+        raise TypeError(f"embedder {self.name!r} has no fitted state")
+
+    def load(self, path: str | Path) -> None:
+        raise TypeError(f"embedder {self.name!r} has no fitted state")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, device={self.device})"
+
+
+# --- the registry -------------------------------------------------------------------------------------
+
+Builder = Callable[[str, str, dict[str, str], torch.device, str], Embedder]
+FAMILIES: dict[str, tuple[str, Builder]] = {}
+
+
+def register_family(family: str, usage: str) -> Callable[[Builder], Builder]:
+    """Add an embedder family; the builder gets (full name, spec after 'family:', ?options, device, precision)."""
+
+    def add(builder: Builder) -> Builder:
+        FAMILIES[family] = (usage, builder)
+        return builder
+
+    return add
+
+
+def build_embedder(name: str, device: torch.device | None = None, precision: str = "auto") -> Embedder:
+    """Build the embedder ``name`` (see the module docstring) on ``device`` (default: CUDA when present)."""
+    name = name.strip()
+    head, _, query = name.partition("?")
+    family, _, spec = head.partition(":")
+    if family not in FAMILIES:
+        known = ", ".join(usage for usage, _ in FAMILIES.values())
+        raise ThresherError(f"unknown embedder {name!r}; known families: {known}")
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    return FAMILIES[family][1](name, spec, options, device or pick_device(None), precision)
+
+
+def _check_options(name: str, options: dict[str, str], allowed: set[str]) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ThresherError(
+            f"embedder {name!r}: unknown option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
+
+
+def _int_option(name: str, options: dict[str, str], key: str) -> int | None:
+    value = options.get(key)
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise ThresherError(f"embedder {name!r}: option {key} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

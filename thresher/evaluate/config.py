@@ -1,0 +1,45 @@
+"""What an evaluation request says: the evaluate stage's config dataclass (no heavy imports, see
+:mod:`thresher.train.config` for why)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from thresher.config_field import setting
+from thresher.errors import ThresherError
+from thresher.train.config import SAMPLERS
+
+
+@dataclass
+class EvalRunConfig:
+    run: str | None = setting(None, "Training run to sample from and evaluate.", flag="--run")
+    images: str | None = setting(
+        None, "Evaluate these generated images instead (folder of PNGs or .parquet)."
+    )
+    n: int = setting(1000, "Images to generate.", flag="--n")
+    against: str | None = setting(
+        None, "Reference: a subset, source or published dataset (default: the run's source)."
+    )
+    features: str = setting("classifier", "inception, clip:<arch>/<pretrained>, dino:<name> or classifier.")
+    weights: str | None = setting(None, "Local Inception-v3 FID weights (for --features inception offline).")
+    steps: int = setting(50, "ODE steps when sampling.")
+    sampler: str = setting("heun", "ODE sampler.", choices=SAMPLERS)
+    # Classifier-free guidance (at flow times within cfg_interval); labels follow the run's default, see
+    # thresher.train.sampling.generate.
+    cfg_scale: float = setting(1.0, "Classifier-free guidance when sampling.")
+    cfg_interval: tuple[float, float] = setting(
+        (0.0, 1.0), "Guide only at flow times t in LOW,HIGH (t=0 is noise, 1 is data)."
+    )
+    seed: int = setting(0, "Seed of the generated samples.")
+    batch_size: int = setting(256, "Images per batch when sampling and extracting features.")
+    device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
+
+    def __post_init__(self) -> None:
+        if self.run is None and self.images is None:
+            raise ThresherError("give --run (a training run) or --images (generated images)")
+        if self.n < 2:
+            raise ThresherError("--n must be at least 2")
+        if self.steps < 1:
+            raise ThresherError(f"--steps must be at least 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise ThresherError(f"--batch-size must be at least 1, got {self.batch_size}")

@@ -1,0 +1,182 @@
+"""What a training, sampling or pretraining request says: the train stage's config dataclasses.
+
+Kept free of torch and the model code, so the command line can build its options from these fields (their
+defaults, help and choices) without loading the heavy modules, and every front end validates a request
+when it builds the config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from thresher.catalog.names import check_name
+from thresher.config_field import setting
+from thresher.errors import ThresherError
+
+if TYPE_CHECKING:
+    from thresher.train.autoencoder import AutoencoderConfig
+
+WEIGHTINGS = (None, "loss", "sampler")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LR_SCHEDULES = ("constant", "cosine")
+T_SAMPLINGS = ("uniform", "logit_normal")
+SAMPLERS = ("euler", "heun")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs besides its data; saved resolved as ``config.yaml``. The command line takes its
+    defaults and help from these fields (``thresher train``), so the two never disagree."""
+
+    model_size: str = setting(
+        "DiT-T/4",
+        "DiT size and patch: DiT-T|S|B|L|XL / 1|2|4|8 (patch 1 suits small latents such as thresher-ae's 7x7).",
+        flag="--model",
+    )
+    width: int | None = setting(None, "Override the size's width.")
+    depth: int | None = setting(None, "Override the size's depth.")
+    heads: int | None = setting(None, "Override the size's attention heads.")
+    steps: int = setting(1000, "Optimizer steps.")
+    batch_size: int = setting(64, "Global batch size (split across processes).")
+    lr: float = setting(1e-3, "Learning rate (AdamW).")
+    warmup_steps: int = setting(50, "Linear warmup steps.", flag="--warmup")
+    lr_schedule: str = setting(
+        "constant", "After warmup: constant, or cosine decay to 0 at --steps.", choices=LR_SCHEDULES
+    )
+    weight_decay: float = setting(0.0, "AdamW weight decay.")
+    grad_clip: float | None = setting(1.0, "Clip the gradient norm to this (none: no clipping).", cli=False)
+    ema_decay: float = setting(0.999, "EMA decay of the sampled weights.", flag="--ema")
+    seed: int = setting(0, "Seed of initialization, data order, times and noise.")
+    precision: str = setting("auto", "auto: bf16 on GPU, fp32 on CPU.", choices=PRECISIONS)
+    device: str | None = setting(None, "cpu, cuda, … (default: accelerate's choice, GPU when present).")
+    label_dropout: float = setting(0.1, "Share of labels dropped for classifier-free guidance.")
+    unconditional: bool = setting(False, "Ignore labels (the null class for every row).")
+    t_sampling: str = setting("uniform", "How training times are drawn.", choices=T_SAMPLINGS)
+    weighting: str | None = setting(
+        None,
+        "How --weights apply: loss (weighted loss) or sampler (weighted sampling); default loss when "
+        "weights are given.",
+        choices=("loss", "sampler"),
+    )
+    checkpoint_every: int = setting(500, "Save a resumable checkpoint every N steps.")
+    keep_checkpoints: int = setting(2, "Checkpoints kept (the newest).", cli=False)
+    log_every: int = setting(10, "Log the loss every N steps.", cli=False)
+    num_workers: int = setting(0, "DataLoader workers.", cli=False)
+    sample_count: int = setting(
+        16, "Images in the run's closing samples.png grid (0 skips it).", flag="--grid-count"
+    )
+    sample_steps: int = setting(50, "ODE steps of the closing grid.", flag="--grid-steps")
+    sample_sampler: str = setting("heun", "Sampler of the closing grid.", choices=SAMPLERS, cli=False)
+    sample_cfg_scale: float = setting(1.0, "Guidance scale of the closing grid.", cli=False)
+    sample_seed: int = setting(0, "Seed of the closing grid.", cli=False)
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
+            (0.0 <= self.label_dropout < 1.0, f"label_dropout must be in [0, 1), got {self.label_dropout}"),
+            (0.0 <= self.ema_decay < 1.0, f"ema_decay must be in [0, 1), got {self.ema_decay}"),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.lr_schedule in LR_SCHEDULES, f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}"),
+            (self.t_sampling in T_SAMPLINGS, f"t_sampling must be one of {', '.join(T_SAMPLINGS)}"),
+            (self.weighting in WEIGHTINGS, "weighting must be loss, sampler or none"),
+            (self.sample_sampler in SAMPLERS, f"sample_sampler must be one of {', '.join(SAMPLERS)}"),
+            (
+                self.checkpoint_every >= 1 and self.log_every >= 1,
+                "checkpoint_every and log_every must be >= 1",
+            ),
+            (self.keep_checkpoints >= 1, "keep_checkpoints must be >= 1"),
+            (self.sample_count >= 0, f"the grid count must be >= 0, got {self.sample_count}"),
+            (self.sample_steps >= 1, f"the grid's sampling steps must be >= 1, got {self.sample_steps}"),
+            (self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ThresherError(message)
+
+    def validate(self) -> None:
+        """Re-check after fields were changed in place (``__post_init__`` checks at construction)."""
+        self.__post_init__()
+
+
+@dataclass
+class TrainRunConfig:
+    """A training run on a named dataset: the data side of ``thresher train`` (the model side is ``train``)."""
+
+    dataset: str = setting(
+        help="NAME[@vN] subset, a source id, a published folder, or hf://datasets/<owner>/<repo>@vN.",
+        aliases=("-d",),
+    )
+    train: TrainConfig = setting(default_factory=TrainConfig, cli=False)
+    image_size: int | None = setting(None, "Resize images to this side first (must divide by the patch size).")
+    vae: str | None = setting(
+        None,
+        "Train in a latent space: thresher-ae (a small autoencoder of the source, trained on first use; "
+        "about 5x the pixel-space throughput) or a diffusers AutoencoderKL (Hub id or path).",
+    )
+    weights: str | None = setting(
+        None, "Per-sample/group weights: a score run id or a Parquet file with a weight column."
+    )
+    run: str | None = setting(
+        None, "Run name (default: a fresh id); with --resume, the run to continue.", flag="--run"
+    )
+    resume: bool = setting(False, "Continue the run from its latest checkpoint.")
+    autoencoder: AutoencoderConfig | None = setting(None, cli=False)  # for vae="thresher-ae"; None: defaults
+    clusters: str | None = setting(
+        None,
+        "Condition on the clusters of this `thresher cluster` run (or `latest`) instead of class labels "
+        "(no labels needed); sampling then draws clusters at their training frequencies.",
+        metavar="RUN",
+    )
+
+    def __post_init__(self) -> None:
+        if self.image_size is not None and self.image_size < 1:
+            raise ThresherError(f"--image-size must be at least 1, got {self.image_size}")
+        if self.clusters is not None and self.train.unconditional:
+            raise ThresherError("a model conditioned on clusters is not unconditional; drop one of the two")
+        if self.train.weighting is not None and self.weights is None:
+            raise ThresherError("--weighting needs --weights")
+        if self.weights is not None and self.train.weighting is None:
+            self.train = replace(self.train, weighting="loss")
+        if self.run is not None:
+            check_name(self.run, "run name")
+        elif self.resume:
+            raise ThresherError("--resume needs --run NAME (the run to continue)")
+
+
+@dataclass
+class SampleConfig:
+    """``thresher sample``: images from a training run's EMA model."""
+
+    run: str = setting(help="Run id or run folder.", flag="--run")
+    n: int = setting(help="Number of images.", flag="--n")
+    out: str = setting(help="A folder (PNGs) or a .parquet file.")
+    seed: int = setting(0, "Seed of the initial noise and the drawn labels.")
+    labels: str = setting(
+        "auto",
+        "uniform (every class equally), prior (at the training frequencies), none, or comma-separated "
+        "class ids; auto is prior for a model conditioned on --clusters, uniform otherwise.",
+    )
+    steps: int = setting(50, "ODE steps.")
+    sampler: str = setting("heun", "ODE sampler.", choices=SAMPLERS)
+    cfg_scale: float = setting(1.0, "Classifier-free guidance scale.")
+    cfg_interval: tuple[float, float] = setting(
+        (0.0, 1.0), "Guide only at flow times t in LOW,HIGH (t=0 is noise, 1 is data)."
+    )
+    batch_size: int = setting(128, "Images per sampling batch.")
+    device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ThresherError("--n must be at least 1")
+        if self.steps < 1:
+            raise ThresherError(f"--steps must be at least 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise ThresherError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.sampler not in SAMPLERS:
+            raise ThresherError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
+
+
