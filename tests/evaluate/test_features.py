@@ -124,7 +124,7 @@ def test_rgba_and_palette_pngs_of_one_size_load_as_one_rgb_batch(tmp_path) -> No
     # The `evaluate --images FOLDER` case: all 64x64, in modes RGBA, P (+ transparency), P, L and RGB.
     from PIL import Image
 
-    from thresher.evaluate.features import check_images, load_image_files
+    from thresher.evaluate.image_batches import check_images, load_image_files
 
     rng = np.random.default_rng(0)
     rgba = rng.integers(0, 256, size=(64, 64, 4), dtype=np.uint8)
@@ -164,7 +164,7 @@ def test_rgba_and_palette_pngs_of_one_size_load_as_one_rgb_batch(tmp_path) -> No
 def test_an_all_grey_folder_stays_one_channel_and_real_size_differences_are_reported(tmp_path) -> None:
     from PIL import Image
 
-    from thresher.evaluate.features import load_image_files
+    from thresher.evaluate.image_batches import load_image_files
 
     for i in range(3):
         Image.new("L", (16, 16), 10 * i).save(tmp_path / f"{i}.png")

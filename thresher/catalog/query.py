@@ -18,7 +18,6 @@ import duckdb
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
-FORMATS = ("table", "csv", "json")
 _READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
 
 

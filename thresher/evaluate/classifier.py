@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from thresher.evaluate.features import check_images, images_to_tensor
+from thresher.evaluate.image_batches import check_images, images_to_tensor
 from thresher.evaluate.negatives import make_negatives
 
 # Bump when the architecture or the training recipe changes, so old cache entries are not reused.

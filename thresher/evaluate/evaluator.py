@@ -31,7 +31,8 @@ import torch.nn.functional as F
 
 from thresher.errors import ThresherError
 from thresher.evaluate import metrics
-from thresher.evaluate.features import FeatureExtractor, check_images, images_to_tensor
+from thresher.evaluate.features import FeatureExtractor
+from thresher.evaluate.image_batches import check_images, images_to_tensor
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """Feature extractors for evaluation, by name.
 
-``build_extractor(name, ...)`` returns an object with ``extract(images) -> (N, D) float32`` and, when
-the network has a class head, ``class_probs(images) -> (N, C)``. Images are numpy uint8 N x H x W x C
-(C = 1 or 3) everywhere. Names:
+``build_extractor(name, ...)`` returns an object with ``extract(images) -> (N, D) float32`` and
+``features_and_probs(images)``, which also returns the class probabilities when the network has a class
+head. Images are numpy uint8 N x H x W x C (C = 1 or 3) everywhere. Names:
 
 - ``inception``: Inception-v3 with the TensorFlow FID weights in torch-fidelity's layout (pool3, 2048-d
   features; softmax of the bias-free logits for IS). The FID-specific blocks differ from torchvision's
@@ -14,7 +14,6 @@ the network has a class head, ``class_probs(images) -> (N, C)``. Images are nump
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -27,7 +26,7 @@ from tqdm.auto import tqdm
 
 from thresher.device import pick_device
 from thresher.errors import ThresherError
-from thresher.images import WHITE, uniform_batch
+from thresher.evaluate.image_batches import check_images, images_to_tensor
 
 INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
@@ -44,45 +43,6 @@ class FeatureExtractor(Protocol):
     def extract(self, images: np.ndarray) -> np.ndarray: ...
 
     def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
-
-
-def check_images(
-    images: np.ndarray | Sequence[Image.Image | np.ndarray], background: tuple[int, int, int] = WHITE
-) -> np.ndarray:
-    """Validate a uint8 N x H x W x C batch (C = 1 or 3); N x H x W is taken as grayscale.
-
-    A list or tuple of images (PIL images of any mode, or uint8 H x W (x C) arrays, as read from a folder
-    of PNGs) is made one batch first by ``thresher.images.uniform_batch``: transparency is composited
-    onto ``background``, and a mix of greyscale and colour becomes RGB. ThresherError if their sizes differ.
-    """
-    if isinstance(images, (list, tuple)):
-        return uniform_batch(images, background)
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., None]
-    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"images must be uint8 N x H x W x C with C in (1, 3), got {images.dtype} {images.shape}"
-        )
-    return images
-
-
-def load_image_files(files: Sequence[str | Path], background: tuple[int, int, int] = WHITE) -> np.ndarray:
-    """Image files (any PNG/JPEG/WebP mode) as one uint8 N x H x W x C batch, see ``check_images``."""
-    opened = []
-    for f in files:
-        with Image.open(f) as img:
-            img.load()
-            opened.append(img)
-    return check_images(opened, background)
-
-
-def images_to_tensor(images: np.ndarray, channels: int) -> torch.Tensor:
-    """uint8 NHWC -> float32 NCHW in [0, 255] with ``channels`` channels (gray repeated, RGB averaged)."""
-    x = torch.from_numpy(np.ascontiguousarray(check_images(images))).permute(0, 3, 1, 2).float()
-    if x.shape[1] == channels:
-        return x
-    return x.expand(-1, 3, -1, -1) if channels == 3 else x.mean(dim=1, keepdim=True)
 
 
 def resize_bilinear_tf1(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -232,9 +192,6 @@ class InceptionExtractor:
 
     def extract(self, images: np.ndarray) -> np.ndarray:
         return self.features_and_probs(images)[0]
-
-    def class_probs(self, images: np.ndarray) -> np.ndarray:
-        return self.features_and_probs(images)[1]
 
 
 class EmbedderExtractor:

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from thresher.evaluate.features import check_images  # noqa: E402
+from thresher.evaluate.image_batches import check_images  # noqa: E402
 
 # key -> (label, lower is better)
 METRIC_LABELS: dict[str, tuple[str, bool]] = {

@@ -18,6 +18,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from thresher.experiments.demo_config import MNIST_LT_ROWS, DemoConfig  # noqa: E402
+
 COLUMNS = [
     ("dataset", "training set", "{}"),
     ("seed", "seed", "{}"),
@@ -122,7 +124,7 @@ def _img(path: Path) -> str:
 
 
 def write_demo_report(
-    out_dir: Path, rows: list[dict[str, Any]], *, config: Any, cluster_table: list[dict[str, Any]]
+    out_dir: Path, rows: list[dict[str, Any]], *, config: DemoConfig, cluster_table: list[dict[str, Any]]
 ) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     rare = plot_rare_share(rows, out_dir / "rare_share.png")
@@ -140,7 +142,7 @@ def write_demo_report(
     lines = [
         "# thresher demo report",
         "",
-        "Long-tailed MNIST (`builtin:mnist-lt`, 1703 digits, 500 of class 0 down to 25 "
+        f"Long-tailed MNIST (`builtin:mnist-lt`, {MNIST_LT_ROWS} digits, 500 of class 0 down to 25 "
         f"of class 9); {_model_line(config)}; generated samples judged by a CNN trained on the "
         "balanced 5000-digit MNIST (`builtin:mnist`), which is also the FID reference. The CNN has a reject "
         "output trained on synthetic non-digits (noise, blank, blobs, shuffled pixels, blends of two digits), "
@@ -201,7 +203,7 @@ def write_demo_report(
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}figure{{display:inline-block;margin:8px}}</style>
 </head><body><h1>thresher demo report</h1>
-<p>Long-tailed MNIST (1703 digits, 500 of class 0 down to 25 of class 9); {html.escape(_model_line(config))};
+<p>Long-tailed MNIST ({MNIST_LT_ROWS} digits, 500 of class 0 down to 25 of class 9); {html.escape(_model_line(config))};
 samples judged by a CNN trained on balanced MNIST (also the FID reference), with a reject output for
 non-digits.</p>{table}
 <h2>The balancing result</h2><ul>{verdict_html}</ul>{_img(rare)}{_img(shares)}
@@ -212,10 +214,10 @@ non-digits.</p>{table}
     return index
 
 
-def _model_line(config: Any) -> str:
+def _model_line(config: DemoConfig) -> str:
     """How the DiTs were trained and sampled, for the report's first paragraph."""
-    recipe = getattr(config, "recipe", None)
-    if recipe is None or not getattr(recipe, "cluster_conditioning", False):
+    recipe = config.recipe
+    if not recipe.cluster_conditioning:
         return "tiny DiT trained unconditionally"
     low, high = recipe.cfg_interval
     return (

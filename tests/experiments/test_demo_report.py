@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from thresher.experiments.demo_config import DemoConfig
 from thresher.experiments.demo_report import balancing_verdict, write_demo_report
 
 
@@ -35,7 +36,7 @@ def test_verdict_compares_equal_and_proportional_per_seed(tmp_path):
     ]
     verdict = balancing_verdict(rows)
     assert [(v["seed"], v["holds"]) for v in verdict] == [(0, True), (1, False)]
-    index = write_demo_report(tmp_path, rows, config={"quick": True}, cluster_table=[])
+    index = write_demo_report(tmp_path, rows, config=DemoConfig(quick=True), cluster_table=[])
     page = index.read_text()
     assert "does not hold" in page and "holds" in page and "<table>" in page
     assert (tmp_path / "rare_share.png").is_file() and (tmp_path / "README.md").is_file()
