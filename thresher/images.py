@@ -44,6 +44,13 @@ def parse_background(text: str) -> RGB:
     raise ThresherError(f"bad background {text!r}: use white, black or R,G,B with each value in 0..255")
 
 
+def background_name(background: RGB) -> str:
+    """The text ``parse_background`` reads back as ``background``: white, black or R,G,B."""
+    rgb = tuple(int(c) for c in background)
+    names = {v: k for k, v in BACKGROUNDS.items()}
+    return names.get(rgb, ",".join(str(c) for c in rgb))
+
+
 def has_transparency(img: Image.Image) -> bool:
     """Whether ``img`` has an alpha channel or a transparent colour/palette entry."""
     return img.mode in _ALPHA_MODES or "transparency" in img.info

@@ -18,7 +18,9 @@ import duckdb
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
-_READ_STATEMENTS = {"SELECT", "EXPLAIN", "PRAGMA"}
+# An allow-list of what DuckDB itself parses a statement as. PRAGMA is not on it: DuckDB classes
+# IMPORT DATABASE as one, and that runs the folder's SQL (which can write).
+_READ_STATEMENTS = {"SELECT", "EXPLAIN"}
 
 
 @dataclass
@@ -69,12 +71,18 @@ def _parse(sql: str) -> list[Any]:
 def _create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
     # Temporary views live in memory, so they work on a read-only catalog and vanish with the connection.
     con.execute("CREATE TEMP VIEW embeddings_meta AS SELECT * FROM main.embeddings")
-    pattern = ws.root / "scores" / "*" / "part-*.parquet"
-    if any((ws.root / "scores").glob("*/part-*.parquet")):
+    # Only committed score runs: a killed run's leftovers (``scores/.<run>.partial/``) are never read.
+    files = [
+        path
+        for (run_id,) in con.execute("SELECT id FROM runs WHERE status = 'done' ORDER BY id").fetchall()
+        for path in sorted(ws.scores_dir(run_id).glob("part-*.parquet"))
+    ]
+    if files:
+        listed = ", ".join(_literal(str(f)) for f in files)
         con.execute(
-            f"CREATE TEMP VIEW scores AS SELECT * EXCLUDE (filename), "
-            f"regexp_extract(filename, '.*/scores/([^/]+)/part-[^/]*$', 1) AS run_id "
-            f"FROM read_parquet('{pattern}', filename = true, union_by_name = true)"
+            "CREATE TEMP VIEW scores AS SELECT * EXCLUDE (filename), "
+            "regexp_extract(filename, '.*/scores/([^/]+)/part-[^/]*$', 1) AS run_id "
+            f"FROM read_parquet([{listed}], filename = true, union_by_name = true)"
         )
     else:
         con.execute(
@@ -82,6 +90,11 @@ def _create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
             "NULL::DOUBLE AS score, NULL::INTEGER AS cluster, NULL::DOUBLE AS distance, NULL::BIGINT AS rank, "
             "NULL::TEXT AS run_id WHERE false"
         )
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (a view's definition cannot take parameters; quotes are doubled)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _table(columns: list[str], rows: list[tuple[Any, ...]], max_rows: int | None) -> str:

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from thresher.catalog.source_loaders import SourceRequest, load_source
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE, composite_onto
 
 
 def open_source(ws: Workspace, source_id: str) -> tuple[datasets.Dataset, str]:
@@ -59,10 +60,20 @@ def ok_sample_ids(ws: Workspace, source_id: str) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
-def load_images(ws: Workspace, source_id: str, sample_ids: np.ndarray, size: int | None = None) -> np.ndarray:
-    """Decode rows to a uint8 N×H×W×C array (C is 1 for grayscale sources, else 3).
+def load_images(
+    ws: Workspace,
+    source_id: str,
+    sample_ids: np.ndarray,
+    size: int | None = None,
+    background: RGB = WHITE,
+) -> np.ndarray:
+    """Decode rows to a uint8 N×H×W×C array: C is 1 when every row is greyscale, else 3.
 
-    ``size`` resizes every image to size×size; without it all rows must share one size.
+    Each image goes through ``thresher.images.composite_onto``: transparent pixels take the ``background``
+    colour (never whatever colour sits under them), 16-bit greyscale is scaled to 8 bits. A source mixing
+    greyscale and colour rows is all RGB (the grey rows repeated into three channels, which loses nothing),
+    as ``uniform_batch`` does. ``size`` resizes every image to size×size (after compositing, so hidden
+    colours never bleed into the edges); without it all rows must share one size.
     """
     dataset, _ = open_source(ws, source_id)
     subset = dataset.select(np.asarray(sample_ids, dtype=np.int64)).select_columns(["image"])
@@ -70,20 +81,19 @@ def load_images(ws: Workspace, source_id: str, sample_ids: np.ndarray, size: int
     n_batches = (len(subset) + 255) // 256
     for batch in tqdm(subset.iter(batch_size=256), total=n_batches, desc="decoding images", leave=False):
         for img in batch["image"]:
-            img = img.convert("L") if img.mode in _GRAY_MODES else img.convert("RGB")
+            img = composite_onto(img, background)
             if size is not None and img.size != (size, size):
                 img = img.resize((size, size), Image.BICUBIC)
-            arr = np.asarray(img)
-            arrays.append(arr[..., None] if arr.ndim == 2 else arr)
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        raise ThresherError(
-            f"images of {source_id!r} have several sizes {sorted(shapes)[:3]}: pass an image size"
-        )
-    return np.stack(arrays) if arrays else np.zeros((0, 1, 1, 1), np.uint8)
-
-
-_GRAY_MODES = ("L", "1", "I", "I;16", "LA")
+            arrays.append(np.asarray(img))
+    if not arrays:
+        return np.zeros((0, 1, 1, 1), np.uint8)
+    colour = any(a.ndim == 3 for a in arrays)
+    arrays = [np.repeat(a[..., None], 3, axis=-1) if colour and a.ndim == 2 else a for a in arrays]
+    sizes = {a.shape[:2] for a in arrays}
+    if len(sizes) > 1:
+        shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3]) + (", ..." if len(sizes) > 3 else "")
+        raise ThresherError(f"images of {source_id!r} have several sizes ({shown}): pass an image size")
+    return np.stack(arrays) if colour else np.stack(arrays)[..., None]
 
 
 def labels_of(ws: Workspace, source_id: str, sample_ids: np.ndarray) -> np.ndarray:

@@ -19,6 +19,8 @@ class WorkspaceStatus:
     clusterings: list[dict[str, Any]] = field(default_factory=list)
     subsets: list[dict[str, Any]] = field(default_factory=list)
     trainings: list[dict[str, Any]] = field(default_factory=list)
+    pretrainings: list[dict[str, Any]] = field(default_factory=list)
+    score_runs: list[dict[str, Any]] = field(default_factory=list)
     evaluations: int = 0
 
     def render(self) -> str:
@@ -43,6 +45,15 @@ class WorkspaceStatus:
             f"{s['summary']}" + (f"  → {s['destination']}" if s["destination"] else "")
             for s in self.subsets
         ] or ["  none"]
+        out += ["", "pretraining runs:"]
+        out += [
+            f"  {p['id']:<40} {p['status']:<8} {p['epochs']} epochs on {p['source']}"
+            for p in self.pretrainings
+        ] or ["  none"]
+        out += ["", "score runs:"]
+        out += [f"  {r['id']:<40} {r['method']:<13} from {r['pretrain']}" for r in self.score_runs] or [
+            "  none"
+        ]
         out += ["", "training runs:"]
         out += [f"  {t['id']:<40} {t['status']:<8} on {t['dataset']}" for t in self.trainings] or ["  none"]
         out += ["", f"evaluations: {self.evaluations}"]
@@ -71,6 +82,22 @@ def workspace_status(ws: Workspace) -> WorkspaceStatus:
             keys = ("ratio", "keep_count", "keep", "balance", "epsilon", "inverse")
             s["summary"] = " ".join(f"{k}={params[k]}" for k in keys if params.get(k) not in (None, False))
             status.subsets.append(s)
+        for run in rows_as_dicts(
+            con.execute(
+                "SELECT id, source, status, config FROM runs WHERE kind = 'pretrain' ORDER BY started"
+            )
+        ):
+            cfg = json.loads(run["config"]) if run["config"] else {}
+            status.pretrainings.append({**run, "epochs": cfg.get("epochs")})
+        for run in rows_as_dicts(
+            con.execute(
+                "SELECT id, config FROM runs WHERE kind = 'score' AND status = 'done' ORDER BY finished"
+            )
+        ):
+            cfg = json.loads(run["config"]) if run["config"] else {}
+            status.score_runs.append(
+                {"id": run["id"], "method": cfg.get("method"), "pretrain": cfg.get("pretrain")}
+            )
         status.trainings = rows_as_dicts(
             con.execute("SELECT id, status, dataset FROM runs WHERE kind = 'train' ORDER BY started")
         )

@@ -16,6 +16,7 @@ from thresher.curate.config import (
     EmbedRunConfig,
     IngestConfig,
     PublishConfig,
+    ScoreRunConfig,
     SelectConfig,
 )
 
@@ -61,6 +62,17 @@ def cluster(ws: Workspace, **values) -> None:
     from thresher.curate.cluster_run import run_cluster
 
     for line in run_cluster(ws, ClusterRunConfig(**values)).lines():
+        click.echo(line)
+
+
+@click.command("score")
+@config_options(ScoreRunConfig)
+@click.pass_obj
+def score(ws: Workspace, **values) -> None:
+    """Score every ok row with a gradient method from a pretraining run (resumable; reused when done)."""
+    from thresher.curate.gradient_scoring import run_score
+
+    for line in run_score(ws, ScoreRunConfig(**values)).lines():
         click.echo(line)
 
 

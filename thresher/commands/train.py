@@ -6,7 +6,7 @@ import click
 
 from thresher.catalog.workspace import Workspace
 from thresher.commands.options import config_options, take
-from thresher.train.config import SampleConfig, TrainConfig, TrainRunConfig
+from thresher.train.config import PretrainConfig, ReweightConfig, SampleConfig, TrainConfig, TrainRunConfig
 
 
 @click.command("train")
@@ -33,3 +33,27 @@ def sample_cmd(ws: Workspace, **values) -> None:
     config = SampleConfig(**values)
     dest = run_sampling(ws, config)
     click.echo(f"{config.n} images → {dest}")
+
+
+@click.command("pretrain")
+@config_options(PretrainConfig)
+@click.pass_obj
+def pretrain_cmd(ws: Workspace, **values) -> None:
+    """A short training run on a whole source that saves checkpoints and a per-epoch loss log for the
+    gradient scores (rerun the same command to resume a killed run)."""
+    from thresher.train.pretrain import run_pretrain
+
+    for line in run_pretrain(ws, PretrainConfig(**values)).lines():
+        click.echo(line)
+
+
+@click.command("reweight")
+@config_options(ReweightConfig)
+@click.pass_obj
+def reweight_cmd(ws: Workspace, **values) -> None:
+    """DRO group weights of a subset (DoReMi-style): train a proxy DiT on it against a reference run, and
+    write the mean weights as a run that `thresher train --weights RUN` reads."""
+    from thresher.train.reweight import run_reweight
+
+    for line in run_reweight(ws, ReweightConfig(**values)).lines():
+        click.echo(line)

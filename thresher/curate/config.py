@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from thresher.catalog.names import check_name
 from thresher.config_field import setting
 from thresher.errors import ThresherError
+from thresher.images import parse_background
 
 if TYPE_CHECKING:
     from thresher.curate.scores.registry import ScoreMethod
@@ -19,14 +20,42 @@ if TYPE_CHECKING:
 DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own default decompression-bomb limit
 BALANCES = ("proportional", "equal")
 KMEANS_INITS = ("kmeans++", "random")
+GRADIENT_METHODS = ("el2n", "grand", "monotonicity", "moso")
+PARAMETER_SUBSETS = ("all", "last-block", "final-layer")
 EMBED_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+GROUP_KINDS = ("auto", "class", "cluster", "none")
 # The score-method modules are found by the registry at run time; the command line lists the known ones.
-SELECT_METHODS = ("random", "cluster", "dedup", "el2n", "grand", "monotonicity", "moso", "gaussian", "moderate")
+SELECT_METHODS = (
+    "random",
+    "cluster",
+    "dedup",
+    "el2n",
+    "grand",
+    "monotonicity",
+    "moso",
+    "gaussian",
+    "moderate",
+)
+
+
+def parse_shrinkage(text: str | float) -> str | float:
+    """``--shrinkage``: ``ledoit-wolf`` or a fixed coefficient in [0, 1] (as a float)."""
+    if text == "ledoit-wolf":
+        return text
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ThresherError(f"--shrinkage must be ledoit-wolf or a number in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ThresherError(f"--shrinkage must lie in [0, 1], got {value}")
+    return value
 
 
 @dataclass
 class IngestConfig:
-    source: str = setting(help="A Hub id, an image folder, Parquet file/glob, a save_to_disk folder, or builtin:NAME.")
+    source: str = setting(
+        help="A Hub id, an image folder, Parquet file/glob, a save_to_disk folder, or builtin:NAME."
+    )
     name: str | None = setting(None, "Source id in the workspace (default: derived from SOURCE).")
     config: str | None = setting(None, "Hub dataset configuration.")
     split: str | None = setting(None, "Split to ingest (default: train).")
@@ -52,7 +81,8 @@ class IngestConfig:
 class EmbedRunConfig:
     embedder: str = setting(
         "pixels",
-        "clip:<arch>/<pretrained>, dino:<timm-name>, hog[:<side>[:<cell>]][?deskew], or pixels[:<side>:<dim>].",
+        "clip:<arch>/<pretrained>, dino:<timm-name>, efficientnet-lite0 (ImageNet weights, ship offline), "
+        "hog[:<side>[:<cell>]][?deskew], or pixels[:<side>:<dim>].",
         aliases=("-e",),
     )
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
@@ -63,8 +93,14 @@ class EmbedRunConfig:
     precision: str = setting("auto", "Model precision (CPU always runs fp32).", choices=EMBED_PRECISIONS)
     normalize: bool = setting(True, "L2-normalize the embeddings.")
     seed: int = setting(0, "Seed of data-fitted embedders (the pixels PCA fit sample) and of UMAP.")
+    background: str = setting(
+        "white",
+        "Colour transparent pixels are composited onto: white, black or R,G,B. A non-white one is part of "
+        "the embeddings' name (EMBEDDER?background=...), so embeddings of other backgrounds never mix.",
+    )
 
     def __post_init__(self) -> None:
+        parse_background(self.background)
         if self.reduce is not None and not self.reduce.startswith("umap:"):
             raise ThresherError(f"unknown --reduce {self.reduce!r}; use umap:<dim>, e.g. umap:10")
         if self.batch_size < 1:
@@ -79,9 +115,7 @@ class EmbedRunConfig:
 
 @dataclass
 class ClusterRunConfig:
-    ks: list[int] = setting(
-        help="Number of clusters, or a comma-separated list to compare.", flag="--k"
-    )
+    ks: list[int] = setting(help="Number of clusters, or a comma-separated list to compare.", flag="--k")
     embedder: str | None = setting(None, "Which embeddings (default: the source's latest).", aliases=("-e",))
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
     # None: cosine for normalized embeddings, Euclidean otherwise (UMAP)
@@ -128,11 +162,39 @@ class SelectConfig:
     inverse: bool = setting(False, "Keep the other end of the ranking.")
     seed: int = setting(0, "Seed of the random method.")
     clustering: str | None = setting(None, "Cluster run id (default: the source's latest).")
+    pretrain: str | None = setting(
+        None, "Gradient methods: the `thresher pretrain` run to score with (default: the source's latest)."
+    )
+    params: str = setting(
+        "all",
+        "grand/moso: the parameters differentiated: all, last-block or final-layer.",
+        choices=PARAMETER_SUBSETS,
+    )
+    groups: str = setting(
+        "auto",
+        "gaussian/moderate: score within each class, cluster, or none; --balance then balances over the "
+        "same groups (--groups class balances classes for any method). auto: class when the source has "
+        "labels, else cluster, else none (and cluster for --balance of the other methods).",
+        choices=GROUP_KINDS,
+    )
+    embedder: str | None = setting(
+        None,
+        "gaussian/moderate: which embeddings (default: the clustering's embedder, else the source's latest).",
+        aliases=("-e",),
+    )
+    shrinkage: str = setting(
+        "ledoit-wolf", "gaussian: covariance shrinkage, ledoit-wolf or a fixed coefficient in [0, 1]."
+    )
 
     def __post_init__(self) -> None:
         from thresher.curate.scores.registry import get_method, keep_rule
 
         check_name(self.name, "subset name")
+        if self.groups not in GROUP_KINDS:
+            raise ThresherError(f"unknown --groups {self.groups!r}; choose one of: {', '.join(GROUP_KINDS)}")
+        if self.groups == "none" and self.balance is not None:
+            raise ThresherError("--balance needs groups to balance over: drop --groups none or --balance")
+        parse_shrinkage(self.shrinkage)
         method = get_method(self.method)
         keep_rule(method, self.keep)  # validates --keep
         if self.balance is not None and self.balance not in BALANCES:
@@ -175,3 +237,51 @@ class PublishConfig:
     def __post_init__(self) -> None:
         if not self.to.strip():
             raise ThresherError("--to is empty: give a local folder or hf://datasets/<owner>/<repo>")
+
+
+@dataclass
+class ScoreRunConfig:
+    """``thresher score``: a gradient score of every ok row, from a ``thresher pretrain`` run.
+
+    The probe points (K times × M noises, seeded per sample id) are the pretraining's, so EL2N, GraNd,
+    MoSo and the loss log behind monotonicity all measure each sample at the same (t, ε).
+    """
+
+    method: str = setting(help="el2n, grand, monotonicity or moso.", choices=GRADIENT_METHODS)
+    source: str | None = setting(None, "Source id (default: the workspace's only source).")
+    pretrain: str | None = setting(None, "The pretraining run (default: the source's latest).")
+    params: str = setting(
+        "all",
+        "grand/moso: the parameters differentiated: all, last-block or final-layer.",
+        choices=PARAMETER_SUBSETS,
+    )
+    checkpoint: int = setting(
+        -1, "el2n/grand: which saved checkpoint scores (0 = first, -1 = last); moso averages all of them."
+    )
+    part_size: int = setting(1024, "Rows per part: the unit of resumption and of multi-process work.")
+    chunk_size: int | None = setting(None, "Samples per vmapped gradient chunk (default: sized to memory).")
+    device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
+
+    def __post_init__(self) -> None:
+        if self.method not in GRADIENT_METHODS:
+            raise ThresherError(
+                f"unknown method {self.method!r}; choose one of: {', '.join(GRADIENT_METHODS)}"
+            )
+        if self.params not in PARAMETER_SUBSETS:
+            raise ThresherError(
+                f"--params {self.params!r} names nothing; choose one of: {', '.join(PARAMETER_SUBSETS)}"
+            )
+        if self.part_size < 1:
+            raise ThresherError(f"--part-size must be at least 1, got {self.part_size}")
+        if self.chunk_size is not None and self.chunk_size < 1:
+            raise ThresherError(f"--chunk-size must be at least 1, got {self.chunk_size}")
+
+    def identity(self, source: str, pretrain: str) -> dict[str, Any]:
+        """What determines the scores (the run's config hash): method, source, pretraining, and the
+        parameter subset / checkpoint where the method uses them."""
+        out: dict[str, Any] = {"method": self.method, "source": source, "pretrain": pretrain}
+        if self.method in ("grand", "moso"):
+            out["params"] = self.params
+        if self.method in ("el2n", "grand"):
+            out["checkpoint"] = self.checkpoint
+        return out

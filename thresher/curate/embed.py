@@ -2,7 +2,8 @@
 
 Layout of one store (docs/architecture.md, "Workspace")::
 
-    out_dir/meta.json                 embedder, dim, dtype, normalized, n, parts, shard_size, ids_sha1
+    out_dir/meta.json                 embedder, dim, dtype, normalized, n, parts, shard_size, ids_sha1,
+                                      background
     out_dir/part-{i:05d}.npy          (rows, dim) float16|float32, rows i*shard_size .. of the requested ids
     out_dir/part-{i:05d}.ids.parquet  sample_id int64, same order as the vectors
     out_dir/_SUCCESS.{i:05d}          written last: the part is complete
@@ -32,6 +33,7 @@ from thresher.catalog.embeddings import ids_fingerprint, part_done, write_embedd
 from thresher.device import pick_device
 from thresher.embedders import Embedder, Preprocess, build_embedder
 from thresher.errors import ThresherError
+from thresher.images import background_name
 
 DTYPES = ("float16", "float32")
 FITTED_DIR = "embedder"
@@ -41,7 +43,7 @@ FITTED_DIR = "embedder"
 class EmbedConfig:
     """How to embed: which model, batch/worker sizes, device, precision, and the store's shape."""
 
-    embedder: str | Embedder
+    embedder: str | Embedder  # a name may carry ?background=… (see thresher.embedders.with_background)
     batch_size: int = 64
     num_workers: int = 4
     device: str | None = None  # None/"auto": CUDA when present
@@ -130,6 +132,9 @@ def embed_dataset(
         "parts": n_parts,
         "shard_size": config.shard_size,
         "ids_sha1": ids_fingerprint(sample_ids),
+        # what transparent pixels were composited onto (the name says it too, unless white); a store made
+        # before compositing existed has no such key and is not resumed
+        "background": background_name(embedder.background),
     }
     _check_resumable(out_dir, meta, embedder)
     state.wait_for_everyone()  # every rank has read the old meta before rank 0 replaces it

@@ -16,6 +16,7 @@ from thresher.catalog.samples import ok_sample_ids, open_source
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import EmbedRunConfig
 from thresher.curate.embed import EmbedConfig, embed_dataset
+from thresher.embedders import with_background
 from thresher.errors import ThresherError
 
 
@@ -53,13 +54,15 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
     ids = ok_sample_ids(ws, source)
     if len(ids) == 0:
         raise ThresherError(f"source {source!r} has no decodable rows to embed")
-    out = ws.embeddings_dir(source, config.embedder)
+    # A non-white background is part of the name, so its embeddings get their own folder and catalog row.
+    name = with_background(config.embedder, config.background)
+    out = ws.embeddings_dir(source, name)
     info = embed_dataset(
         dataset,
         ids,
         out,
         EmbedConfig(
-            embedder=config.embedder,
+            embedder=name,
             batch_size=config.batch_size,
             num_workers=config.resolved_num_workers,
             device=config.device,
@@ -71,18 +74,18 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
     state = PartialState()
     state.wait_for_everyone()
     store = EmbeddingStore(out)
-    result = EmbedRunResult(source, config.embedder, len(store.ids()), info.dim, out)
+    result = EmbedRunResult(source, name, len(store.ids()), info.dim, out)
     if state.is_main_process:
-        register_embeddings(ws, source, config.embedder, out, info.dim, result.n, config.normalize, None)
+        register_embeddings(ws, source, name, out, info.dim, result.n, config.normalize, None)
         if config.reduce:
             from thresher.curate.reduce import reduce_embeddings
 
-            name = reduced_name(config.embedder, config.reduce)
-            reduced_dir = ws.embeddings_dir(source, name)
-            reduced = reduce_embeddings(store, reduced_dir, spec=config.reduce, seed=config.seed)
+            reduced = reduced_name(name, config.reduce)
+            reduced_dir = ws.embeddings_dir(source, reduced)
+            reduced_store = reduce_embeddings(store, reduced_dir, spec=config.reduce, seed=config.seed)
             dim = int(config.reduce.split(":", 1)[1])
-            register_embeddings(ws, source, name, reduced_dir, dim, result.n, False, config.embedder)
-            result.reduced = (name, dim, reduced_dir)
-            del reduced
+            register_embeddings(ws, source, reduced, reduced_dir, dim, result.n, False, name)
+            result.reduced = (reduced, dim, reduced_dir)
+            del reduced_store
     state.wait_for_everyone()
     return result

@@ -8,7 +8,10 @@ keeps every sample at or below it instead of a count.
 
 Groups are the clusters when ``balance`` is set (``proportional``: the kept ratio in every cluster;
 ``equal``: the same count from every cluster, the smallest cluster's size by default, or water-filled to a
-target total), else one global group. ``inverse`` keeps the other end of the ranking: the complement of
+target total), else one global group. ``--groups class`` balances over the catalog's classes instead. A
+method whose scores are per group (it takes a ``groups`` option: gaussian, moderate) balances over its own
+groups, proportionally unless ``--balance`` says otherwise, since its scores do not compare across groups
+(:mod:`thresher.curate.groups`). ``inverse`` keeps the other end of the ranking: the complement of
 the selection that keeps the rest, so a selection and its inverse at ratio 0.5 split the pool exactly.
 
 The pool is never loaded into Python: only the per-group sizes (k rows) are, to compute the quotas.
@@ -33,7 +36,8 @@ from thresher.catalog.scores import score_files
 from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.curate.config import SelectConfig
-from thresher.curate.scores.registry import ScoreContext, keep_rule
+from thresher.curate.groups import resolve_groups
+from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule
 from thresher.errors import ThresherError
 
 
@@ -49,6 +53,7 @@ class SelectResult:
 
     embedder: str | None = None
     k: int | None = None
+    groups: str | None = None  # what the quotas were computed over: class, cluster, or None (one group)
 
     @property
     def ref(self) -> str:
@@ -58,6 +63,8 @@ class SelectResult:
         made_from = ""
         if self.clustering:
             made_from = f" (clustering {self.clustering}: k={self.k} on {self.embedder})"
+        if self.groups:
+            made_from += f", per {self.groups}"
         return [
             f"{self.ref}: kept {self.n} of {self.n_source} ({100 * self.n / self.n_source:.1f}%){made_from} "
             f"→ {self.path}"
@@ -69,15 +76,17 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     source = ws.resolve_source(config.source)
     with ws.connect(read_only=True) as con:
         revision = fetch_source(con, source)["revision"]
-    # The clustering is needed by cluster/dedup/balanced selections and, when present, labels the stats.
+    # The clustering is needed by cluster/dedup/cluster-balanced selections and, when present, labels the stats.
     cluster_run = config.clustering or latest_run(ws, source, "cluster")
-    if cluster_run is None and ("clusters" in method.needs or config.balance is not None):
+    group_kind, balance = _grouping(ws, config, method, source, cluster_run)
+    if cluster_run is None and ("clusters" in method.needs or group_kind == "cluster"):
         raise ThresherError(f"no clustering for source {source!r} yet: run `thresher cluster --k K` first")
     options = config.method_options()
     score_run = method.scores(ws, ScoreContext(source, config.seed, cluster_run, options))
+    score_config = {k: v for k, v in run_config(ws, score_run).items() if k != "result"}
 
     with ws.connect() as con:
-        pool_sql, pool_params = _pool_sql(ws, config, source, score_run, cluster_run)
+        pool_sql, pool_params = _pool_sql(ws, config, source, score_run, cluster_run, group_kind)
         con.execute(f"CREATE TEMP TABLE pool AS {pool_sql}", pool_params)
         n_pool = con.execute("SELECT count(*) FROM pool").fetchone()[0]
         if n_pool == 0:
@@ -99,13 +108,13 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                     raise ThresherError("--inverse with --balance equal needs --ratio or --keep-count")
                 rest = n_pool - (round(n_pool * (1.0 - config.ratio)) if config.ratio is not None else n_keep)
                 rest_sql = (
-                    _kept_sql(con, config, rest, rule)
+                    _kept_sql(con, balance, rest, rule)
                     if rest > 0
                     else "SELECT NULL::BIGINT AS sample_id WHERE false"
                 )
                 kept_sql = f"SELECT sample_id FROM pool EXCEPT ({rest_sql})"
             else:
-                kept_sql = _kept_sql(con, config, n_keep, rule)
+                kept_sql = _kept_sql(con, balance, n_keep, rule)
         con.execute(f"CREATE TEMP TABLE kept AS {kept_sql}", kept_params)
         n_kept = con.execute("SELECT count(*) FROM kept").fetchone()[0]
         if n_kept == 0:
@@ -134,6 +143,14 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             params = {k: v for k, v in asdict(config).items() if k not in ("name", "source")}
             params["keep"] = config.keep or method.default_keep
             params["clustering"] = cluster_run
+            params["balance"] = balance
+            # The grouping fields say what was done, resolved; left out where they played no part, so
+            # selections made before they existed keep their config hash.
+            for key in ("groups", "embedder", "shrinkage"):
+                params.pop(key)
+            if group_kind is not None:
+                params["groups"] = group_kind
+            params.update({k: score_config[k] for k in ("embedder", "shrinkage") if k in score_config})
             parent = _parent(config.name, version)
             stats.update(
                 {
@@ -146,6 +163,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                     "config_hash": config_hash(params),
                     "parent": parent,
                     "score_run": score_run,
+                    "score_config": score_config,
                 }
             )
             (staging / "stats.json").write_text(json.dumps(stats, indent=2))
@@ -183,13 +201,44 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         score_run,
         clustering.get("embedder"),
         clustering.get("k"),
+        group_kind,
     )
 
 
+def _grouping(
+    ws: Workspace, config: SelectConfig, method: ScoreMethod, source: str, cluster_run: str | None
+) -> tuple[str | None, str | None]:
+    """(what the quotas are computed over: ``class``, ``cluster`` or None for one group; the balance rule).
+
+    A method that scores within groups (it has a ``groups`` option) selects within the same groups,
+    proportionally by default. For the other methods groups matter only with ``--balance``: ``auto`` means
+    the clusters there, ``class`` the catalog's labels."""
+    if "groups" in method.options:
+        kind = resolve_groups(ws, source, config.groups, cluster_run)
+        if kind == "none":
+            if config.balance is not None:
+                raise ThresherError(
+                    f"--balance needs groups, but {source!r} has neither labels nor a clustering"
+                )
+            return None, None
+        return kind, config.balance or "proportional"
+    if config.balance is None:
+        return None, None
+    if config.groups == "auto":
+        return "cluster", config.balance
+    return resolve_groups(ws, source, config.groups, cluster_run), config.balance
+
+
 def _pool_sql(
-    ws: Workspace, config: SelectConfig, source: str, score_run: str, cluster_run: str | None
+    ws: Workspace,
+    config: SelectConfig,
+    source: str,
+    score_run: str,
+    cluster_run: str | None,
+    group_kind: str | None,
 ) -> tuple[str, list[Any]]:
-    """SQL and parameters for the pool: (sample_id, grp, order_key, cluster) over the ok rows of ``source``."""
+    """SQL and parameters for the pool: (sample_id, grp, order_key, cluster) over the ok rows of ``source``;
+    ``grp`` is the cluster, the class label (from the catalog's ``samples``) or 0, as ``group_kind`` says."""
     method = config.score_method
     params: list[Any] = [[str(f) for f in score_files(ws, score_run)]]
     order_key = f"s.{method.order_column}"
@@ -200,7 +249,10 @@ def _pool_sql(
         cluster = "c.cluster"
         join = "LEFT JOIN read_parquet(?) c USING (sample_id)"
         params.append([str(f) for f in score_files(ws, cluster_run)])
-    grp = cluster if config.balance is not None else "0"
+    grp = {"cluster": cluster, "class": "m.label"}.get(group_kind or "", "0")
+    if group_kind == "class":
+        join += " JOIN samples m ON m.source = ? AND m.sample_id = s.sample_id"
+        params.append(source)
     params.append(source)
     sql = (
         f"SELECT s.sample_id, {grp} AS grp, {order_key} AS order_key, {cluster} AS cluster "
@@ -224,11 +276,11 @@ def _target_count(config: SelectConfig, n_pool: int) -> int:
     return max(1, n_pool - round(n_pool * config.ratio))
 
 
-def _kept_sql(con, config: SelectConfig, n_keep: int, rule: str) -> str:
+def _kept_sql(con, balance: str | None, n_keep: int, rule: str) -> str:
     sizes = con.execute("SELECT grp, count(*) FROM pool GROUP BY grp ORDER BY grp").fetchall()
     groups = np.array([g for g, _ in sizes], dtype=np.int64)
     counts = np.array([c for _, c in sizes], dtype=np.int64)
-    quotas = group_quotas(counts, n_keep, config.balance)
+    quotas = group_quotas(counts, n_keep, balance)
     con.execute("DROP TABLE IF EXISTS quotas")
     con.register("quotas_arrow", pa.table({"grp": groups, "quota": quotas}))
     con.execute("CREATE TEMP TABLE quotas AS SELECT * FROM quotas_arrow")

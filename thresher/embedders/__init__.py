@@ -14,15 +14,29 @@ Names (the whole name is recorded with the embeddings, so it must say everything
     dino:<timm-name>[?random][&image_size=N][&weights=<file>]
                                                   timm backbone (num_classes=0, pooled features) with the
                                                   model's own data config; ?random skips the weights
+    efficientnet-lite0[?image_size=N]             ImageNet-pretrained EfficientNet-Lite0, pooled 1280-d; its
+                                                  weights ship in a package (thresher.embedders.efficientnet):
+                                                  the offline stand-in for CLIP/DINO on colour images
     hog[:<side>[:<cell>]][?deskew]                HOG features (thresher.embedders.hog), no weights
     pixels[:<side>[:<dim>]]                       resize to side x side (gray or RGB, decided at fit),
                                                   flatten, PCA to dim; fitted on the data, saved, reloaded
+
+Every family also takes ``background=white|black|R,G,B`` (``with_background`` writes it; white, the default,
+is left out of the name): the colour transparent pixels are composited onto (``thresher.images``) before
+the family's own preprocessing.
 
 Every embedder has a picklable ``preprocess`` (PIL image -> CPU tensor, runs in DataLoader workers) and a
 ``forward`` (batch -> float32 (B, dim) on the embedder's device, under bf16/fp16 autocast on GPU).
 """
 
-from thresher.embedders import hog, pixels, pretrained  # noqa: F401  (each family registers itself)
-from thresher.embedders.base import FAMILIES, Embedder, Preprocess, build_embedder, register_family
+from thresher.embedders import efficientnet, hog, pixels, pretrained  # noqa: F401  (they register)
+from thresher.embedders.base import (
+    FAMILIES,
+    Embedder,
+    Preprocess,
+    build_embedder,
+    register_family,
+    with_background,
+)
 
-__all__ = ["FAMILIES", "Embedder", "Preprocess", "build_embedder", "register_family"]
+__all__ = ["FAMILIES", "Embedder", "Preprocess", "build_embedder", "register_family", "with_background"]

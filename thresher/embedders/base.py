@@ -14,6 +14,7 @@ from PIL import Image
 
 from thresher.device import autocast_dtype, pick_device
 from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE, background_name, parse_background
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class Embedder(ABC):
         self.dim = dim
         self.device = device
         self.precision = precision
+        #: what transparent pixels are composited onto before ``preprocess`` (the name's ``background=``)
+        self.background: RGB = WHITE
 
     @property
     @abstractmethod
@@ -73,12 +76,14 @@ class Embedder(ABC):
 
 # --- the registry -------------------------------------------------------------------------------------
 
-Builder = Callable[[str, str, dict[str, str], torch.device, str], Embedder]
+Builder = Callable[[str, str, dict[str, str], torch.device, str, RGB], Embedder]
 FAMILIES: dict[str, tuple[str, Builder]] = {}
 
 
 def register_family(family: str, usage: str) -> Callable[[Builder], Builder]:
-    """Add an embedder family; the builder gets (full name, spec after 'family:', ?options, device, precision)."""
+    """Add an embedder family; the builder gets (full name, spec after 'family:', ?options, device, precision,
+    background). ``background`` (the name's ``background=`` option, taken out of the options) is the colour
+    its ``preprocess`` composites transparent pixels onto (``thresher.images.composite_onto``)."""
 
     def add(builder: Builder) -> Builder:
         FAMILIES[family] = (usage, builder)
@@ -96,7 +101,40 @@ def build_embedder(name: str, device: torch.device | None = None, precision: str
         known = ", ".join(usage for usage, _ in FAMILIES.values())
         raise ThresherError(f"unknown embedder {name!r}; known families: {known}")
     options = dict(parse_qsl(query, keep_blank_values=True))
-    return FAMILIES[family][1](name, spec, options, device or pick_device(None), precision)
+    background = parse_background(options.pop("background")) if "background" in options else WHITE
+    embedder = FAMILIES[family][1](name, spec, options, device or pick_device(None), precision, background)
+    embedder.background = background
+    return embedder
+
+
+def with_background(name: str, background: str | RGB | None = None) -> str:
+    """``name`` saying its background once: a non-white one as the option ``background=…``, white left out.
+
+    The name is recorded with the embeddings and names their folder, so it must say everything that changes
+    them: embeddings of transparent images composited onto another colour get another name and are never
+    mixed with (or resumed from) the white ones. ``background`` (``--background``) is added when the name
+    has none; a name that already says one keeps it unless ``background`` is another non-white colour, which
+    is an error (say it once). Other options keep their text and order.
+    """
+    head, sep, query = name.strip().partition("?")
+    parts = [p for p in query.split("&") if p] if sep else []
+    own = [p.partition("=")[2] for p in parts if p.partition("=")[0] == "background"]
+    rest = [p for p in parts if p.partition("=")[0] != "background"]
+    if len(own) > 1:
+        raise ThresherError(f"embedder {name!r} gives background= more than once")
+    chosen = parse_background(own[0]) if own else WHITE
+    if background is not None:
+        given = parse_background(background) if isinstance(background, str) else tuple(background)
+        if own and given != WHITE and given != chosen:
+            raise ThresherError(
+                f"embedder {name!r} says background={own[0]} but the background given is "
+                f"{background_name(given)}; give it once"
+            )
+        if not own:
+            chosen = given
+    if chosen != WHITE:
+        rest.append(f"background={background_name(chosen)}")
+    return head + ("?" + "&".join(rest) if rest else "")
 
 
 def _check_options(name: str, options: dict[str, str], allowed: set[str]) -> None:

@@ -21,6 +21,9 @@ the DataLoader workers); the model step is the identity.
 
 Name: ``hog[:<side>[:<cell>]][?deskew][&orientations=N]``; defaults side 28, cell 7, 9 orientations,
 2×2-cell blocks with L2-Hys normalization.
+Transparent pixels are composited onto the name's ``background=`` (white by default, ``thresher embed
+--background``) first; strokes drawn on a transparent canvas want the background that is not their colour
+(``background=black`` for light strokes, which is also what ``deskew`` assumes).
 """
 
 from __future__ import annotations
@@ -33,21 +36,25 @@ from PIL import Image
 
 from thresher.embedders.base import Embedder, Preprocess, _check_options, _int_option, register_family
 from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE, composite_onto
 
 
 @dataclass(frozen=True)
 class HogTransform:
-    """PIL image → gray ``side``×``side`` in [0, 1] → (optional deskew) → HOG feature vector."""
+    """PIL image → transparency composited onto ``background`` → gray ``side``×``side`` in [0, 1] →
+    (optional deskew) → HOG feature vector."""
 
     side: int
     cell: int
     orientations: int
     deskew: bool
+    background: RGB = WHITE
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         from skimage.feature import hog
 
-        gray = image.convert("L").resize((self.side, self.side), Image.Resampling.BILINEAR)
+        gray = composite_onto(image, self.background).convert("L")
+        gray = gray.resize((self.side, self.side), Image.Resampling.BILINEAR)
         pixels = np.asarray(gray, dtype=np.float32) / 255.0
         if self.deskew:
             pixels = deskew(pixels)
@@ -107,7 +114,7 @@ class HogEmbedder(Embedder):
 
 @register_family("hog", "hog[:<side>[:<cell>]][?deskew][&orientations=N]")
 def _build_hog(
-    name: str, spec: str, options: dict[str, str], device: torch.device, precision: str
+    name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
     _check_options(name, options, {"deskew", "orientations"})
     fields = spec.split(":") if spec else []
@@ -118,4 +125,5 @@ def _build_hog(
     if side < 2 * cell:
         raise ThresherError(f"hog embedder {name!r}: side {side} must hold at least 2×2 cells of {cell} px")
     orientations = _int_option(name, options, "orientations") or 9
-    return HogEmbedder(name, HogTransform(side, cell, orientations, "deskew" in options), device, precision)
+    transform = HogTransform(side, cell, orientations, "deskew" in options, background)
+    return HogEmbedder(name, transform, device, precision)

@@ -19,18 +19,22 @@ from thresher.embedders.base import (
     register_family,
 )
 from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE, composite_onto
 
 
 @dataclass(frozen=True)
 class PixelTransform:
-    """Resize to side x side in gray (1 channel) or RGB (3), flatten, scale to [0, 1]."""
+    """Composite transparency onto ``background``, resize to side x side in gray (1 channel) or RGB (3),
+    flatten, scale to [0, 1]."""
 
     side: int
     channels: int
+    background: RGB = WHITE
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         mode = "L" if self.channels == 1 else "RGB"
-        small = image.convert(mode).resize((self.side, self.side), Image.Resampling.BILINEAR)
+        opaque = composite_onto(image, self.background).convert(mode)
+        small = opaque.resize((self.side, self.side), Image.Resampling.BILINEAR)
         return torch.from_numpy(np.asarray(small, dtype=np.float32).reshape(-1) / 255.0)
 
 
@@ -46,11 +50,19 @@ class PixelPCAEmbedder(Embedder):
     STATE_FILE = "pixels_pca.npz"
 
     def __init__(
-        self, name: str, side: int, dim: int, device: torch.device, precision: str, seed: int = 0
+        self,
+        name: str,
+        side: int,
+        dim: int,
+        device: torch.device,
+        precision: str,
+        seed: int = 0,
+        background: RGB = WHITE,
     ) -> None:
         super().__init__(name, dim, device, precision)
         self.side = side
         self.seed = seed
+        self.background = background
         self.channels: int | None = None
         self._mean: torch.Tensor | None = None
         self._components: torch.Tensor | None = None
@@ -63,12 +75,13 @@ class PixelPCAEmbedder(Embedder):
     def preprocess(self) -> Preprocess:
         if self.channels is None:
             raise ThresherError(f"embedder {self.name!r} must be fitted (or loaded) before it can embed")
-        return PixelTransform(self.side, self.channels)
+        return PixelTransform(self.side, self.channels, self.background)
 
     def fit(self, images: Iterable[Image.Image]) -> None:
         from sklearn.decomposition import PCA
 
-        rgb = np.stack([np.asarray(PixelTransform(self.side, 3)(img)).reshape(-1, 3) for img in images])
+        as_rgb = PixelTransform(self.side, 3, self.background)
+        rgb = np.stack([np.asarray(as_rgb(img)).reshape(-1, 3) for img in images])
         if len(rgb) < self.dim:
             raise ThresherError(f"{self.name!r} needs at least {self.dim} images to fit, got {len(rgb)}")
         gray = np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])
@@ -116,7 +129,7 @@ class PixelPCAEmbedder(Embedder):
 
 @register_family("pixels", "pixels[:<side>[:<dim>]]")
 def _build_pixels(
-    name: str, spec: str, options: dict[str, str], device: torch.device, precision: str
+    name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
     _check_options(name, options, {"seed"})
     fields = spec.split(":") if spec else []
@@ -124,4 +137,5 @@ def _build_pixels(
         raise ThresherError(f"bad pixels embedder {name!r}; use pixels[:<side>[:<dim>]], e.g. pixels:32:64")
     side = int(fields[0]) if fields else 32
     dim = int(fields[1]) if len(fields) > 1 else 64
-    return PixelPCAEmbedder(name, side, dim, device, precision, seed=_int_option(name, options, "seed") or 0)
+    seed = _int_option(name, options, "seed") or 0
+    return PixelPCAEmbedder(name, side, dim, device, precision, seed=seed, background=background)

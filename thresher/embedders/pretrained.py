@@ -17,16 +17,20 @@ from thresher.embedders.base import (
     register_family,
 )
 from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE, composite_onto
 
 
 @dataclass(frozen=True)
 class ToRGBThen:
-    """Convert to RGB before a model transform: grayscale (MNIST) or RGBA inputs would give the wrong channel count."""
+    """Composite transparency onto ``background`` and convert to RGB before a model transform: grayscale
+    (MNIST) or RGBA inputs would give the wrong channel count, and dropping alpha would show whatever colour
+    sits under transparent pixels."""
 
     transform: Preprocess
+    background: RGB = WHITE
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        return self.transform(image.convert("RGB"))
+        return self.transform(composite_onto(image, self.background).convert("RGB"))
 
 
 class ClipEmbedder(Embedder):
@@ -40,6 +44,7 @@ class ClipEmbedder(Embedder):
         image_size: int | None,
         device: torch.device,
         precision: str,
+        background: RGB = WHITE,
     ) -> None:
         import open_clip
 
@@ -56,7 +61,7 @@ class ClipEmbedder(Embedder):
             raise ThresherError(f"cannot load CLIP {name!r}: {_one_line(exc)}") from None
         self._tower = model.visual.to(device).eval()
         del model
-        self._transform = ToRGBThen(transform)
+        self._transform = ToRGBThen(transform, background)
         dim = getattr(self._tower, "output_dim", None) or self._probe_dim(device)
         super().__init__(name, int(dim), device, precision)
 
@@ -87,6 +92,7 @@ class TimmEmbedder(Embedder):
         weights: str | None,
         device: torch.device,
         precision: str,
+        background: RGB = WHITE,
     ) -> None:
         import timm
         from timm.data import create_transform, resolve_data_config
@@ -103,7 +109,7 @@ class TimmEmbedder(Embedder):
         # The pretrained config carries the training resolution (518 for DINOv2); an explicit size wins.
         override = {"input_size": (3, image_size, image_size)} if image_size else {}
         config = resolve_data_config(override, model=model)
-        self._transform = ToRGBThen(create_transform(**config, is_training=False))
+        self._transform = ToRGBThen(create_transform(**config, is_training=False), background)
         self._model = model.to(device).eval()
         super().__init__(name, int(model.num_features), device, precision)
 
@@ -117,7 +123,7 @@ class TimmEmbedder(Embedder):
 
 @register_family("clip", "clip:<arch>[/<pretrained>]")
 def _build_clip(
-    name: str, spec: str, options: dict[str, str], device: torch.device, precision: str
+    name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
     _check_options(name, options, {"image_size"})
     if spec.startswith(("hf-hub:", "local-dir:")):
@@ -130,14 +136,13 @@ def _build_clip(
         raise ThresherError(
             f"embedder {name!r} names no CLIP architecture, e.g. clip:ViT-B-32/laion2b_s34b_b79k"
         )
-    return ClipEmbedder(
-        name, model_name, pretrained or None, _int_option(name, options, "image_size"), device, precision
-    )
+    image_size = _int_option(name, options, "image_size")
+    return ClipEmbedder(name, model_name, pretrained or None, image_size, device, precision, background)
 
 
 @register_family("dino", "dino:<timm-name>[?random][&image_size=N][&weights=<file>]")
 def _build_dino(
-    name: str, spec: str, options: dict[str, str], device: torch.device, precision: str
+    name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
     _check_options(name, options, {"random", "image_size", "weights"})
     if not spec:
@@ -155,4 +160,5 @@ def _build_dino(
         weights,
         device,
         precision,
+        background,
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from thresher.config_field import setting
 from thresher.errors import ThresherError
+from thresher.images import parse_background
 from thresher.train.config import SAMPLERS
 
 
@@ -20,7 +21,11 @@ class EvalRunConfig:
     against: str | None = setting(
         None, "Reference: a subset, source or published dataset (default: the run's source)."
     )
-    features: str = setting("classifier", "inception, clip:<arch>/<pretrained>, dino:<name> or classifier.")
+    features: str = setting(
+        "classifier",
+        "inception, clip:<arch>/<pretrained>, dino:<name>, efficientnet-lite0 (ImageNet weights that ship "
+        "offline) or classifier.",
+    )
     weights: str | None = setting(None, "Local Inception-v3 FID weights (for --features inception offline).")
     steps: int = setting(50, "ODE steps when sampling.")
     sampler: str = setting("heun", "ODE sampler.", choices=SAMPLERS)
@@ -33,8 +38,15 @@ class EvalRunConfig:
     seed: int = setting(0, "Seed of the generated samples.")
     batch_size: int = setting(256, "Images per batch when sampling and extracting features.")
     device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
+    background: str | None = setting(
+        None,
+        "Colour transparent pixels are composited onto (reference, training and --images): white, black or "
+        "R,G,B (default: the run's training background, else white).",
+    )
 
     def __post_init__(self) -> None:
+        if self.background is not None:
+            parse_background(self.background)
         if self.run is None and self.images is None:
             raise ThresherError("give --run (a training run) or --images (generated images)")
         if self.n < 2:

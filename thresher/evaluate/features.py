@@ -9,6 +9,10 @@ head. Images are numpy uint8 N x H x W x C (C = 1 or 3) everywhere. Names:
   (average pools ignore padding, the last block max-pools), and images are resized to 299 with
   TensorFlow-1 bilinear sampling, as torch-fidelity does, so the numbers are comparable to published FIDs.
 - ``clip:<arch>/<pretrained>``, ``dino:<name>``: the curation embedders (``thresher.embedders``).
+- ``efficientnet-lite0[?image_size=N]``: ImageNet-pretrained EfficientNet-Lite0, whose weights ship in a
+  package (``thresher.embedders.efficientnet``): pooled 1280-d features, and the softmax of its 1000
+  ImageNet logits for IS. The offline choice for colour images where the Inception weights cannot be
+  downloaded; its FIDs are not comparable to published (Inception) ones.
 - ``classifier``: a small CNN trained on the labelled reference images (``thresher.evaluate.classifier``).
 """
 
@@ -30,7 +34,7 @@ from thresher.evaluate.image_batches import check_images, images_to_tensor
 
 INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
-EXTRACTOR_NAMES = ("inception", "clip:<arch>/<pretrained>", "dino:<name>", "classifier")
+EXTRACTOR_NAMES = ("inception", "clip:<arch>/<pretrained>", "dino:<name>", "efficientnet-lite0", "classifier")
 
 
 class FeatureExtractor(Protocol):
@@ -223,6 +227,28 @@ class EmbedderExtractor:
         return self.extract(images), None
 
 
+class EfficientNetExtractor(EmbedderExtractor):
+    """EfficientNet-Lite0 features (pooled 1280-d) and ImageNet class probabilities, in one pass."""
+
+    num_classes = 1000
+
+    @torch.no_grad()
+    def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        images = check_images(images)
+        feats, probs = [], []
+        for start in tqdm(range(0, len(images), self.batch_size), desc=f"{self.name} features", leave=False):
+            batch = images[start : start + self.batch_size]
+            pils = [Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img) for img in batch]
+            x = torch.stack([self.embedder.preprocess(p) for p in pils])
+            pooled, logits = self.embedder.features_and_logits(x)
+            feats.append(pooled.cpu().numpy())
+            probs.append(torch.softmax(logits.double(), dim=1).float().cpu().numpy())
+        return np.concatenate(feats), np.concatenate(probs)
+
+    def extract(self, images: np.ndarray) -> np.ndarray:
+        return self.features_and_probs(images)[0]
+
+
 def build_extractor(
     name: str,
     *,
@@ -240,6 +266,10 @@ def build_extractor(
     torch_device = device if isinstance(device, torch.device) else pick_device(device)
     if name == "inception":
         return InceptionExtractor(_load_inception_state(weights, cache_dir), torch_device, batch_size)
+    if name.partition("?")[0] == "efficientnet-lite0":
+        from thresher.embedders import build_embedder
+
+        return EfficientNetExtractor(name, build_embedder(name, torch_device), torch_device, batch_size)
     if name.startswith(("clip:", "dino:")):
         from thresher.embedders import build_embedder  # lazy: the curation side is optional here
 

@@ -25,6 +25,7 @@ from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
 from thresher.errors import ThresherError
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.report import TABLE_COLUMNS
+from thresher.images import RGB, WHITE, background_name, parse_background
 from thresher.train.run import find_run_dir
 
 
@@ -65,14 +66,18 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
         raise ThresherError("--against is needed when the images do not come from a run of this workspace")
     reference = resolve_dataset(ws, against)
     size = run_info.get("image_size")
-    ref_images = load_images(ws, reference.source, reference.sample_ids, size=size)
+    # The run's own background by default, so real images are decoded as the model saw them.
+    background = parse_background(config.background or run_info.get("background") or "white")
+    ref_images = load_images(ws, reference.source, reference.sample_ids, size=size, background=background)
     ref_labels = _labels(ws, reference)
-    train_images = load_images(ws, train.source, train.sample_ids, size=size) if train else None
+    train_images = (
+        load_images(ws, train.source, train.sample_ids, size=size, background=background) if train else None
+    )
     train_labels = _labels(ws, train) if train else None
     heldout = _heldout(ref_images, train_images)
 
     if config.images:
-        generated = _read_generated(Path(config.images))
+        generated = _read_generated(Path(config.images), background)
     else:
         from thresher.train.sampling import generate
 
@@ -119,6 +124,7 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
             "cfg_scale": config.cfg_scale,
             "cfg_interval": list(config.cfg_interval),
             "seed": config.seed,
+            "background": background_name(background),
         }
     )
     seconds = time.perf_counter() - started
@@ -175,24 +181,29 @@ def _heldout(reference: np.ndarray, train: np.ndarray | None) -> np.ndarray | No
     return reference[keep] if keep.sum() >= 2 else None
 
 
-def _read_generated(path: Path) -> np.ndarray:
-    from PIL import Image
+def _read_generated(path: Path, background: RGB = WHITE) -> np.ndarray:
+    """``--images``: a folder of PNG/JPEG/WebP files or a Parquet file with an ``image`` column, as one uint8
+    N×H×W×C batch of one mode (``thresher.images.uniform_batch``: transparency composited onto
+    ``background``, greyscale and colour mixed become RGB)."""
+    from thresher.evaluate.image_batches import check_images, load_image_files
 
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"))
-        images = [np.asarray(Image.open(f)) for f in files]
+        if not files:
+            raise ThresherError(f"no images in {path}")
+        images = load_image_files(files, background)
     elif path.suffix == ".parquet":
         import datasets
 
-        images = [np.asarray(img) for img in datasets.Dataset.from_parquet(str(path))["image"]]
+        rows = datasets.Dataset.from_parquet(str(path))
+        if "image" not in rows.column_names:
+            raise ThresherError(f"{path} has no 'image' column (columns: {', '.join(rows.column_names)})")
+        if len(rows) == 0:
+            raise ThresherError(f"no images in {path}")
+        images = check_images(list(rows["image"]), background=background)
     else:
         raise ThresherError(f"--images {path} is neither a folder of images nor a .parquet file")
-    if not images:
-        raise ThresherError(f"no images in {path}")
-    arrays = [a[..., None] if a.ndim == 2 else a for a in images]
-    if len({a.shape for a in arrays}) > 1:
-        raise ThresherError(f"images in {path} have different sizes")
-    return np.stack(arrays).astype(np.uint8)
+    return images
 
 
 def _save_grid(images: np.ndarray, path: Path, n: int = 64) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from thresher.catalog.names import check_name
 from thresher.config_field import setting
 from thresher.errors import ThresherError
+from thresher.images import parse_background
 
 if TYPE_CHECKING:
     from thresher.train.autoencoder import AutoencoderConfig
@@ -111,14 +112,18 @@ class TrainRunConfig:
         aliases=("-d",),
     )
     train: TrainConfig = setting(default_factory=TrainConfig, cli=False)
-    image_size: int | None = setting(None, "Resize images to this side first (must divide by the patch size).")
+    image_size: int | None = setting(
+        None, "Resize images to this side first (must divide by the patch size)."
+    )
     vae: str | None = setting(
         None,
         "Train in a latent space: thresher-ae (a small autoencoder of the source, trained on first use; "
         "about 5x the pixel-space throughput) or a diffusers AutoencoderKL (Hub id or path).",
     )
     weights: str | None = setting(
-        None, "Per-sample/group weights: a score run id or a Parquet file with a weight column."
+        None,
+        "Per-sample/group weights: a `thresher reweight` run id (its DRO group weights), a score run id, or a "
+        "Parquet file with a weight column.",
     )
     run: str | None = setting(
         None, "Run name (default: a fresh id); with --resume, the run to continue.", flag="--run"
@@ -131,8 +136,12 @@ class TrainRunConfig:
         "(no labels needed); sampling then draws clusters at their training frequencies.",
         metavar="RUN",
     )
+    background: str = setting(
+        "white", "Colour transparent pixels are composited onto when decoding: white, black or R,G,B."
+    )
 
     def __post_init__(self) -> None:
+        parse_background(self.background)
         if self.image_size is not None and self.image_size < 1:
             raise ThresherError(f"--image-size must be at least 1, got {self.image_size}")
         if self.clusters is not None and self.train.unconditional:
@@ -180,3 +189,151 @@ class SampleConfig:
             raise ThresherError(f"unknown sampler {self.sampler!r}; choose one of {', '.join(SAMPLERS)}")
 
 
+@dataclass
+class PretrainConfig:
+    """``thresher pretrain``: the short training run whose checkpoints and loss log the gradient scores read.
+
+    The defaults fit a laptop CPU for the built-in sources: DiT-T/4 in pixel space, 10 epochs of batch 64 on
+    mnist-lt (1703 rows: 260 steps), 5 checkpoints, 4 probe times × 1 noise per sample.
+    """
+
+    source: str | None = setting(None, "Source id (default: the workspace's only source).")
+    model_size: str = setting("DiT-T/4", "DiT size and patch.", flag="--model")
+    width: int | None = setting(None, "Override the size's width.")
+    depth: int | None = setting(None, "Override the size's depth.")
+    heads: int | None = setting(None, "Override the size's attention heads.")
+    epochs: int = setting(10, "Training epochs (every epoch logs each sample's loss at its probes).")
+    batch_size: int = setting(64, "Global batch size.")
+    lr: float = setting(1e-3, "Learning rate (AdamW, constant after warmup).")
+    warmup_steps: int = setting(20, "Linear warmup steps.", flag="--warmup")
+    checkpoints: int = setting(5, "Checkpoints saved, spread evenly over the epochs (MoSo averages them).")
+    k_times: int = setting(4, "Probe times per sample: (k + 0.5)/K for k < K.", flag="--probe-times")
+    m_noises: int = setting(
+        1, "Noise draws per probe time, seeded by (seed, sample id).", flag="--probe-noises"
+    )
+    image_size: int | None = setting(None, "Resize images to this side first.")
+    vae: str | None = setting(
+        None, "Latent space: thresher-ae or a diffusers AutoencoderKL (default: pixels)."
+    )
+    unconditional: bool = setting(
+        False, "Ignore class labels (otherwise a labelled source trains conditioned)."
+    )
+    seed: int = setting(0, "Seed of the run and of the probe points.")
+    device: str | None = setting(None, "cpu, cuda, … (default: accelerate's choice).")
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (self.warmup_steps >= 0, f"--warmup must be >= 0, got {self.warmup_steps}"),
+            (
+                1 <= self.checkpoints <= self.epochs,
+                f"--checkpoints must be in [1, --epochs], got {self.checkpoints}",
+            ),
+            (self.k_times >= 1 and self.m_noises >= 1, "--probe-times and --probe-noises must be at least 1"),
+            (self.seed >= 0, f"--seed must be non-negative, got {self.seed}"),
+            (
+                self.image_size is None or self.image_size >= 1,
+                f"--image-size must be at least 1, got {self.image_size}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ThresherError(message)
+
+    def checkpoint_epochs(self) -> list[int]:
+        """The epochs after which a checkpoint is kept: evenly spread, the last epoch always among them."""
+        return sorted({round(self.epochs * (i + 1) / self.checkpoints) for i in range(self.checkpoints)})
+
+    def identity(self) -> dict:
+        """What determines the run's result (not where it runs): its config hash keys the run."""
+        from dataclasses import asdict
+
+        return {k: v for k, v in asdict(self).items() if k != "device"}
+
+
+REWEIGHT_GROUPS = ("class", "cluster")
+
+
+@dataclass
+class ReweightConfig:
+    """``thresher reweight``: DRO group weights of a subset against a reference run (docs/architecture.md,
+    'DRO group weights'; the loop is :mod:`thresher.train.reweight`).
+
+    A proxy DiT trains on the subset while a fixed reference model (a ``thresher train`` run, usually on the
+    full source) is evaluated at the same (x, t, ε); the group weights move toward the groups where the
+    proxy's loss exceeds the reference's. The data is prepared exactly as the reference's was (image size,
+    VAE, background, conditioning); the proxy has the reference's architecture unless overridden.
+    """
+
+    dataset: str = setting(help="The subset to reweight: NAME[@vN] (or any --dataset of `thresher train`).",
+                           aliases=("-d",))  # fmt: skip
+    reference: str = setting(
+        help="The reference: a `thresher train` run id of this workspace.", metavar="RUN"
+    )
+    groups: str = setting(help="Group the samples by class (labels) or cluster.", choices=REWEIGHT_GROUPS)
+    clusters: str | None = setting(
+        None,
+        "--groups cluster: the clustering run (default: the subset's own clustering, else the source's latest).",
+        metavar="RUN",
+    )
+    eta: float = setting(1.0, "Step size η of the exponentiated-gradient update of the group weights.")
+    smoothing: float = setting(1e-3, "ε_s: the uniform share mixed into the weights after every step.")
+    steps: int = setting(500, "Proxy training steps (= group-weight updates).")
+    batch_size: int = setting(16, "Global batch size.")
+    lr: float = setting(1e-3, "Proxy learning rate (AdamW).")
+    warmup_steps: int = setting(50, "Linear warmup steps.", flag="--warmup")
+    model_size: str | None = setting(
+        None, "Proxy DiT size and patch (default: the reference's).", flag="--model"
+    )
+    width: int | None = setting(None, "Proxy width (default: the reference's).")
+    depth: int | None = setting(None, "Proxy depth (default: the reference's).")
+    heads: int | None = setting(None, "Proxy attention heads (default: the reference's).")
+    t_sampling: str | None = setting(
+        None, "How training times are drawn (default: the reference's).", choices=T_SAMPLINGS
+    )
+    label_dropout: float | None = setting(None, "Share of labels dropped (default: the reference's).")
+    image_size: int | None = setting(
+        None, "Must match the reference's image size when given (the data is prepared as the reference's)."
+    )
+    grad_clip: float | None = setting(1.0, "Clip the proxy's gradient norm (none: no clipping).", cli=False)
+    seed: int = setting(0, "Seed of the proxy's initialization, the data order, times and noise.")
+    precision: str = setting("auto", "auto: bf16 on GPU, fp32 on CPU.", choices=PRECISIONS)
+    device: str | None = setting(None, "cpu, cuda, … (default: accelerate's choice, GPU when present).")
+    log_every: int = setting(10, "Log the loss and the group weights every N steps.", cli=False)
+    run: str | None = setting(None, "Run name (default: a fresh reweight-… id).", flag="--run")
+
+    def __post_init__(self) -> None:
+        import math
+
+        checks = [
+            (self.groups in REWEIGHT_GROUPS, f"--groups must be class or cluster, got {self.groups!r}"),
+            (
+                isinstance(self.eta, (int, float)) and math.isfinite(self.eta) and self.eta > 0,
+                f"--eta must be a finite number > 0, got {self.eta}",
+            ),
+            (0.0 <= self.smoothing < 1.0, f"--smoothing must lie in [0, 1), got {self.smoothing}"),
+            (self.steps >= 1, f"--steps must be at least 1, got {self.steps}"),
+            (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
+            (self.lr > 0, f"--lr must be > 0, got {self.lr}"),
+            (self.warmup_steps >= 0, f"--warmup must be >= 0, got {self.warmup_steps}"),
+            (self.t_sampling in (None, *T_SAMPLINGS), f"t_sampling must be one of {', '.join(T_SAMPLINGS)}"),
+            (
+                self.label_dropout is None or 0.0 <= self.label_dropout < 1.0,
+                f"--label-dropout must be in [0, 1), got {self.label_dropout}",
+            ),
+            (
+                self.image_size is None or self.image_size >= 1,
+                f"--image-size must be >= 1, got {self.image_size}",
+            ),
+            (self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}"),
+            (self.log_every >= 1, "log_every must be >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ThresherError(message)
+        if self.clusters is not None and self.groups != "cluster":
+            raise ThresherError("--clusters names the groups of --groups cluster; drop it for --groups class")
+        if self.run is not None:
+            check_name(self.run, "run name")

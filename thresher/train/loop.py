@@ -17,6 +17,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -135,7 +136,18 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
         path.write_text("".join(line + "\n" for line in lines))
 
 
-def train(config: TrainConfig, data: TrainingSet, run_dir: Path, resume: bool = False) -> TrainResult:
+# Called on the main process after every completed epoch with (epoch number from 1, the network being
+# trained, the learning rate of the epoch's last step); the pretraining records its per-sample signals here.
+EpochHook = Callable[[int, FlowDiT, float], None]
+
+
+def train(
+    config: TrainConfig,
+    data: TrainingSet,
+    run_dir: Path,
+    resume: bool = False,
+    on_epoch_end: EpochHook | None = None,
+) -> TrainResult:
     """Train a DiT on ``data``, writing the run folder described in this module's docstring."""
     config.validate()
     run_dir = Path(run_dir)
@@ -248,6 +260,13 @@ def train(config: TrainConfig, data: TrainingSet, run_dir: Path, resume: bool = 
                 bar.set_postfix(loss=f"{final_loss:.4f}", img_s=f"{rate:.1f}")
                 window_loss.zero_()
                 window_steps, window_start = 0, time.perf_counter()
+            if on_epoch_end is not None and progress.step % steps_per_epoch == 0:
+                # Before the checkpoint of the same step: a run killed in between redoes the epoch's hook
+                # from the previous checkpoint, with the same result.
+                if accelerator.is_main_process:
+                    on_epoch_end(progress.step // steps_per_epoch, network, scheduler.get_last_lr()[0])
+                accelerator.wait_for_everyone()
+                model.train()
             if progress.step % config.checkpoint_every == 0 or progress.step == config.steps:
                 _save_checkpoint(accelerator, run_dir, progress.step, config.keep_checkpoints)
             bar.update(1)
@@ -272,11 +291,21 @@ def train(config: TrainConfig, data: TrainingSet, run_dir: Path, resume: bool = 
 
 
 def _save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: int) -> None:
-    accelerator.save_state(str(run_dir / CHECKPOINTS / f"step-{step:07d}"))
+    """Write the checkpoint aside and rename it into place, so a kill mid-save never leaves a half
+    ``step-N`` that resume would take for the newest checkpoint."""
+    final = run_dir / CHECKPOINTS / f"step-{step:07d}"
+    staging = run_dir / CHECKPOINTS / f".step-{step:07d}.partial"
+    if accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
         for old in _checkpoints(run_dir)[:-keep]:
             shutil.rmtree(old)
+    accelerator.wait_for_everyone()
 
 
 def _write_outputs(

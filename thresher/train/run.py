@@ -16,11 +16,13 @@ from thresher.catalog.runs import find_run_dir, finish_run, start_run
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
 from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE, background_name, parse_background
 from thresher.train.autoencoder import AUTOENCODER_NAME, AutoencoderConfig
 from thresher.train.config import SampleConfig, TrainRunConfig
 from thresher.train.loop import TrainResult, train
 from thresher.train.model import dit_config
 from thresher.train.training_data import load_training_set
+from thresher.train.training_set import TrainingSet
 
 
 @dataclass
@@ -46,30 +48,19 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
     state = PartialState()
     run_id = _run_id(ws, config)
     resolved = resolve_dataset(ws, config.dataset)
-    data = load_training_set(
+    data = prepare_training_data(
         ws,
         resolved,
         image_size=config.image_size,
+        vae=config.vae,
+        autoencoder=config.autoencoder,
+        model_size=config.train.model_size,
+        device=config.train.device,
         unconditional=config.train.unconditional,
         weights=config.weights,
         clusters=config.clusters,
+        background=parse_background(config.background),
     )
-    if config.vae:
-        from thresher.train.latents import encode_training_set
-
-        vae = (
-            _source_autoencoder(ws, resolved, config.image_size, config.autoencoder)
-            if config.vae == AUTOENCODER_NAME
-            else config.vae
-        )
-        data = encode_training_set(
-            data,
-            vae,
-            ws.cache_dir("latents"),
-            f"{resolved.source}@{resolved.revision}",
-            patch_size=int(config.train.model_size.rsplit("/", 1)[-1]),
-            device=config.train.device,
-        )
     # The model must fit the data before the run is registered, so a bad size records no failed run.
     dit_config(
         config.train.model_size,
@@ -87,6 +78,7 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         "revision": resolved.revision,
         "n_rows": resolved.n,
         "image_size": config.image_size,
+        "background": background_name(parse_background(config.background)),
         "vae": config.vae,
         "weights": config.weights,
         "clusters": config.clusters,
@@ -114,8 +106,64 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
     return TrainRunOutcome(run_id, resolved.spec, resolved.n, result)
 
 
+def prepare_training_data(
+    ws: Workspace,
+    resolved: ResolvedDataset,
+    *,
+    image_size: int | None,
+    vae: str | None,
+    autoencoder: AutoencoderConfig | None,
+    model_size: str,
+    device: str | None,
+    unconditional: bool = False,
+    weights: str | None = None,
+    clusters: str | None = None,
+    background: RGB = WHITE,
+) -> TrainingSet:
+    """The rows of ``resolved`` as the model sees them: pixels, or latents of ``vae`` (encoded once per
+    source and cached), with labels or clusters and weights. Training and the pretraining share it.
+
+    ``background``: what transparent pixels are composited onto when the images are decoded; a non-white
+    one is part of the latent and autoencoder cache keys (white keeps the keys caches already have)."""
+    data = load_training_set(
+        ws,
+        resolved,
+        image_size=image_size,
+        unconditional=unconditional,
+        weights=weights,
+        clusters=clusters,
+        background=background,
+    )
+    if not vae:
+        return data
+    from thresher.train.latents import encode_training_set
+
+    vae_name = (
+        _source_autoencoder(ws, resolved, image_size, autoencoder, background)
+        if vae == AUTOENCODER_NAME
+        else vae
+    )
+    return encode_training_set(
+        data,
+        vae_name,
+        ws.cache_dir("latents"),
+        f"{resolved.source}@{resolved.revision}{_background_key(background)}",
+        patch_size=int(model_size.rsplit("/", 1)[-1]),
+        device=device,
+    )
+
+
+def _background_key(background: RGB) -> str:
+    """The part of a cache key that says a non-white background (empty for white, the default)."""
+    return "" if tuple(background) == WHITE else f"@background={background_name(background)}"
+
+
 def _source_autoencoder(
-    ws: Workspace, resolved: ResolvedDataset, image_size: int | None, ae_config: AutoencoderConfig | None
+    ws: Workspace,
+    resolved: ResolvedDataset,
+    image_size: int | None,
+    ae_config: AutoencoderConfig | None,
+    background: RGB = WHITE,
 ) -> str:
     """``--vae thresher-ae``: the small autoencoder of the whole source (every ok row), trained on first use,
     so the full set and all its pruned subsets share one latent space and one latent cache."""
@@ -124,10 +172,11 @@ def _source_autoencoder(
 
     ae_config = ae_config or AutoencoderConfig()
     cache = ws.cache_dir("autoencoders")
-    key = f"{resolved.source}@{resolved.revision}@{image_size}"
+    key = f"{resolved.source}@{resolved.revision}@{image_size}{_background_key(background)}"
     if (autoencoder_dir(cache, key, ae_config) / "config.json").is_file():
         return str(autoencoder_dir(cache, key, ae_config))
-    images = load_images(ws, resolved.source, ok_sample_ids(ws, resolved.source), size=image_size)
+    ids = ok_sample_ids(ws, resolved.source)
+    images = load_images(ws, resolved.source, ids, size=image_size, background=background)
     return str(ensure_autoencoder(cache, key, images, ae_config))
 
 

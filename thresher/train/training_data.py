@@ -13,6 +13,7 @@ from thresher.catalog.scores import score_files
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset
 from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE
 from thresher.train.conditioning import cluster_condition, cluster_labels, resolve_clustering
 from thresher.train.training_set import TrainingSet
 
@@ -25,10 +26,12 @@ def load_training_set(
     unconditional: bool = False,
     weights: str | None = None,
     clusters: str | None = None,
+    background: RGB = WHITE,
 ) -> TrainingSet:
     """Decode the resolved rows into a pixel :class:`TrainingSet` (latents are made from it by the caller).
 
     Labels are the catalog's classes, or with ``clusters`` (a clustering run id) each row's k-means cluster.
+    Transparent pixels take the ``background`` colour (``thresher.catalog.samples.load_images``).
     """
     labels, num_classes, condition = None, None, "label"
     if clusters is not None:
@@ -40,7 +43,7 @@ def load_training_set(
     elif not unconditional:
         labels, num_classes = _labels(ws, resolved)
     # Decoded after the labels, so a bad --clusters fails before the slowest step.
-    images = load_images(ws, resolved.source, resolved.sample_ids, size=image_size)
+    images = load_images(ws, resolved.source, resolved.sample_ids, size=image_size, background=background)
     return TrainingSet(
         images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
         labels=labels,
@@ -62,13 +65,18 @@ def _labels(ws: Workspace, resolved: ResolvedDataset) -> tuple[torch.Tensor | No
 
 
 def sample_weights(ws: Workspace, resolved: ResolvedDataset, spec: str) -> np.ndarray:
-    """Per-row weights from a score run id (its ``score`` column) or a Parquet file with ``weight`` and one of
-    ``sample_id`` (per sample), ``label`` (per class) or ``cluster`` (per cluster, e.g. DRO group weights)."""
+    """Per-row weights from a Parquet file with ``weight`` and one of ``sample_id`` (per sample), ``label``
+    (per class) or ``cluster`` (per cluster), a ``thresher reweight`` run id (its DRO group weights:
+    :func:`thresher.train.reweight.reweight_weights`) or a score run id (its ``score`` column)."""
     path = Path(spec)
     if path.is_file():
         table = pq.read_table(path).to_pandas()
         value = "weight"
     else:
+        if _run_kind(ws, spec) == "reweight":
+            from thresher.train.reweight import reweight_weights
+
+            return reweight_weights(ws, spec, resolved)
         table = pq.read_table(score_files(ws, spec)).to_pandas()
         value = "score"
     if value not in table:
@@ -88,3 +96,13 @@ def sample_weights(ws: Workspace, resolved: ResolvedDataset, spec: str) -> np.nd
     if missing:
         raise ThresherError(f"weights {spec!r} have no weight for {missing} of the {len(keys)} training rows")
     return np.array([mapping[int(k)] for k in keys], dtype=np.float32)
+
+
+def _run_kind(ws: Workspace, run_id: str) -> str | None:
+    """The kind of run ``run_id`` in the catalog, or None when there is no such run."""
+    from thresher.catalog.runs import run_row
+
+    try:
+        return run_row(ws, run_id)["kind"]
+    except ThresherError:
+        return None

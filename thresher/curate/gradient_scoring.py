@@ -1,0 +1,298 @@
+"""`thresher score`: EL2N, GraNd, loss monotonicity and MoSo of every ok row, from a pretraining run.
+
+The scores are the functions of :mod:`thresher.curate.scores.gradient_signals` and
+:mod:`thresher.curate.scores.moso` (definitions: docs/architecture.md, 'Gradient scores'); this module
+runs them over a source as a score run:
+
+* **parts**: rows are cut into parts of ``part_size`` in sample-id order; part i goes to process
+  i mod world size under ``accelerate launch``; every finished part is a file written aside and renamed, so
+  a killed run redoes only the parts it had not finished. Every sample's probes depend on its id alone,
+  so the scores do not depend on the number of processes or on where a run was interrupted.
+* **MoSo** needs ḡ_c, the mean gradient over *all* rows, before any row's score: a first pass writes
+  each part's gradient sum per checkpoint, every process then adds them in part order (an exact mean,
+  identical for any process count), and a second pass takes each row's dot products.
+* **reuse**: the run is keyed by the config hash of (method, source, pretraining, parameter subset,
+  checkpoint), so the same request returns the finished run.
+
+Only the main process commits: the parts move into ``scores/<run>/`` and the run is recorded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import torch
+
+from thresher.catalog.names import config_hash
+from thresher.catalog.runs import latest_run, record_finished_run, run_by_config_hash
+from thresher.catalog.samples import ok_sample_ids
+from thresher.catalog.scores import score_table
+from thresher.catalog.workspace import Workspace
+from thresher.curate.config import ScoreRunConfig
+from thresher.errors import ThresherError
+
+SCORE_KIND = "score"
+WORK = "work"  # per-part intermediate files of a run in progress (MoSo's gradient sums)
+
+
+@dataclass
+class ScoreRunResult:
+    run_id: str
+    method: str
+    source: str
+    pretrain: str
+    n: int
+    reused: bool
+    seconds: float
+
+    def lines(self) -> list[str]:
+        verb = "reused" if self.reused else f"scored in {self.seconds:.1f}s"
+        return [f"{self.run_id}: {self.method} of {self.n} rows of {self.source} from {self.pretrain} ({verb})"]
+
+
+def resolve_pretrain(ws: Workspace, source: str, pretrain: str | None) -> tuple[str, dict]:
+    """The pretraining run to score with and its recorded settings (one-line errors otherwise)."""
+    from thresher.train.pretrain import PRETRAIN_KIND, pretrain_settings
+
+    run_id = pretrain or latest_run(ws, source, PRETRAIN_KIND)
+    if run_id is None:
+        raise ThresherError(
+            f"no pretraining of source {source!r}: run `thresher pretrain --source {source}` first"
+        )
+    settings = pretrain_settings(ws, run_id)
+    if settings.get("source") != source:
+        raise ThresherError(
+            f"pretraining {run_id!r} trained on source {settings.get('source')!r}, not {source!r}"
+        )
+    return run_id, settings
+
+
+def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
+    from accelerate import PartialState
+
+    started = time.perf_counter()
+    source = ws.resolve_source(config.source)
+    pretrain, settings = resolve_pretrain(ws, source, config.pretrain)
+    identity = config.identity(source, pretrain)
+    ids = ok_sample_ids(ws, source)
+    found = run_by_config_hash(ws, SCORE_KIND, identity)
+    if found is not None:
+        return ScoreRunResult(found, config.method, source, pretrain, len(ids), True, 0.0)
+    run_id = f"{config.method}-{source}-{config_hash(identity)[:10]}"
+    state = PartialState()
+    staging = ws.scores_dir(run_id).parent / f".{run_id}.partial"
+    if state.is_main_process:
+        (staging / WORK).mkdir(parents=True, exist_ok=True)
+    state.wait_for_everyone()
+
+    scorer = _Scorer(ws, config, settings, pretrain, ids, staging, state.process_index, state.num_processes)
+    scorer.run()
+    state.wait_for_everyone()
+    if state.is_main_process:
+        shutil.rmtree(staging / WORK, ignore_errors=True)
+        final = ws.scores_dir(run_id)
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
+        run_config = {
+            **identity,
+            "k_times": settings["k_times"],
+            "m_noises": settings["m_noises"],
+            "seed": settings["seed"],
+            "checkpoints": scorer.checkpoint_names,
+            "part_size": config.part_size,
+            "processes": state.num_processes,
+        }
+        record_finished_run(ws, run_id, SCORE_KIND, source, run_config, final)
+    state.wait_for_everyone()
+    return ScoreRunResult(run_id, config.method, source, pretrain, len(ids), False, time.perf_counter() - started)
+
+
+class _Scorer:
+    """One process's share of a score run."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        config: ScoreRunConfig,
+        settings: dict,
+        pretrain: str,
+        ids: np.ndarray,
+        staging: Path,
+        rank: int,
+        world: int,
+    ) -> None:
+        from thresher.train.pretrain import snapshot_dirs
+
+        self.ws, self.config, self.settings, self.ids = ws, config, settings, ids
+        self.staging, self.rank, self.world = staging, rank, world
+        self.run_dir = ws.run_dir(pretrain)
+        self.snapshots = snapshot_dirs(self.run_dir)
+        if not self.snapshots and config.method != "monotonicity":
+            raise ThresherError(f"pretraining {pretrain!r} saved no checkpoints")
+        if config.method in ("el2n", "grand"):
+            if not -len(self.snapshots) <= config.checkpoint < len(self.snapshots):
+                raise ThresherError(
+                    f"--checkpoint {config.checkpoint}: pretraining {pretrain!r} has {len(self.snapshots)} "
+                    "checkpoints"
+                )
+            self.snapshots = [self.snapshots[config.checkpoint]]
+        self.checkpoint_names = [p.name for p in self.snapshots] if config.method != "monotonicity" else []
+        n_parts = max(1, -(-len(ids) // config.part_size))
+        self.parts = list(range(n_parts))
+        self._data = None
+
+    # -- the run -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        if self.config.method == "monotonicity":
+            if self.rank == 0:
+                self._monotonicity()
+            return
+        if self.config.method == "moso":
+            self._moso()
+            return
+        mine = [p for p in self.parts if p % self.world == self.rank and not self._part_file(p).is_file()]
+        if not mine:
+            return
+        from thresher.train.pretrain import load_snapshot
+
+        model, _ = load_snapshot(self.snapshots[0])
+        model = model.to(self._device())
+        for part in mine:
+            x, labels, ids, t, noise = self._part_inputs(part)
+            scores = self._pointwise(model, x, labels, t, noise)
+            self._write_part(part, ids, scores)
+
+    def _pointwise(self, model, x, labels, t, noise) -> np.ndarray:
+        from thresher.curate.scores.gradient_signals import el2n_scores, grand_scores
+
+        if self.config.method == "el2n":
+            return el2n_scores(model, x, labels, t, noise).double().numpy()
+        return grand_scores(
+            model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
+        ).numpy()
+
+    def _monotonicity(self) -> None:
+        from thresher.curate.scores.gradient_signals import monotonicity_scores
+        from thresher.train.pretrain import loss_log
+
+        if self._part_file(0).is_file():
+            return
+        logged_ids, log = loss_log(self.run_dir)
+        order = np.searchsorted(logged_ids, self.ids)
+        if not np.array_equal(logged_ids[np.minimum(order, len(logged_ids) - 1)], self.ids):
+            raise ThresherError("the pretraining's loss log does not cover every ok row; rerun `thresher pretrain`")
+        scores = monotonicity_scores(log[:, order])
+        self._write_part(0, self.ids, scores)
+
+    def _moso(self) -> None:
+        """Two passes per checkpoint (exact ḡ), contributions per part, then their mean over checkpoints."""
+        from thresher.curate.scores.gradient_signals import per_sample_gradients
+        from thresher.train.pretrain import load_snapshot
+
+        mine = [p for p in self.parts if p % self.world == self.rank]
+        n = len(self.ids)
+        for c, snapshot in enumerate(self.snapshots):
+            todo_sums = [p for p in mine if not self._work(f"c{c}-sum-{p}.pt").is_file()]
+            todo_dots = [p for p in mine if not self._work(f"c{c}-score-{p}.npy").is_file()]
+            model = lr = None
+            if todo_sums or todo_dots:
+                model, lr = load_snapshot(snapshot)
+                model = model.to(self._device())
+            for part in todo_sums:
+                x, labels, _, t, noise = self._part_inputs(part)
+                total = None
+                for rows in per_sample_gradients(
+                    model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
+                ):
+                    chunk = rows.double().sum(dim=0).cpu()
+                    total = chunk if total is None else total + chunk
+                _atomic_torch_save(total, self._work(f"c{c}-sum-{part}.pt"))
+            self._barrier()
+            g_bar = sum(torch.load(self._work(f"c{c}-sum-{p}.pt")) for p in self.parts) / n
+            for part in todo_dots:
+                x, labels, _, t, noise = self._part_inputs(part)
+                out = []
+                for rows in per_sample_gradients(
+                    model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
+                ):
+                    g = rows.double().cpu()
+                    out.append(lr * (g @ g_bar - (g * g).sum(dim=1) / n))
+                _atomic_np_save(torch.cat(out).numpy(), self._work(f"c{c}-score-{part}.npy"))
+            self._barrier()
+        for part in mine:
+            if self._part_file(part).is_file():
+                continue
+            contributions = [np.load(self._work(f"c{c}-score-{part}.npy")) for c in range(len(self.snapshots))]
+            self._write_part(part, self._part_ids(part), np.mean(contributions, axis=0))
+
+    # -- inputs and outputs ------------------------------------------------------------------------
+    def _device(self) -> torch.device:
+        from thresher.device import pick_device
+
+        return pick_device(self.config.device)
+
+    def _training_set(self):
+        if self._data is None:
+            from thresher.train.config import PretrainConfig
+            from thresher.train.pretrain import pretrain_data
+
+            fields = {k: self.settings[k] for k in PretrainConfig.__dataclass_fields__ if k in self.settings}
+            pretrain_config = PretrainConfig(**{**fields, "device": self.config.device})
+            data = pretrain_data(self.ws, self.settings["source"], pretrain_config)
+            if not np.array_equal(data.sample_ids.numpy(), self.ids):
+                raise ThresherError("the source's ok rows changed since the pretraining; pretrain again")
+            self._data = data
+        return self._data
+
+    def _part_ids(self, part: int) -> np.ndarray:
+        size = self.config.part_size
+        return self.ids[part * size : (part + 1) * size]
+
+    def _part_inputs(self, part: int):
+        from thresher.curate.scores.gradient_signals import probe_points
+        from thresher.train.pretrain import rows_of
+        from thresher.train.training_set import TrainingSetDataset
+
+        data = self._training_set()
+        size = self.config.part_size
+        rows = range(part * size, min((part + 1) * size, len(data)))
+        conditional = data.num_classes is not None and not self.settings.get("unconditional", False)
+        x, labels, ids = rows_of(TrainingSetDataset(data), rows, conditional)
+        t, noise = probe_points(ids, tuple(x.shape[1:]), self.settings["k_times"], self.settings["m_noises"],
+                                self.settings["seed"])  # fmt: skip
+        return x, labels, ids, t, noise
+
+    def _part_file(self, part: int) -> Path:
+        return self.staging / f"part-{part:05d}.parquet"
+
+    def _work(self, name: str) -> Path:
+        return self.staging / WORK / name
+
+    def _write_part(self, part: int, ids: np.ndarray, scores: np.ndarray) -> None:
+        path = self._part_file(part)
+        tmp = path.with_name(f".{path.name}.tmp")
+        pq.write_table(score_table(np.asarray(ids, np.int64), self.config.method, score=np.asarray(scores)), tmp)
+        tmp.replace(path)
+
+    def _barrier(self) -> None:
+        if self.world > 1:
+            from accelerate import PartialState
+
+            PartialState().wait_for_everyone()
+
+
+def _atomic_torch_save(value: torch.Tensor, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(value, tmp)
+    tmp.replace(path)
+
+
+def _atomic_np_save(value: np.ndarray, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp.npy")
+    np.save(tmp, value)
+    tmp.replace(path)

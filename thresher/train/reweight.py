@@ -1,0 +1,517 @@
+"""`thresher reweight`: DRO group weights of a pruned subset, learned online against a reference model
+(the "reweighting" of Li et al. 2024, "Pruning then Reweighting", arXiv:2409.19128, after DoReMi, Xie et al.
+2023); the math and its choices are in :mod:`thresher.train.group_weights` and docs/architecture.md, 'DRO
+group weights'.
+
+A proxy DiT trains from scratch on the subset. At every step the fixed reference model (a ``thresher
+train`` run, usually on the full source, its EMA weights in eval mode) is evaluated at the proxy's
+(x, t, ε, label); the per-sample losses update the group weights α (:class:`GroupWeights`), and the proxy's
+loss is weighted by the α of each sample's group (``G·α[g]``, so uniform α is the plain mean). The result
+is the mean of α over the steps.
+
+Choices beyond the formula (the paper released no code; docs/reweight/README.md lists them all):
+
+* The data is prepared exactly as the reference's was: its image size, its VAE (the very autoencoder
+  folder, so the latents come from one cache), its background and its conditioning (class labels,
+  clusters, or none); the proxy gets the reference's labels with the same dropout mask, so both models
+  see the same input. A reference of another source, revision or resolution is refused.
+* The proxy has the reference's architecture unless ``--model/--width/--depth/--heads`` say otherwise;
+  times are drawn as the reference's were (``--t-sampling`` overrides), batches are uniform over the
+  subset (an epoch permutation, as ``thresher train``), AdamW with linear warmup then a constant rate.
+* α is updated first, on the batch's losses, and the proxy's loss of the same step is weighted by the
+  updated α (DoReMi's order).
+* Multi-process (``accelerate launch``): losses and groups are gathered, so every process takes the same
+  DRO step. No resume: a killed run is started again.
+
+Run folder ``runs/<run>/``: ``config.yaml``, ``metrics.jsonl`` (per logging window: the weighted loss,
+proxy and reference loss per group, α), ``group_weights.parquet`` (``label`` or ``cluster``, ``weight`` =
+mean α, ``final`` = last α, ``n`` rows in the subset, ``present``), ``sample_weights.parquet``
+(``sample_id``, ``weight`` = G·mean α of its group) and ``summary.json``; the run is a ``reweight`` row
+of the catalog, which ``thresher train --weights RUN`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import torch
+import yaml
+
+from thresher.catalog.names import new_run_id
+from thresher.catalog.runs import find_run_dir, finish_run, latest_run, run_row, start_run
+from thresher.catalog.samples import label_names, labels_of, load_images
+from thresher.catalog.subsets import parse_subset_ref, subset_row
+from thresher.catalog.workspace import Workspace
+from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
+from thresher.errors import ThresherError
+from thresher.images import parse_background
+from thresher.train.config import ReweightConfig
+from thresher.train.group_weights import DROConfig, GroupWeights
+
+REWEIGHT_KIND = "reweight"
+GROUP_WEIGHTS_FILE = "group_weights.parquet"
+SAMPLE_WEIGHTS_FILE = "sample_weights.parquet"
+
+
+@dataclass
+class ReweightResult:
+    run_id: str
+    run_dir: Path
+    dataset: str
+    reference: str
+    kind: str  # class | cluster
+    weights: list[float]  # mean α per group id
+    counts: list[int]  # rows of the subset per group id
+    absent: list[int]  # group ids with no row in the subset (weight 0)
+    steps: int
+    seconds: float
+    names: list[str] | None = None
+    final: list[float] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        column = "label" if self.kind == "class" else "cluster"
+        out = [
+            f"{self.run_id}: {self.steps} steps on {self.dataset} against {self.reference} "
+            f"({self.seconds:.0f}s); mean DRO weight per {self.kind}:",
+            f"  {column:>8} {'rows':>6} {'weight':>8}",
+        ]
+        for g, (w, n) in enumerate(zip(self.weights, self.counts, strict=True)):
+            name = f" ({self.names[g]})" if self.names and g < len(self.names) else ""
+            out.append(f"  {g:>8} {n:>6} {w:>8.4f}{name}")
+        if self.absent:
+            out.append(
+                f"  absent from the subset (weight 0): {self.kind} " + ", ".join(str(g) for g in self.absent)
+            )
+        out.append(f"→ {self.run_dir}  (train on it: --weights {self.run_id} --weighting loss|sampler)")
+        return out
+
+
+@dataclass
+class _Reference:
+    run_id: str
+    run_dir: Path
+    config: dict[str, Any]  # the catalog's run config
+    payload: dict[str, Any]  # model.json
+
+
+def _reference(ws: Workspace, spec: str) -> _Reference:
+    run_dir = find_run_dir(ws, spec)
+    try:
+        row = run_row(ws, run_dir.name)
+    except ThresherError:
+        raise ThresherError(f"--reference {spec!r} is not a training run of this workspace") from None
+    if row["kind"] != "train" or row["status"] != "done":
+        raise ThresherError(
+            f"--reference {spec!r} is a {row['status']} {row['kind']} run, not a finished training"
+        )
+    model_json = run_dir / "model.json"
+    if not model_json.is_file():
+        raise ThresherError(f"--reference {spec!r} holds no trained model ({model_json} is missing)")
+    return _Reference(run_dir.name, run_dir, row["config"], json.loads(model_json.read_text()))
+
+
+def _groups(
+    ws: Workspace, config: ReweightConfig, resolved: ResolvedDataset
+) -> tuple[np.ndarray, int, str | None, list[str] | None]:
+    """(group id per row, number of groups, the clustering used, class names): validated, nothing written."""
+    if config.groups == "class":
+        labels = labels_of(ws, resolved.source, resolved.sample_ids)
+        if (labels < 0).any():
+            raise ThresherError(
+                f"--groups class: {int((labels < 0).sum())} of the {resolved.n} rows of {resolved.spec} have "
+                "no class label; use --groups cluster"
+            )
+        names = label_names(ws, resolved.source)
+        with ws.connect(read_only=True) as con:
+            top = con.execute(
+                "SELECT max(label) FROM samples WHERE source = ? AND status = 'ok'", [resolved.source]
+            ).fetchone()[0]
+        return labels, max(len(names or []), int(top) + 1), None, names
+    from thresher.train.conditioning import cluster_labels, resolve_clustering
+
+    clustering = config.clusters
+    if clustering is not None:
+        clustering = resolve_clustering(ws, clustering, resolved.source)
+    elif resolved.kind == "subset":
+        clustering = subset_row(ws, parse_subset_ref(resolved.spec))["params"].get("clustering")
+    if clustering is None:
+        clustering = latest_run(ws, resolved.source, "cluster")
+    if clustering is None:
+        raise ThresherError(
+            f"--groups cluster: no clustering of {resolved.source!r}: run `thresher cluster` or pass --clusters"
+        )
+    groups, k = cluster_labels(ws, clustering, resolved.source, resolved.sample_ids)
+    return groups.numpy(), k, clustering, None
+
+
+def _native_side(ws: Workspace, resolved: ResolvedDataset) -> int:
+    return int(load_images(ws, resolved.source, resolved.sample_ids[:1]).shape[1])
+
+
+def run_reweight(ws: Workspace, config: ReweightConfig) -> ReweightResult:
+    """Validate everything, then train the proxy and write the reweight run (module docstring)."""
+    from accelerate import PartialState
+
+    from thresher.train.model import dit_config, load_model
+    from thresher.train.run import prepare_training_data
+
+    state = PartialState()
+    resolved = resolve_dataset(ws, config.dataset)
+    ref = _reference(ws, config.reference)
+    ref_source, ref_revision = ref.config.get("source"), ref.config.get("revision")
+    if ref_source != resolved.source:
+        raise ThresherError(
+            f"reference {ref.run_id} was trained on source {ref_source!r}, but {resolved.spec} comes from "
+            f"{resolved.source!r}: train a reference on {resolved.source!r}"
+        )
+    if ref_revision is not None and ref_revision != resolved.revision:
+        raise ThresherError(
+            f"reference {ref.run_id} was trained on {ref_source}@{ref_revision}, {resolved.spec} is of revision "
+            f"{resolved.revision}"
+        )
+    ref_size = ref.config.get("image_size")
+    if config.image_size is not None:
+        trained_at = ref_size if ref_size is not None else _native_side(ws, resolved)
+        if config.image_size != trained_at:
+            raise ThresherError(
+                f"reference {ref.run_id} was trained at {trained_at}px, not --image-size {config.image_size}: "
+                "the proxy must see the data at the reference's resolution"
+            )
+    groups, num_groups, clustering, names = _groups(ws, config, resolved)
+
+    dit = ref.payload["dit"]
+    condition = ref.payload.get("condition")
+    conditional = dit.get("num_classes") is not None and condition is not None
+    clusters = condition.split(":", 1)[1] if conditional and condition.startswith("clusters:") else None
+    model_size = config.model_size or dit["size"]
+    data = prepare_training_data(
+        ws,
+        resolved,
+        image_size=ref_size,
+        vae=ref.payload.get("vae"),  # the reference's own VAE or autoencoder folder: one latent cache
+        autoencoder=None,
+        model_size=model_size,
+        device=config.device,
+        unconditional=not conditional,
+        clusters=clusters,
+        background=parse_background(ref.config.get("background") or "white"),
+    )
+    if (data.channels, data.resolution) != (dit["in_channels"], dit["sample_size"]):
+        raise ThresherError(
+            f"reference {ref.run_id} models {dit['in_channels']}×{dit['sample_size']}² inputs, but {resolved.spec} "
+            f"prepares as {data.channels}×{data.resolution}²: another resolution or VAE"
+        )
+    if conditional and data.num_classes != dit["num_classes"]:
+        raise ThresherError(
+            f"reference {ref.run_id} is conditioned on {dit['num_classes']} classes, the data on {data.num_classes}"
+        )
+    if len(data) < config.batch_size:
+        raise ThresherError(
+            f"{resolved.spec} has {len(data)} rows, fewer than one batch of {config.batch_size}"
+        )
+    proxy_config = dit_config(
+        model_size,
+        data.channels,
+        data.resolution,
+        dit["num_classes"] if conditional else None,
+        width=config.width or (dit["width"] if config.model_size is None else None),
+        depth=config.depth or (dit["depth"] if config.model_size is None else None),
+        heads=config.heads or (dit["heads"] if config.model_size is None else None),
+    )
+    reference_model, _ = load_model(ref.run_dir)
+    ref_train = ref.config.get("train") or {}
+    t_sampling = config.t_sampling or ref_train.get("t_sampling", "uniform")
+    label_dropout = (
+        config.label_dropout if config.label_dropout is not None else ref_train.get("label_dropout", 0.1)
+    )
+    present = sorted({int(g) for g in groups})
+    weights = GroupWeights(num_groups, DROConfig(config.eta, config.smoothing), present=present)
+    counts = np.bincount(groups, minlength=num_groups).tolist()
+
+    run_id = config.run or new_run_id(REWEIGHT_KIND)
+    run_dir = ws.run_dir(run_id)
+    if config.run and run_dir.exists():
+        raise ThresherError(f"run {config.run!r} exists: pick another --run name")
+    run_config = {
+        "dataset": resolved.spec,
+        "source": resolved.source,
+        "revision": resolved.revision,
+        "n_rows": resolved.n,
+        "reference": ref.run_id,
+        "groups": config.groups,
+        "clustering": clustering,
+        "num_groups": num_groups,
+        "absent_groups": weights.absent_groups,
+        "image_size": ref_size,
+        "vae": ref.payload.get("vae"),
+        "condition": condition if conditional else None,
+        "proxy": asdict(proxy_config),
+        "t_sampling": t_sampling,
+        "label_dropout": label_dropout,
+        "reweight": asdict(config),
+    }
+    if state.is_main_process:
+        start_run(ws, run_id, REWEIGHT_KIND, resolved.source, run_config, run_dir, dataset=resolved.spec)
+    started = time.perf_counter()
+    try:
+        final = reweight_loop(
+            config,
+            data,
+            groups,
+            weights,
+            reference_model,
+            run_dir,
+            proxy_size=(model_size, proxy_config.width, proxy_config.depth, proxy_config.heads),
+            t_sampling=t_sampling,
+            label_dropout=label_dropout,
+            conditional=conditional,
+            run_config=run_config,
+        )
+        seconds = time.perf_counter() - started
+        if state.is_main_process:
+            _write_weights(run_dir, config.groups, weights, final, counts, data.sample_ids.numpy(), groups)
+    except BaseException:
+        if state.is_main_process:
+            finish_run(ws, run_id, "failed")
+        raise
+    average = weights.average.tolist()
+    result = ReweightResult(
+        run_id, run_dir, resolved.spec, ref.run_id, config.groups, average, counts, weights.absent_groups,
+        weights.steps, seconds, names, final,
+    )  # fmt: skip
+    if state.is_main_process:
+        summary = {"weights": average, "final": final, "counts": counts, "absent_groups": weights.absent_groups,
+                   "steps": weights.steps, "seconds": seconds}  # fmt: skip
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        finish_run(ws, run_id, "done", summary)
+    return result
+
+
+def _write_weights(
+    run_dir: Path,
+    kind: str,
+    weights: GroupWeights,
+    final: list[float],
+    counts: list[int],
+    sample_ids: np.ndarray,
+    groups: np.ndarray,
+) -> None:
+    column = "label" if kind == "class" else "cluster"
+    average = weights.average.numpy()
+    ids = np.arange(weights.num_groups)
+    present = np.isin(ids, weights.present_groups)
+    pq.write_table(
+        pa.table({column: ids.astype(np.int64), "weight": average, "final": np.asarray(final),
+                  "n": np.asarray(counts, dtype=np.int64), "present": present}),
+        run_dir / GROUP_WEIGHTS_FILE,
+    )  # fmt: skip
+    per_sample = weights.sample_weights(torch.from_numpy(groups), average=True).double().numpy()
+    pq.write_table(
+        pa.table({"sample_id": np.asarray(sample_ids, dtype=np.int64), "weight": per_sample}),
+        run_dir / SAMPLE_WEIGHTS_FILE,
+    )
+
+
+class _Grouped(torch.utils.data.Dataset):
+    """``(x, label, group, sample_id)`` per row of a training set."""
+
+    def __init__(self, data, groups: np.ndarray) -> None:
+        from thresher.train.training_set import TrainingSetDataset
+
+        self.base = TrainingSetDataset(data)
+        self.groups = torch.from_numpy(np.asarray(groups, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, index: int):
+        x, label, _, sample_id = self.base[index]
+        return x, label, self.groups[index], sample_id
+
+
+def _generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
+    return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1_013 + rank + 7)
+
+
+def _mixed_precision(precision: str, device: torch.device) -> str:
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return "no"
+    if precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp16" and device.type != "cuda":
+        raise ThresherError("fp16 needs a GPU; use bf16 or fp32 on the CPU")
+    return precision
+
+
+def reweight_loop(
+    config: ReweightConfig,
+    data,
+    groups: np.ndarray,
+    weights: GroupWeights,
+    reference,
+    run_dir: Path,
+    *,
+    proxy_size: tuple[str, int | None, int | None, int | None],
+    t_sampling: str = "uniform",
+    label_dropout: float = 0.1,
+    conditional: bool = False,
+    run_config: dict[str, Any] | None = None,
+) -> list[float]:
+    """Train a proxy on ``data`` (a :class:`TrainingSet`) for ``config.steps`` steps, updating ``weights``
+    from its per-sample losses and those of ``reference`` (a velocity function ``(x, t, labels) -> v``, e.g.
+    a :class:`FlowDiT`) at the same (x, t, ε, label). ``groups``: the group id of every row. Writes
+    ``config.yaml`` and ``metrics.jsonl`` into ``run_dir`` and returns the last α."""
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, set_seed
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    from thresher.device import pick_device
+    from thresher.train.flow import NULL_LABEL, flow_loss, sample_t
+    from thresher.train.loop import lr_factor
+    from thresher.train.model import build_model
+    from thresher.train.training_set import EpochSampler
+
+    force_cpu = config.device == "cpu"
+    if config.device not in (None, "", "auto", "cpu"):
+        pick_device(config.device)
+    probe = torch.device("cpu") if force_cpu else pick_device(None)
+    accelerator = Accelerator(
+        cpu=force_cpu,
+        mixed_precision=_mixed_precision(config.precision, probe),
+        dataloader_config=DataLoaderConfiguration(split_batches=True),
+    )
+    if config.batch_size % accelerator.num_processes:
+        raise ThresherError(
+            f"batch size {config.batch_size} is not divisible by the {accelerator.num_processes} processes"
+        )
+    set_seed(config.seed)
+    size, width, depth, heads = proxy_size
+    model = build_model(
+        size, data.channels, data.resolution, data.num_classes if conditional else None,
+        width=width, depth=depth, heads=heads,
+    )  # fmt: skip
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, partial(lr_factor, warmup=config.warmup_steps, total=config.steps, schedule="constant")
+    )
+    sampler = EpochSampler(len(data), config.seed)
+    loader = DataLoader(_Grouped(data, groups), batch_size=config.batch_size, sampler=sampler, drop_last=True)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    device = accelerator.device
+    if isinstance(reference, torch.nn.Module):
+        reference = reference.to(device).eval().requires_grad_(False)
+
+    run_dir = Path(run_dir)
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(run_config or asdict(config), sort_keys=False))
+        (run_dir / "metrics.jsonl").write_text("")
+    G = weights.num_groups
+    window = {k: torch.zeros(G, dtype=torch.float64) for k in ("proxy", "reference", "count")}
+    window_loss, window_steps = 0.0, 0
+    step, epoch = 0, 0
+    bar = tqdm(total=config.steps, desc="reweight", unit="step", disable=not accelerator.is_main_process)
+    model.train()
+    while step < config.steps:
+        sampler.set_epoch(epoch)
+        loader.set_epoch(epoch)
+        for x, labels, batch_groups, _ids in loader:
+            generator = _generator(config.seed, step, accelerator.process_index, device)
+            t = sample_t(len(x), t_sampling, generator=generator, device=device)
+            noise = torch.randn(x.shape, generator=generator, device=device, dtype=x.dtype)
+            drop = torch.rand(len(x), generator=generator, device=device) < label_dropout
+            labels = torch.where(drop | (not conditional), NULL_LABEL, labels)
+            proxy_losses = flow_loss(model, x, t, noise, labels)
+            with torch.no_grad(), accelerator.autocast():
+                reference_losses = flow_loss(reference, x, t, noise, labels)
+            all_proxy = accelerator.gather(proxy_losses.detach().float())
+            all_reference = accelerator.gather(reference_losses.float())
+            all_groups = accelerator.gather(batch_groups)
+            weights.update(all_proxy, all_reference, all_groups)
+            loss = (proxy_losses * weights.sample_weights(batch_groups).to(proxy_losses)).mean()
+            accelerator.backward(loss)
+            if config.grad_clip:
+                accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+
+            step += 1
+            ids = all_groups.cpu().long()
+            window["proxy"].index_add_(0, ids, all_proxy.cpu().double())
+            window["reference"].index_add_(0, ids, all_reference.cpu().double())
+            window["count"].index_add_(0, ids, torch.ones(len(ids), dtype=torch.float64))
+            window_loss += float(loss.detach())
+            window_steps += 1
+            if step % config.log_every == 0 or step == config.steps:
+                count = window["count"]
+
+                def per_group(values: torch.Tensor, count: torch.Tensor = count) -> list[float | None]:
+                    return [float(v / c) if c > 0 else None for v, c in zip(values, count, strict=True)]
+
+                record = {
+                    "step": step,
+                    "loss": window_loss / window_steps,
+                    "proxy_loss": per_group(window["proxy"]),
+                    "reference_loss": per_group(window["reference"]),
+                    "alpha": weights.current.tolist(),
+                }
+                if accelerator.is_main_process:
+                    with (run_dir / "metrics.jsonl").open("a") as log:
+                        log.write(json.dumps(record) + "\n")
+                bar.set_postfix(loss=f"{record['loss']:.4f}")
+                for value in window.values():
+                    value.zero_()
+                window_loss, window_steps = 0.0, 0
+            bar.update(1)
+            if step >= config.steps:
+                break
+        epoch += 1
+    bar.close()
+    if not all(math.isfinite(a) for a in weights.average.tolist()):
+        raise ThresherError("the group weights diverged (non-finite); lower --eta")
+    accelerator.wait_for_everyone()
+    return weights.current.tolist()
+
+
+def reweight_weights(ws: Workspace, run_id: str, resolved: ResolvedDataset) -> np.ndarray:
+    """Per-row weights of ``resolved`` from reweight run ``run_id``: the run's per-sample weights when they
+    cover every row (training on the reweighted subset itself), else its group weights (G·α of each row's
+    class or cluster, e.g. for another subset of the same source)."""
+    row = run_row(ws, run_id)
+    cfg, folder = row["config"], Path(row["output"])
+    if cfg.get("source") != resolved.source:
+        raise ThresherError(
+            f"reweight run {run_id} weighs source {cfg.get('source')!r}, but {resolved.spec} is of {resolved.source!r}"
+        )
+    per_sample = pq.read_table(folder / SAMPLE_WEIGHTS_FILE).to_pandas().set_index("sample_id")["weight"]
+    ids = np.asarray(resolved.sample_ids, dtype=np.int64)
+    if np.isin(ids, per_sample.index.to_numpy()).all():
+        return per_sample.reindex(ids).to_numpy(np.float32)
+    table = pq.read_table(folder / GROUP_WEIGHTS_FILE).to_pandas()
+    if cfg["groups"] == "class":
+        keys = labels_of(ws, resolved.source, ids)
+        column = "label"
+    else:
+        from thresher.train.conditioning import cluster_labels
+
+        keys = cluster_labels(ws, cfg["clustering"], resolved.source, ids)[0].numpy()
+        column = "cluster"
+    alpha = table.set_index(column)["weight"]
+    support = int(table["present"].sum())
+    known = np.isin(keys, alpha.index.to_numpy())
+    if not known.all():
+        raise ThresherError(
+            f"reweight run {run_id} has no weight for {int((~known).sum())} of the {len(ids)} rows of {resolved.spec}"
+        )
+    return (alpha.reindex(keys).to_numpy(np.float64) * support).astype(np.float32)
