@@ -81,3 +81,7 @@ for _command in (
         )
     )
     main.add_command(_command)
+
+
+if __name__ == "__main__":  # `python -m thresher.cli`, as `accelerate launch -m thresher.cli` runs it
+    main()

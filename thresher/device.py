@@ -35,3 +35,16 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     if precision in ("bf16", "auto"):
         return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
     raise ThresherError(f"unknown precision {precision!r}; choose auto, fp32, fp16 or bf16")
+
+
+def process_state(device: str | None = None):  # -> accelerate.PartialState
+    """accelerate's process state (rank, world size, barriers) for this run.
+
+    Without CUDA (or with ``device="cpu"``) it must be asked for the CPU explicitly: otherwise, under
+    ``accelerate launch --num_processes 2`` on a CPU machine, every process believes it is the only one and
+    they all do (and commit) the whole job. With ``cpu=True`` the processes join one gloo group.
+    """
+    from accelerate import PartialState
+
+    cpu = device == "cpu" or (device in (None, "", "auto") and not torch.cuda.is_available())
+    return PartialState(cpu=cpu)

@@ -27,8 +27,12 @@ def start_run(
     *,
     dataset: str | None = None,
     status: str = "running",
+    identity: dict[str, Any] | None = None,
 ) -> None:
-    """Record a run as started (replacing an earlier row of the same id, e.g. a resumed run)."""
+    """Record a run as started (replacing an earlier row of the same id, e.g. a resumed run).
+
+    ``identity`` is what determines the run's result, when the recorded ``config`` holds more (counts,
+    process numbers): its hash is what :func:`run_by_config_hash` finds. Default: the whole config."""
     with ws.connect() as con:
         con.execute("DELETE FROM runs WHERE id = ?", [run_id])
         insert_row(
@@ -39,7 +43,7 @@ def start_run(
                 "kind": kind,
                 "source": source,
                 "config": json.dumps(config, default=str),
-                "config_hash": config_hash(config),
+                "config_hash": config_hash(identity if identity is not None else config),
                 "started": utcnow(),
                 "finished": utcnow() if status == "done" else None,
                 "status": status,
@@ -60,10 +64,16 @@ def finish_run(ws: Workspace, run_id: str, status: str, result: dict[str, Any] |
 
 
 def record_finished_run(
-    ws: Workspace, run_id: str, kind: str, source: str | None, config: dict[str, Any], output: Path | str
+    ws: Workspace,
+    run_id: str,
+    kind: str,
+    source: str | None,
+    config: dict[str, Any],
+    output: Path | str,
+    identity: dict[str, Any] | None = None,
 ) -> None:
     """Record a run that has just finished in one step (score runs are written aside and then committed)."""
-    start_run(ws, run_id, kind, source, config, output, status="done")
+    start_run(ws, run_id, kind, source, config, output, status="done", identity=identity)
 
 
 def latest_run(ws: Workspace, source: str, kind: str) -> str | None:

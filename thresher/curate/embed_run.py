@@ -16,6 +16,7 @@ from thresher.catalog.samples import ok_sample_ids, open_source
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import EmbedRunConfig
 from thresher.curate.embed import EmbedConfig, embed_dataset
+from thresher.device import process_state
 from thresher.embedders import with_background
 from thresher.errors import ThresherError
 
@@ -47,8 +48,6 @@ def reduced_name(embedder: str, spec: str) -> str:
 
 
 def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
-    from accelerate import PartialState
-
     source = ws.resolve_source(config.source)
     dataset, _ = open_source(ws, source)
     ids = ok_sample_ids(ws, source)
@@ -71,7 +70,7 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult:
             seed=config.seed,
         ),
     )
-    state = PartialState()
+    state = process_state(config.device)
     state.wait_for_everyone()
     store = EmbeddingStore(out)
     result = EmbedRunResult(source, name, len(store.ids()), info.dim, out)

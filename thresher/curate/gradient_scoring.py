@@ -34,6 +34,7 @@ from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.scores import score_table
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import ScoreRunConfig
+from thresher.device import process_state
 from thresher.errors import ThresherError
 
 SCORE_KIND = "score"
@@ -73,8 +74,6 @@ def resolve_pretrain(ws: Workspace, source: str, pretrain: str | None) -> tuple[
 
 
 def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
-    from accelerate import PartialState
-
     started = time.perf_counter()
     source = ws.resolve_source(config.source)
     pretrain, settings = resolve_pretrain(ws, source, config.pretrain)
@@ -84,7 +83,7 @@ def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     if found is not None:
         return ScoreRunResult(found, config.method, source, pretrain, len(ids), True, 0.0)
     run_id = f"{config.method}-{source}-{config_hash(identity)[:10]}"
-    state = PartialState()
+    state = process_state(config.device)
     staging = ws.scores_dir(run_id).parent / f".{run_id}.partial"
     if state.is_main_process:
         (staging / WORK).mkdir(parents=True, exist_ok=True)
@@ -107,7 +106,7 @@ def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
             "part_size": config.part_size,
             "processes": state.num_processes,
         }
-        record_finished_run(ws, run_id, SCORE_KIND, source, run_config, final)
+        record_finished_run(ws, run_id, SCORE_KIND, source, run_config, final, identity=identity)
     state.wait_for_everyone()
     return ScoreRunResult(run_id, config.method, source, pretrain, len(ids), False, time.perf_counter() - started)
 
@@ -281,9 +280,7 @@ class _Scorer:
 
     def _barrier(self) -> None:
         if self.world > 1:
-            from accelerate import PartialState
-
-            PartialState().wait_for_everyone()
+            process_state(self.config.device).wait_for_everyone()
 
 
 def _atomic_torch_save(value: torch.Tensor, path: Path) -> None:

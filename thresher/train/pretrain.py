@@ -31,6 +31,7 @@ from thresher.catalog.names import config_hash
 from thresher.catalog.runs import finish_run, run_row, start_run
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import resolve_dataset
+from thresher.device import process_state
 from thresher.errors import ThresherError
 from thresher.train.config import PretrainConfig, TrainConfig
 from thresher.train.model import FlowDiT, load_model, save_model
@@ -64,9 +65,7 @@ def pretrain_run_id(source: str, config: PretrainConfig) -> str:
 
 
 def run_pretrain(ws: Workspace, config: PretrainConfig) -> PretrainResult:
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = process_state(config.device)
     source = ws.resolve_source(config.source)
     run_id = pretrain_run_id(source, config)
     run_dir = ws.run_dir(run_id)
@@ -177,7 +176,7 @@ class _EpochRecorder:
 
 def probe_losses(network: torch.nn.Module, data: TrainingSet, config: PretrainConfig) -> np.ndarray:
     """l̄(z) of every row of ``data`` at its fixed probe points (float64, in row order)."""
-    from thresher.curate.scores.gradient_signals import per_sample_losses, probe_points
+    from thresher.train.probes import per_sample_losses, probe_points
 
     dataset = TrainingSetDataset(data)
     out = np.empty(len(data), dtype=np.float64)

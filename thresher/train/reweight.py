@@ -104,19 +104,26 @@ class _Reference:
 
 
 def _reference(ws: Workspace, spec: str) -> _Reference:
-    run_dir = find_run_dir(ws, spec)
+    """The finished ``thresher train`` run that ``--reference`` names (an id, or a run folder of this workspace)."""
     try:
-        row = run_row(ws, run_dir.name)
+        row = run_row(ws, spec)
     except ThresherError:
-        raise ThresherError(f"--reference {spec!r} is not a training run of this workspace") from None
+        row = None
+    if row is None:
+        run_dir = find_run_dir(ws, spec)  # a one-line error for something that is no run at all
+        try:
+            row = run_row(ws, run_dir.name)
+        except ThresherError:
+            raise ThresherError(f"--reference {spec!r} is not a training run of this workspace") from None
     if row["kind"] != "train" or row["status"] != "done":
         raise ThresherError(
             f"--reference {spec!r} is a {row['status']} {row['kind']} run, not a finished training"
         )
+    run_dir = find_run_dir(ws, row["id"])
     model_json = run_dir / "model.json"
     if not model_json.is_file():
         raise ThresherError(f"--reference {spec!r} holds no trained model ({model_json} is missing)")
-    return _Reference(run_dir.name, run_dir, row["config"], json.loads(model_json.read_text()))
+    return _Reference(row["id"], run_dir, row["config"], json.loads(model_json.read_text()))
 
 
 def _groups(

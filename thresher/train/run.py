@@ -15,6 +15,7 @@ from thresher.catalog.names import new_run_id
 from thresher.catalog.runs import find_run_dir, finish_run, start_run
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
+from thresher.device import process_state
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, background_name, parse_background
 from thresher.train.autoencoder import AUTOENCODER_NAME, AutoencoderConfig
@@ -43,9 +44,7 @@ class TrainRunOutcome:
 
 
 def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = process_state(config.train.device)
     run_id = _run_id(ws, config)
     resolved = resolve_dataset(ws, config.dataset)
     data = prepare_training_data(
