@@ -39,6 +39,7 @@ class ResolvedDataset:
     revision: str
     sample_ids: np.ndarray
     clusters: np.ndarray | None = None  # per kept row, when the subset came from a clustering
+    clustering: str | None = None  # the clustering run the subset was selected with, when known
 
     @property
     def n(self) -> int:
@@ -62,7 +63,13 @@ def resolve_dataset(ws: Workspace, spec: str) -> ResolvedDataset:
             ids, clusters = _read_ids(ids_path)
             _check_revision(ws, row["source"], row["revision"], spec)
             return ResolvedDataset(
-                f"{row['name']}@v{row['version']}", "subset", row["source"], row["revision"], ids, clusters
+                f"{row['name']}@v{row['version']}",
+                "subset",
+                row["source"],
+                row["revision"],
+                ids,
+                clusters,
+                row["params"].get("clustering"),
             )
         if is_source:
             with ws.connect(read_only=True) as con:
@@ -127,7 +134,8 @@ def _resolve_published(ws: Workspace, folder: Path, spec: str) -> ResolvedDatase
     source_id = _find_or_ingest(ws, meta)
     _check_revision(ws, source_id, meta["source_revision"], spec)
     ids, clusters = _read_ids(folder / "ids.parquet")
-    return ResolvedDataset(spec, "published", source_id, meta["source_revision"], ids, clusters)
+    clustering = (meta.get("params") or {}).get("clustering")
+    return ResolvedDataset(spec, "published", source_id, meta["source_revision"], ids, clusters, clustering)
 
 
 def _find_or_ingest(ws: Workspace, meta: dict) -> str:

@@ -88,3 +88,19 @@ def test_a_cluster_conditioned_run_samples_its_training_mix(clustered, tmp_path)
                 clusters="cluster-test",
             ),
         )
+
+
+def test_clusters_latest_is_the_subsets_own_clustering_not_a_later_one(clustered):
+    """A subset selected on one clustering must not silently train on a later clustering of its source."""
+    from tests.conftest import fake_clustering
+    from thresher.train.training_data import load_training_set
+
+    select(clustered, SelectConfig(name="eq", method="cluster", balance="equal", ratio=0.5, clustering="cluster-test"))
+    later = fake_clustering(clustered, "mnist-lt", run_id="cluster-later", seed=5)
+    resolved = resolve_dataset(clustered, "eq@v1")
+    assert resolved.clustering == "cluster-test"
+    data = load_training_set(clustered, resolved, clusters="latest")
+    assert data.condition == "clusters:cluster-test" != f"clusters:{later}"
+    # A whole source has no clustering of its own: latest is then the source's most recent one.
+    whole = load_training_set(clustered, resolve_dataset(clustered, "mnist-lt"), clusters="latest")
+    assert whole.condition == f"clusters:{later}"

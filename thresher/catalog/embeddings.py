@@ -165,13 +165,17 @@ def register_embeddings(
 
 
 def embeddings_path(ws: Workspace, source: str, embedder: str | None) -> tuple[str, Path]:
-    """The (embedder, folder) to cluster: the named one, else the source's most recent."""
+    """The (embedder, folder) to use: the named one, else the source's only one. With several and none
+    named, a one-line error lists them rather than guessing (the most recent is not necessarily meant)."""
     with ws.connect(read_only=True) as con:
         if embedder is None:
-            row = con.execute(
-                "SELECT embedder, path FROM embeddings WHERE source = ? ORDER BY created DESC LIMIT 1",
-                [source],
-            ).fetchone()
+            rows = con.execute(
+                "SELECT embedder, path FROM embeddings WHERE source = ? ORDER BY created", [source]
+            ).fetchall()
+            if len(rows) > 1:
+                names = ", ".join(r[0] for r in rows)
+                raise ThresherError(f"source {source!r} has several embeddings ({names}): pass --embedder")
+            row = rows[0] if rows else None
         else:
             row = con.execute(
                 "SELECT embedder, path FROM embeddings WHERE source = ? AND embedder = ?", [source, embedder]

@@ -88,6 +88,16 @@ def latest_run(ws: Workspace, source: str, kind: str) -> str | None:
     return row[0] if row else None
 
 
+def only_finished_run(ws: Workspace, source: str, kind: str, option: str) -> str | None:
+    """The source's one finished ``kind`` run, None when there is none; with several, a one-line error
+    that lists them and names the option that picks one (no silent "latest")."""
+    runs = finished_runs(ws, source, kind)
+    if len(runs) > 1:
+        listed = ", ".join(r["id"] for r in runs[-8:]) + (" …" if len(runs) > 8 else "")
+        raise ThresherError(f"source {source!r} has {len(runs)} {kind} runs ({listed}): pass {option}")
+    return runs[0]["id"] if runs else None
+
+
 def finished_runs(ws: Workspace, source: str, kind: str) -> list[dict[str, Any]]:
     """Every finished run of ``kind`` over ``source``, oldest first, with its config decoded."""
     if not ws.exists:

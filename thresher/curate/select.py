@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thresher.catalog.names import config_hash, utcnow
-from thresher.catalog.runs import latest_run, run_config
+from thresher.catalog.runs import finished_runs, only_finished_run, run_config
 from thresher.catalog.scores import score_files
 from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace, fetch_source
@@ -77,7 +77,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     with ws.connect(read_only=True) as con:
         revision = fetch_source(con, source)["revision"]
     # The clustering is needed by cluster/dedup/cluster-balanced selections and, when present, labels the stats.
-    cluster_run = config.clustering or latest_run(ws, source, "cluster")
+    cluster_run = config.clustering or _default_clustering(ws, config, method, source)
     group_kind, balance = _grouping(ws, config, method, source, cluster_run)
     if cluster_run is None and ("clusters" in method.needs or group_kind == "cluster"):
         raise ThresherError(f"no clustering for source {source!r} yet: run `thresher cluster --k K` first")
@@ -203,6 +203,19 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         clustering.get("k"),
         group_kind,
     )
+
+
+def _default_clustering(ws: Workspace, config: SelectConfig, method: ScoreMethod, source: str) -> str | None:
+    """The clustering to use without ``--clustering``: the source's only one. When the selection needs
+    clusters and there are several, a one-line error lists them (never a silent "latest"); when it only
+    labels the stats with them, several mean none."""
+    needs_clusters = "clusters" in method.needs or (
+        config.balance is not None and config.groups in ("auto", "cluster")
+    )
+    if needs_clusters:
+        return only_finished_run(ws, source, "cluster", "--clustering")
+    runs = finished_runs(ws, source, "cluster")
+    return runs[0]["id"] if len(runs) == 1 else None
 
 
 def _grouping(

@@ -30,10 +30,14 @@ def cluster_condition(run_id: str) -> str:
     return f"{CLUSTER_CONDITION}:{run_id}"
 
 
-def resolve_clustering(ws: Workspace, clustering: str, source: str) -> str:
-    """The clustering run id that ``--clusters`` names (``latest``: the source's most recent one)."""
+def resolve_clustering(ws: Workspace, clustering: str, source: str, own: str | None = None) -> str:
+    """The clustering run id that ``--clusters`` names. ``latest`` is the clustering the subset was selected
+    with (``own``) when it has one (a later clustering of the source, e.g. on other features, would
+    silently condition on something else), else the source's most recent one."""
     if clustering != LATEST:
         return clustering
+    if own is not None:
+        return own
     found = latest_run(ws, source, "cluster")
     if found is None:
         raise ThresherError(f"--clusters latest: source {source!r} has no clustering; run `thresher cluster`")

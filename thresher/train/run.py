@@ -32,13 +32,17 @@ class TrainRunOutcome:
     dataset: str
     n_rows: int
     result: TrainResult
+    condition: str | None = None  # what the model is conditioned on: None, "label" or "clusters:<run>"
 
     def lines(self) -> list[str]:
         r = self.result
+        conditioned = {None: "unconditional", "label": "conditioned on class labels"}.get(
+            self.condition, f"conditioned on the clusters of {str(self.condition).partition(':')[2]}"
+        )
         return [
             f"{self.run_id}: trained {r.steps} steps on {self.dataset} ({self.n_rows} rows; "
             f"{r.distinct_samples_seen} distinct rows seen), final loss {r.final_loss:.4f}, "
-            f"{r.images_per_second:.1f} images/s",
+            f"{r.images_per_second:.1f} images/s; {conditioned}",
             f"run folder: {r.run_dir}",
         ]
 
@@ -102,7 +106,8 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
                 "steps": result.steps,
             },
         )
-    return TrainRunOutcome(run_id, resolved.spec, resolved.n, result)
+    condition = data.condition if data.num_classes is not None and not config.train.unconditional else None
+    return TrainRunOutcome(run_id, resolved.spec, resolved.n, result, condition)
 
 
 def prepare_training_data(

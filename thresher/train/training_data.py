@@ -37,7 +37,7 @@ def load_training_set(
     if clusters is not None:
         if unconditional:
             raise ThresherError("a model conditioned on clusters is not unconditional; drop one of the two")
-        clusters = resolve_clustering(ws, clusters, resolved.source)
+        clusters = resolve_clustering(ws, clusters, resolved.source, own=resolved.clustering)
         labels, num_classes = cluster_labels(ws, clusters, resolved.source, resolved.sample_ids)
         condition = cluster_condition(clusters)
     elif not unconditional:
