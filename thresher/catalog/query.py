@@ -1,8 +1,10 @@
 """`thresher query SQL`: read-only DuckDB SQL over the workspace.
 
 Views: ``sources``, ``samples``, ``runs``, ``subsets``, ``evaluations`` (catalog tables), ``embeddings_meta``
-(the embeddings table), and ``scores`` (every score Parquet, with a ``run_id`` column). The catalog is
-opened read-only and only read statements are accepted, so a query can never change the workspace.
+(the embeddings table), ``scores`` (every committed score Parquet, with a ``run_id`` column),
+``subset_members`` (which samples each subset version keeps), ``clusters`` (size, mean distance, majority
+label and purity per clustering run and cluster) and ``score_runs`` (each finished run's parameters). The
+catalog is opened read-only and only SELECT/EXPLAIN statements (as DuckDB parses them) are accepted.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class QueryResult:
 
 
 def run_query(ws: Workspace, sql: str) -> QueryResult:
+    """Run read-only SQL; besides the catalog tables it sees the views ``scores``, ``subset_members``,
+    ``clusters``, ``score_runs`` and ``embeddings_meta``."""
     statements = _parse(sql)
     for statement in statements:
         kind = statement.type.name
@@ -50,6 +54,7 @@ def run_query(ws: Workspace, sql: str) -> QueryResult:
             raise ThresherError(f"thresher query is read-only: {kind} statements are not allowed")
     with ws.connect(read_only=True) as con:
         _create_views(con, ws)
+        _create_subset_views(con, ws)
         try:
             cur = con.execute(sql)
         except duckdb.Error as exc:
@@ -90,6 +95,51 @@ def _create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
             "NULL::DOUBLE AS score, NULL::INTEGER AS cluster, NULL::DOUBLE AS distance, NULL::BIGINT AS rank, "
             "NULL::TEXT AS run_id WHERE false"
         )
+
+
+def _create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+    """``subset_members`` (name, version, sample_id, label, cluster), ``clusters`` (per clustering run and
+    cluster: size, mean distance, majority label, purity) and ``score_runs`` (each finished run's kind,
+    method and parameters): the questions users ask first, as views."""
+    versions = con.execute("SELECT name, version FROM subsets ORDER BY name, version").fetchall()
+    files = [ws.subset_dir(n, v) / "ids.parquet" for n, v in versions]
+    files = [f for f in files if f.is_file()]
+    if files:
+        listed = ", ".join(_literal(str(f)) for f in files)
+        con.execute(
+            "CREATE TEMP VIEW subset_members AS SELECT "
+            "regexp_extract(filename, '.*/subsets/([^/]+)/v[0-9]+/ids\\.parquet$', 1) AS name, "
+            "CAST(regexp_extract(filename, '.*/v([0-9]+)/ids\\.parquet$', 1) AS INTEGER) AS version, "
+            f"sample_id, label, cluster FROM read_parquet([{listed}], filename = true, union_by_name = true)"
+        )
+    else:
+        con.execute(
+            "CREATE TEMP VIEW subset_members AS SELECT NULL::TEXT AS name, NULL::INTEGER AS version, "
+            "NULL::BIGINT AS sample_id, NULL::INTEGER AS label, NULL::INTEGER AS cluster WHERE false"
+        )
+    con.execute(
+        """CREATE TEMP VIEW clusters AS
+        WITH assigned AS (
+            SELECT s.run_id AS clustering, r.source, s.cluster, s.sample_id, s.distance, m.label
+            FROM scores s JOIN main.runs r ON r.id = s.run_id AND r.kind = 'cluster'
+            LEFT JOIN main.samples m ON m.source = r.source AND m.sample_id = s.sample_id),
+        per_label AS (
+            SELECT clustering, cluster, label, count(*) AS n FROM assigned
+            WHERE label IS NOT NULL GROUP BY ALL),
+        majority AS (
+            SELECT clustering, cluster, arg_max(label, n) AS majority_label, max(n) AS majority_n
+            FROM per_label GROUP BY ALL)
+        SELECT a.clustering, a.cluster, count(*) AS size, avg(a.distance) AS mean_distance,
+               any_value(m.majority_label) AS majority_label,
+               any_value(m.majority_n) / count(*) AS purity
+        FROM assigned a LEFT JOIN majority m USING (clustering, cluster)
+        GROUP BY a.clustering, a.cluster"""
+    )
+    con.execute(
+        "CREATE TEMP VIEW score_runs AS SELECT id AS run_id, kind, source, "
+        "json_extract_string(config, '$.method') AS method, config AS params, finished "
+        "FROM main.runs WHERE status = 'done' AND kind <> 'train'"
+    )
 
 
 def _literal(text: str) -> str:
