@@ -5,11 +5,7 @@ embeddings with faiss, optionally spherical. Training uses a uniform sample of t
 (``max_train``, default 256 points per centroid, the amount faiss itself considers enough);
 assignment then streams over all rows with a flat faiss index (docs/architecture.md, "Scores").
 
-Seeding: faiss's default init draws k random rows, which on well-separated data leaves some
-groups with two seeds and others with none, and Lloyd's iterations cannot repair that (on
-200k×512 points around 256 centres it ended at inertia 4.6e7 against an optimum of 2.56e7).
-We seed with greedy k-means++ (Arthur & Vassilvitskii 2007, with the several-candidates-per-step
-variant used by scikit-learn) on a smaller sample and hand the seeds to faiss as ``init_centroids``.
+Seeding and restart seeds: :mod:`thresher.curate.kmeans_seeding`.
 
 Distance convention (the per-row ``distance`` score, always to the row's own centroid):
   * ``spherical=False``: Euclidean distance ``||x - c||`` (not squared); inertia is the sum of
@@ -17,10 +13,6 @@ Distance convention (the per-row ``distance`` score, always to the row's own cen
   * ``spherical=True``: rows are L2-normalized, centroids are unit vectors and the distance is
     the cosine distance ``1 - cos(x, c)`` in [0, 2]; inertia is the sum of cosine distances.
 Assignment is to the centroid with the smallest distance, so the distance is minimal among centroids.
-
-Restart seeds (``restart_seeds``): restart 0 uses ``seed`` itself, restart r >= 1 the r-th 31-bit word of
-``numpy.random.SeedSequence(seed)``. So ``restarts=1`` runs exactly the single seeded run, and different
-seeds never share a restart (``seed + r`` made seeds 0, 1, 2 with 3 restarts the same clustering).
 """
 
 from __future__ import annotations
@@ -35,6 +27,13 @@ import faiss
 import numpy as np
 from tqdm import tqdm
 
+from thresher.curate.kmeans_seeding import (
+    MAX_SEED,
+    MIN_SEEDING_POINTS,
+    SEEDING_POINTS_PER_CENTROID,
+    kmeans_plusplus,
+    restart_seeds,
+)
 from thresher.errors import ThresherError
 
 Chunk = tuple[np.ndarray, np.ndarray]
@@ -42,10 +41,6 @@ Chunk = tuple[np.ndarray, np.ndarray]
 
 POINTS_PER_CENTROID = 256  # faiss's own max_points_per_centroid: more points barely move the centroids
 MAX_TRAIN_CAP = 1 << 20
-MAX_SEED = (1 << 31) - 1  # faiss's ClusteringParameters.seed is a C int
-# seeding only has to hit every group once; Lloyd's iterations then refine on the full sample
-SEEDING_POINTS_PER_CENTROID = 16
-MIN_SEEDING_POINTS = 4096
 ARRAY_CHUNK_ROWS = 65536
 
 
@@ -117,21 +112,6 @@ class KMeansModel:
     @property
     def k(self) -> int:
         return int(self.centroids.shape[0])
-
-
-def restart_seeds(seed: int, restarts: int) -> list[int]:
-    """The seed of each k-means restart: ``seed`` itself, then words of ``SeedSequence(seed)``.
-
-    Restart 0 keeps ``seed`` so a single run is unchanged; the others are ``SeedSequence(seed)``'s state
-    words shifted to 31 bits (faiss takes a C int), prefix-stable in ``restarts``: more restarts extend the
-    list. Distinct seeds give unrelated lists, unlike ``seed + r``.
-    """
-    if not 0 <= seed <= MAX_SEED:
-        raise ThresherError(f"k-means seed must lie in 0..{MAX_SEED}, got {seed}")
-    if restarts < 1:
-        raise ThresherError(f"k-means restarts must be at least 1, got {restarts}")
-    words = np.random.SeedSequence(seed).generate_state(restarts - 1, dtype=np.uint32) >> 1
-    return [seed, *(int(w) for w in words)]
 
 
 def use_faiss_gpu(device: str) -> bool:
@@ -218,49 +198,6 @@ def _grown(buffer: np.ndarray, needed: int, limit: int) -> np.ndarray:
     bigger = np.empty((min(limit, max(needed, 2 * len(buffer))), buffer.shape[1]), dtype=buffer.dtype)
     bigger[: len(buffer)] = buffer
     return bigger
-
-
-def kmeans_plusplus(
-    x: np.ndarray, k: int, seed: int = 0, trials: int | None = None, progress: bool = True
-) -> np.ndarray:
-    """Greedy k-means++ seeds (rows of ``x``), returned as a (k, d) float32 array.
-
-    Each step D²-samples ``trials`` candidates (default ``2 + ln k``, scikit-learn's choice) and also
-    offers the row farthest from all seeds so far, then keeps the candidate that lowers the potential
-    (sum of squared distances to the nearest seed) most. The extra farthest-row candidate matters in
-    high dimensions: there a point's squared distance to a foreign group is only a few times its
-    distance to its own group's seed, so once most groups are covered D² sampling rarely draws from the
-    last uncovered ones (on 256 well-separated groups in 512-d, 3-5 stayed uncovered with 12 candidates); the
-    greedy choice still rejects a lone outlier, because a whole dense group lowers the potential more.
-    ``trials=1`` without the extra candidate would be plain k-means++; we always add it.
-    """
-    n = len(x)
-    if not 1 <= k <= n:
-        raise ThresherError(f"k-means++ needs 1 <= k <= rows, got k={k} for {n} rows")
-    trials = trials or 2 + int(math.log(k))
-    rng = np.random.default_rng(seed)
-    sq_norms = np.einsum("ij,ij->i", x, x)
-    seeds = np.empty((k, x.shape[1]), dtype=np.float32)
-    first = int(rng.integers(n))
-    seeds[0] = x[first]
-    # squared distances via |x|² - 2x·c + |c|²: one BLAS matmul per step instead of n×d subtractions
-    closest = np.maximum(sq_norms - 2.0 * (x @ x[first]) + sq_norms[first], 0.0)
-    for step in tqdm(
-        range(1, k), desc="k-means++ seeding", leave=False, disable=not progress or k < 64 or None
-    ):
-        cumulative = np.cumsum(closest, dtype=np.float64)
-        if cumulative[-1] <= 0:  # fewer distinct rows than k: any row is as good as another
-            candidates = rng.integers(n, size=trials)
-        else:
-            sampled = np.searchsorted(cumulative, rng.random(trials) * cumulative[-1])
-            candidates = np.append(np.minimum(sampled, n - 1), np.argmax(closest))
-        dist = sq_norms[:, None] - 2.0 * (x @ x[candidates].T) + sq_norms[candidates][None, :]
-        np.maximum(dist, 0.0, out=dist)
-        np.minimum(dist, closest[:, None], out=dist)
-        best = int(np.argmin(dist.sum(axis=0)))
-        closest = dist[:, best].copy()
-        seeds[step] = x[candidates[best]]
-    return seeds
 
 
 def _flat_index(centroids: np.ndarray, spherical: bool, gpu: bool) -> faiss.Index:
