@@ -47,3 +47,19 @@ def test_sweep_rejects_bad_k(eight_groups):
         sweep_k(eight_groups, [], config)
     with pytest.raises(ThresherError):
         elbow_k([{"k": 2, "inertia": 1.0}, {"k": 3, "inertia": 0.5}])
+
+
+def test_sweep_reports_mean_purity_with_labels_and_a_default_sample_per_k():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 1500)
+    centres = 6.0 * rng.standard_normal((4, 8))
+    vectors = (centres[labels] + rng.standard_normal((1500, 8))).astype(np.float32)
+    config = ClusterConfig(k=1, normalize=False, progress=False)
+    rows = sweep_k(vectors, [1, 4], config, labels=labels)
+    # the default sample is 256 points per centroid, as for a single-k run
+    assert [row["n_train"] for row in rows] == [256, 1024]
+    # one cluster: purity is the largest class share; four clusters on four separated groups: pure
+    assert rows[0]["mean_purity"] == pytest.approx(np.bincount(labels).max() / 1500)
+    assert rows[1]["mean_purity"] > 0.98
+    with pytest.raises(ThresherError):
+        sweep_k(vectors, [2], config, labels=labels[:10])

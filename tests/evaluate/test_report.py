@@ -145,3 +145,28 @@ def test_report_table_shows_kid_without_a_scaled_exponent(tmp_path, records) -> 
     markdown = write_report(records, tmp_path / "report").markdown.read_text()
     assert "e-3" not in markdown
     assert "| 18.61 |" in markdown and "| 1.40e-02 |" in markdown  # full (KID 18.6) and r1 (KID 0.014)
+
+
+def test_class_shares_are_labelled_with_the_class_names() -> None:
+    record = _record("r1", "random", 0.5, 14.0)
+    record["metrics"]["class_names"] = ["cat", "dog", "2"]
+    fig = shares_figure([record], "class")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0 (cat)", "1 (dog)", "2"]
+    del record["metrics"]["class_names"]
+    fig = shares_figure([record], "class")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0", "1", "2"]
+
+
+def test_an_images_record_is_labelled_by_its_path_and_stays_off_the_ratio_axes(records, tmp_path) -> None:
+    images = _record("x", "x", 1.0, 99.0)
+    images.update(run=None, images="gen/pngs", method=None, ratio=None, subset=None)
+    fig = metrics_figure([*records, images], ["fid"])
+    ax = fig.axes[0]
+    full = [line for line in ax.get_lines() if line.get_label() == "full data"]
+    np.testing.assert_allclose(full[0].get_ydata(), [10.0, 10.0])  # not averaged with the images' 99
+    assert all(99.0 not in np.asarray(c.lines[0].get_ydata(), dtype=float) for c in ax.containers)
+    assert metrics_figure([images], ["fid"]) is None
+    fig = shares_figure([images], "class")
+    assert "images gen/pngs" in fig.axes[0].get_legend_handles_labels()[1]
+    markdown = write_report([*records, images], tmp_path / "r").markdown.read_text()
+    assert "| images gen/pngs | – | – | 100 | 99 |" in markdown

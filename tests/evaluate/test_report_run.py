@@ -36,3 +36,21 @@ def test_records_from_the_evaluations_table(mnist_lt, tmp_path):
     ]
     files = run_report(mnist_lt, tmp_path / "report")
     assert files.html.is_file() and any(f.name.startswith("fid") for f in files.figures)
+
+
+def test_older_records_get_the_reference_sources_class_names(mnist_lt):
+    metrics = {
+        "fid": 1.0,
+        "n_generated": 10,
+        "against": "mnist-lt",
+        "class_ids": [0, 1],
+        "class_share_gen": [1, 0],
+    }
+    with mnist_lt.connect() as con:
+        con.execute(
+            "INSERT INTO evaluations VALUES ('e0', 'r0', 'mnist-lt', 'classifier', 10, ?, ?, 1.0)",
+            [json.dumps(metrics), utcnow()],
+        )
+    (record,) = evaluation_records(mnist_lt)
+    assert record["metrics"]["class_names"] == ["0", "1"]
+    assert (record["run"], record["method"], record["ratio"], record["images"]) == ("r0", "full", 1.0, None)

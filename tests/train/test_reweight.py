@@ -27,7 +27,8 @@ from thresher.errors import ThresherError
 from thresher.train.config import ReweightConfig, TrainConfig, TrainRunConfig
 from thresher.train.group_weights import DROConfig, GroupWeights
 from thresher.train.loop import train
-from thresher.train.reweight import GROUP_WEIGHTS_FILE, SAMPLE_WEIGHTS_FILE, reweight_loop, run_reweight
+from thresher.train.reweight import reweight_loop, run_reweight
+from thresher.train.reweight_store import GROUP_WEIGHTS_FILE, SAMPLE_WEIGHTS_FILE
 from thresher.train.run import run_training
 from thresher.train.training_data import load_training_set
 from thresher.train.training_set import TrainingSet

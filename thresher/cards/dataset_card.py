@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from importlib.resources import files
 from typing import Any
 
@@ -22,14 +24,40 @@ def _size_category(n: int) -> str:
     return "1M<n<10M" if n < 10_000_000 else "n>10M"
 
 
-def _rows(before: dict[str, int], after: dict[str, int]) -> list[dict[str, Any]]:
+def _rows(
+    before: dict[str, int], after: dict[str, int], names: list[str] | None = None
+) -> list[dict[str, Any]]:
     rows = []
     for key, count in before.items():
         kept = after.get(key, 0)
         rows.append(
-            {"key": key, "before": count, "after": kept, "percent": round(100 * kept / max(count, 1), 1)}
+            {
+                "key": class_label(key, names),
+                "before": count,
+                "after": kept,
+                "percent": round(100 * kept / max(count, 1), 1),
+            }
         )
     return rows
+
+
+def label_names_of(source: dict[str, Any]) -> list[str] | None:
+    """The class names of a catalog source row (index = label), when its features name them."""
+    names = source.get("label_names")
+    if isinstance(names, str):
+        names = json.loads(names)
+    return list(names) if names else None
+
+
+def class_label(key: int | str | None, names: Sequence[str] | None) -> str:
+    """A class for people: ``3 (cat)`` when ``names`` (index = label) names class ``key``; the bare id when
+    there are no names or the name is the id (as for digits); ``–`` for no class."""
+    if key is None:
+        return "–"
+    text = str(key)
+    if names and text.isdigit() and int(text) < len(names) and str(names[int(text)]) != text:
+        return f"{text} ({names[int(text)]})"
+    return text
 
 
 def render_dataset_card(
@@ -62,6 +90,7 @@ def render_dataset_card(
         "score_config": stats.get("score_config") or {},
         "n_source": n_source,
         "n_kept": n_kept,
+        "label_names": label_names_of(source),
         "class_counts_before": stats.get("class_counts_before", {}),
         "class_counts_after": stats.get("class_counts_after", {}),
         "cluster_counts_before": stats.get("cluster_counts_before", {}),
@@ -95,7 +124,9 @@ def render_dataset_card(
         parent=stats.get("parent"),
         score_run=stats.get("score_run"),
         score_config={k: v for k, v in (stats.get("score_config") or {}).items() if v is not None},
-        class_rows=_rows(stats.get("class_counts_before", {}), stats.get("class_counts_after", {})),
+        class_rows=_rows(
+            stats.get("class_counts_before", {}), stats.get("class_counts_after", {}), label_names_of(source)
+        ),
         cluster_rows=_rows(stats.get("cluster_counts_before", {}), stats.get("cluster_counts_after", {})),
         cluster_min_after=min(cluster_after) if cluster_after else 0,
         cluster_max_after=max(cluster_after) if cluster_after else 0,

@@ -6,8 +6,10 @@ One k: train on a sample, assign every row in a streaming pass, and write ``scor
 and a per-cluster size/purity table — the table that shows whether the clusters separate the groups
 one wants to balance (docs/architecture.md, "Granularity matters for balance").
 
-Several k: a sweep that reports inertia per k (table + elbow plot) so the user can choose; nothing is
-assigned.
+Several k: a sweep that reports, per k, the inertia per training point and (with labels) the mean
+purity, as a table and an elbow plot, so the user can choose. Each k is fitted exactly as a single-k run
+with the same seed is (``kmeans_sweep.sweep_k``), so both print the same figures for the same k; the sweep
+writes no score run.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from thresher.cards.dataset_card import class_label
 from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
 from thresher.catalog.names import new_run_id
-from thresher.catalog.samples import labels_of
+from thresher.catalog.samples import label_names, labels_of
 from thresher.catalog.scores import score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
 from thresher.curate.cluster import (
@@ -32,7 +35,7 @@ from thresher.curate.cluster import (
     sample_for_training,
 )
 from thresher.curate.config import ClusterRunConfig
-from thresher.curate.kmeans_sweep import plot_elbow, sweep_k
+from thresher.curate.kmeans_sweep import mean_purity, plot_elbow, sweep_k
 from thresher.errors import ThresherError
 
 
@@ -44,34 +47,64 @@ class ClusterRunResult:
     ks: list[int]
     table: list[dict] = field(default_factory=list)
     plot: Path | None = None
-    inertia: float | None = None
+    inertia: float | None = None  # training inertia (single k)
     seconds: float | None = None
+    n_train: int | None = None  # training points (single k)
+    mean_purity: float | None = None  # size-weighted, over all rows (single k, with labels)
+    label_share_max: float | None = None  # the largest class's share of all rows (with labels)
+    label_names: list[str] | None = None  # the source's class names (index = label), when it has them
 
     def lines(self) -> list[str]:
         if len(self.ks) > 1:
+            purity = bool(self.table) and "mean_purity" in self.table[0]
             out = [
-                f"{self.source} / {self.embedder}: inertia per k (elbow plot: {self.plot})",
-                "k       inertia",
+                f"{self.source} / {self.embedder}: k-means by k (elbow plot: {self.plot}); inertia per "
+                "training point, the same as a single-k run's at that k and seed",
+                "k       inertia/point  n_train" + ("  mean purity" if purity else ""),
             ]
-            out += [f"{r['k']:<7} {r['inertia']:.6g}" for r in self.table]
-            return out
+            out += [
+                f"{r['k']:<7} {r['inertia_per_point']:<14.6g} {r['n_train']:<8}"
+                + (f" {r['mean_purity']:.3f}" if purity else "")
+                for r in self.table
+            ]
+            return [line.rstrip() for line in out]
         sizes = [r["size"] for r in self.table]
         out = [
-            f"{self.run_id}: k={self.ks[0]} on {self.embedder}, inertia {self.inertia:.6g}, "
+            f"{self.run_id}: k={self.ks[0]} on {self.embedder}, inertia {self.inertia:.6g} over "
+            f"{self.n_train} training points ({self.inertia / self.n_train:.6g} per point), "
             f"{self.seconds:.1f}s; cluster sizes {min(sizes)}..{max(sizes)}"
         ]
         if self.table and "purity" in self.table[0]:
-            out.append("cluster  size  majority  purity")
+            out.append(
+                f"mean purity {self.mean_purity:.3f} (size-weighted); the largest class is "
+                f"{self.label_share_max:.3f} of the rows"
+            )
+            shown = [r for r in self.table[:50] if r["size"]]
+            majority = [class_label(r["majority_label"], self.label_names) for r in shown]
+            width = max([len("majority"), *map(len, majority)])
+            out.append(f"cluster  size  {'majority':<{width}}  purity")
             out += [
-                f"{r['cluster']:<8} {r['size']:<5} {r['majority_label']!s:<9} {r['purity']:.2f}"
-                for r in self.table[:50]
-                if r["size"]
+                f"{r['cluster']:<8} {r['size']:<5} {m:<{width}}  {r['purity']:.2f}"
+                for r, m in zip(shown, majority, strict=True)
             ]
             if len(self.table) > 50:
                 out.append(
                     f"… {len(self.table) - 50} more clusters in clusterings/{self.run_id}/clusters.csv"
                 )
+            out += self.warnings()
         return out
+
+    def warnings(self) -> list[str]:
+        """``warning:`` lines: no cluster purer than the label mix means the clusters ignore the classes."""
+        purities = [r["purity"] for r in self.table if r.get("purity") is not None]
+        if not purities or self.label_share_max is None or max(purities) > self.label_share_max + 1e-12:
+            return []
+        return [
+            f"warning: no cluster is purer than the data's label mix (best purity {max(purities):.3f}, "
+            f"largest class share {self.label_share_max:.3f}): the clusters do not separate the classes, "
+            "so equal-per-cluster selection cannot balance them; cluster features that separate them "
+            "(docs/architecture.md, 'Granularity matters for balance')"
+        ]
 
 
 def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
@@ -85,7 +118,7 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
     if config.spherical is None:
         config = replace(config, spherical=_geometry(ws, source, embedder))
     if len(config.ks) > 1:
-        return _sweep(ws, config, source, embedder, store)
+        return _sweep(ws, config, source, embedder, store, n)
 
     k = config.ks[0]
     cluster_config = _cluster_config(config, k)
@@ -98,6 +131,11 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
     rank = _rank_within_cluster(cluster, distance, ids)
     labels = _labels(ws, source, ids)
     table = cluster_table(ids, cluster, distance, labels, k=k)
+    names = label_names(ws, source) if labels is not None else None
+    if names:  # the name beside the id, for people reading clusters.csv
+        for row in table:
+            label = row["majority_label"]
+            row["majority_name"] = names[label] if label is not None and 0 <= label < len(names) else None
 
     run_id = new_run_id("cluster")
     run_config = {
@@ -106,6 +144,7 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
         "k": k,
         **asdict(cluster_config),
         "inertia_train": model.inertia,
+        "n_train": model.n_train,
         "device_used": model.device,
     }
     folder = ws.clustering_dir(run_id)
@@ -118,7 +157,17 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
             score_table(ids, "cluster", score=distance, cluster=cluster, distance=distance, rank=rank),
         )
     return ClusterRunResult(
-        run_id, source, embedder, [k], table, inertia=model.inertia, seconds=model.seconds
+        run_id,
+        source,
+        embedder,
+        [k],
+        table,
+        inertia=model.inertia,
+        seconds=model.seconds,
+        n_train=model.n_train,
+        mean_purity=None if labels is None else mean_purity(cluster, labels),
+        label_share_max=None if labels is None else _largest_share(labels),
+        label_names=names,
     )
 
 
@@ -148,13 +197,14 @@ def _cluster_config(config: ClusterRunConfig, k: int) -> ClusterConfig:
 
 
 def _sweep(
-    ws: Workspace, config: ClusterRunConfig, source: str, embedder: str, store: EmbeddingStore
+    ws: Workspace, config: ClusterRunConfig, source: str, embedder: str, store: EmbeddingStore, n: int
 ) -> ClusterRunResult:
     folder = ws.clustering_dir(new_run_id("sweep"))
     folder.mkdir(parents=True, exist_ok=True)
     base = _cluster_config(config, max(config.ks))
-    train = sample_for_training(store.iter_chunks(), base.resolved_max_train, config.seed)
-    table = sweep_k(train, config.ks, base)
+    # every k on the sample a single-k run draws (same max_train rule, seed and rows), so both agree
+    labels = _labels(ws, source, store.ids())
+    table = sweep_k(store.iter_chunks, config.ks, base, labels=labels, n_rows=n)
     plot = plot_elbow(table, folder / "elbow.png", title=f"k-means inertia by k: {source} / {embedder}")
     _write_csv(folder / "inertia.csv", table)
     (folder / "sweep.json").write_text(json.dumps({"source": source, "embedder": embedder, "table": table}))
@@ -174,6 +224,11 @@ def _rank_within_cluster(cluster: np.ndarray, distance: np.ndarray, ids: np.ndar
 def _labels(ws: Workspace, source: str, ids: np.ndarray) -> np.ndarray | None:
     labels = labels_of(ws, source, ids)
     return None if (labels < 0).all() else labels
+
+
+def _largest_share(labels: np.ndarray) -> float:
+    _, counts = np.unique(labels, return_counts=True)
+    return float(counts.max() / len(labels))
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

@@ -1,15 +1,21 @@
-"""Choosing k: fit k-means for several k on one shared sample, tabulate inertia, draw the elbow.
+"""Choosing k: fit k-means for several k, tabulate inertia (and purity, with labels), draw the elbow.
 
-All fits use the SAME training sample (drawn once, sized for the largest k), so the inertias are
-comparable across k; ``inertia_per_point`` divides by the sample size so the figure does not depend
-on it. The elbow is where the curve bends most: the k farthest below the straight line between the
+Every k is fitted exactly as a single-k ``thresher cluster`` run with the same seed would be: on its
+own training sample (``max_train``, default 256 points per centroid, drawn from the rows with the
+run's seed) and with the same settings, so the sweep's row for k reports the same model as that run.
+The training samples of different k differ in size, so the comparable figure is ``inertia_per_point``
+(the training inertia divided by the number of training points); the elbow is found on it. With
+labels, ``mean_purity`` is the size-weighted mean cluster purity over all rows (each row assigned to
+its nearest centroid): the share of rows that belong to their cluster's majority label.
+The elbow is where the curve bends most: the k farthest below the straight line between the
 first and last point of the (min-max scaled) curve (the "Kneedle" rule, Satopää et al. 2011).
-docs/architecture.md ("Granularity matters for balance") notes k should sit near the number of groups to balance, so the plot is a guide only.
+docs/architecture.md ("Granularity matters for balance") notes k should sit near the number of groups to
+balance, so the plot is a guide only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,36 +23,73 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
-from thresher.curate.cluster import ClusterConfig, fit_kmeans, sample_for_training
+from thresher.curate.cluster import Chunk, ClusterConfig, assign, fit_kmeans, sample_for_training
 from thresher.errors import ThresherError
 
 
-def sweep_k(vectors: np.ndarray, ks: Sequence[int], config: ClusterConfig) -> list[dict]:
-    """Fit one k-means per k (ascending, duplicates removed) on a shared sample of ``vectors``.
+def sweep_k(
+    vectors: np.ndarray | Callable[[], Iterable[Chunk]],
+    ks: Sequence[int],
+    config: ClusterConfig,
+    labels: np.ndarray | None = None,
+    n_rows: int | None = None,
+) -> list[dict]:
+    """Fit one k-means per k (ascending, duplicates removed), each on the sample a single-k run would use.
 
-    ``config`` gives everything but k; its ``max_train`` (default: sized for the largest k) sets the
-    sample. Returns rows ``{k, inertia, inertia_per_point, n_train, seconds}``.
+    ``vectors``: an array, or a function returning a fresh iterator of ``(ids, vectors)`` chunks (an
+    embedding store's ``iter_chunks``), read once per distinct sample size and, with labels, once per k
+    to assign. ``config`` gives everything but k; its ``max_train`` (default: 256 points per centroid)
+    sets each k's sample. ``labels``: one per row in stream order, for ``mean_purity``. ``n_rows``: the
+    number of rows the chunks hold (counted with a pass over them when not given). Returns rows
+    ``{k, inertia, inertia_per_point, n_train, seconds}`` plus ``mean_purity`` with labels.
     """
     ks = sorted({int(k) for k in ks})
     if not ks:
         raise ThresherError("give at least one k to sweep")
-    if ks[0] < 1 or ks[-1] > len(vectors):
-        raise ThresherError(f"every k must lie in 1..{len(vectors)} (the number of rows), got {ks}")
-    max_train = replace(config, k=ks[-1]).resolved_max_train
-    sample = vectors if len(vectors) <= max_train else sample_for_training(vectors, max_train, config.seed)
+    if isinstance(vectors, np.ndarray):
+        array = vectors
+        chunks: Callable[[], Iterable[Chunk]] = lambda: iter([(np.arange(len(array)), array)])  # noqa: E731
+    else:
+        chunks = vectors
+    if n_rows is None:
+        n_rows = sum(len(ids) for ids, _ in chunks())
+    if ks[0] < 1 or ks[-1] > n_rows:
+        raise ThresherError(f"every k must lie in 1..{n_rows} (the number of rows), got {ks}")
+    if labels is not None and len(labels) != n_rows:
+        raise ThresherError(f"{len(labels)} labels for {n_rows} rows")
+    samples: dict[int, np.ndarray] = {}  # by sample size: every k whose sample holds all rows shares one
     rows = []
     for k in tqdm(ks, desc="k sweep", unit="k", disable=not config.progress or None):
-        model = fit_kmeans(sample, replace(config, k=k, max_train=len(sample)))
-        rows.append(
-            {
-                "k": k,
-                "inertia": model.inertia,
-                "inertia_per_point": model.inertia / model.n_train,
-                "n_train": model.n_train,
-                "seconds": model.seconds,
-            }
-        )
+        k_config = replace(config, k=k)
+        size = min(k_config.resolved_max_train, n_rows)
+        if size not in samples:
+            samples[size] = sample_for_training(chunks(), size, config.seed)
+        model = fit_kmeans(samples[size], k_config)
+        row = {
+            "k": k,
+            "inertia": model.inertia,
+            "inertia_per_point": model.inertia / model.n_train,
+            "n_train": model.n_train,
+            "seconds": model.seconds,
+        }
+        if labels is not None:
+            _, cluster, _ = assign(model, chunks())
+            row["mean_purity"] = mean_purity(cluster, labels)
+        rows.append(row)
     return rows
+
+
+def mean_purity(cluster: np.ndarray, labels: np.ndarray) -> float:
+    """Size-weighted mean purity of a clustering: the share of rows carrying their cluster's majority label."""
+    cluster, labels = np.asarray(cluster), np.asarray(labels)
+    if len(cluster) != len(labels):
+        raise ThresherError(f"{len(labels)} labels for {len(cluster)} rows")
+    if not len(cluster):
+        return float("nan")
+    _, c = np.unique(cluster, return_inverse=True)
+    classes, y = np.unique(labels, return_inverse=True)
+    counts = np.bincount(c * len(classes) + y, minlength=(c.max() + 1) * len(classes))
+    return float(counts.reshape(-1, len(classes)).max(axis=1).sum() / len(cluster))
 
 
 def elbow_k(rows: Sequence[dict]) -> int:
@@ -54,7 +97,9 @@ def elbow_k(rows: Sequence[dict]) -> int:
     if len(rows) < 3:
         raise ThresherError("an elbow needs at least three k values")
     k = np.array([row["k"] for row in rows], dtype=np.float64)
-    inertia = np.array([row["inertia"] for row in rows], dtype=np.float64)
+    # per point when known: the training samples of different k may differ in size
+    key = "inertia_per_point" if all("inertia_per_point" in row for row in rows) else "inertia"
+    inertia = np.array([row[key] for row in rows], dtype=np.float64)
     span_k, span_inertia = np.ptp(k), np.ptp(inertia)
     if span_inertia == 0:
         return int(k[0])
@@ -80,7 +125,10 @@ def plot_elbow(rows: Sequence[dict], path: str | Path, title: str = "k-means ine
         ax.axvline(best, color="tab:red", linestyle="--", label=f"elbow: k={best}")
         ax.legend()
     ax.set_xlabel("k (number of clusters)")
-    ax.set_ylabel(f"inertia per point (sample of {rows[0]['n_train']})" if rows else "inertia per point")
+    sizes = {row["n_train"] for row in rows}
+    ax.set_ylabel(
+        f"inertia per point (sample of {sizes.pop()})" if len(sizes) == 1 else "inertia per training point"
+    )
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()

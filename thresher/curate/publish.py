@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from datasets.features.features import require_storage_embed
 from datasets.table import embed_table_storage
 
-from thresher.cards.dataset_card import render_dataset_card
+from thresher.cards.dataset_card import label_names_of, render_dataset_card
 from thresher.catalog.samples import open_source
 from thresher.catalog.scores import score_files
 from thresher.catalog.subsets import parse_subset_ref, subset_row
@@ -134,6 +134,7 @@ def build_bundle(
             stats["class_counts_after"],
             "class",
             out / "plots" / "class_counts.png",
+            names=label_names_of(source),
         )
     data_files = None
     if materialize:

@@ -7,8 +7,11 @@ Input is a list of evaluation records, one per evaluated run::
 
 ``method`` (or ``subset``) groups records into lines; ``ratio`` is the kept fraction of the training
 data (``size`` is used when no record has a ratio). Records of the unpruned data (``ratio`` 1 or method
-``full``) are drawn as a dashed baseline, as in Fig. 1 of Briq et al. The HTML page embeds every image
-as base64, so it can be mailed or published as a single file.
+``full``) are drawn as a dashed baseline, as in Fig. 1 of Briq et al. A record of generated images
+evaluated without a training run carries ``"images": path`` (and neither method nor ratio): it is
+labelled by that path and appears in the table and the share figures, not on the ratio axes. Class
+shares are labelled with ``metrics["class_names"]`` where the source names its classes. The HTML page
+embeds every image as base64, so it can be mailed or published as a single file.
 """
 
 from __future__ import annotations
@@ -78,7 +81,32 @@ class ReportFiles:
 
 
 def _method(record: Mapping[str, Any]) -> str:
-    return str(record.get("method") or record.get("subset") or record.get("run"))
+    """The line a record belongs to; ``–`` for images evaluated without a training run."""
+    if record.get("method") or record.get("subset"):
+        return str(record.get("method") or record.get("subset"))
+    return "–" if _is_images(record) else str(record.get("run"))
+
+
+def _is_images(record: Mapping[str, Any]) -> bool:
+    return bool(record.get("images")) or (record.get("run") is None and "images" in record)
+
+
+def _run_name(record: Mapping[str, Any]) -> str:
+    """The run, or for an images evaluation its images path."""
+    if record.get("run") is None and _is_images(record):
+        return f"images {record.get('images') or '(path not recorded)'}"
+    return str(record.get("run"))
+
+
+def _group_names(metrics: Mapping[str, Any], kind: str) -> list[str]:
+    """Tick labels of the groups: class names where known (``3 (cat)``, the bare id when the name is the
+    id, as for digits), else the ids."""
+    ids = list(metrics[f"{kind}_ids"])
+    names = metrics.get(f"{kind}_names") if kind == "class" else None
+    if not names or len(names) != len(ids):
+        return [str(i) for i in ids]
+    # the format of thresher.cards.dataset_card.class_label; here the names come aligned with the ids
+    return [str(i) if str(n) == str(i) else f"{i} ({n})" for i, n in zip(ids, names, strict=True)]
 
 
 def _is_baseline(record: Mapping[str, Any]) -> bool:
@@ -94,11 +122,14 @@ def _finite(value: Any) -> bool:
 
 
 def metrics_figure(records: Sequence[Mapping[str, Any]], metrics: Sequence[str]) -> Figure | None:
-    """One panel per metric: a line per method over the pruning ratio (mean ± std over repeated runs)."""
+    """One panel per metric: a line per method over the pruning ratio (mean ± std over repeated runs).
+
+    Records with no place on the axis (``--images`` evaluations: no ratio, no size) are left out."""
+    x_key = _x_key(records)
+    records = [r for r in records if _is_baseline(r) or r.get(x_key) is not None]
     metrics = [m for m in metrics if any(_finite(r["metrics"].get(m)) for r in records)]
     if not metrics:
         return None
-    x_key = _x_key(records)
     cols = min(3, len(metrics))
     rows = -(-len(metrics) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
@@ -134,7 +165,8 @@ def metrics_figure(records: Sequence[Mapping[str, Any]], metrics: Sequence[str])
 def _run_label(record: Mapping[str, Any]) -> str:
     ratio = record.get("ratio")
     suffix = f" @{ratio:g}" if isinstance(ratio, int | float) else ""
-    return f"{record.get('run')} ({_method(record)}{suffix})"
+    method = _method(record)
+    return _run_name(record) if method == "–" and not suffix else f"{_run_name(record)} ({method}{suffix})"
 
 
 def shares_figure(records: Sequence[Mapping[str, Any]], kind: str = "class") -> Figure | None:
@@ -178,11 +210,12 @@ def shares_figure(records: Sequence[Mapping[str, Any]], kind: str = "class") -> 
                     color=color,
                     alpha=0.35,
                     hatch="//",
-                    label=f"{r.get('run')} training data",
+                    label=f"{_run_name(r)} training data",
                 )
         if reference is not None:
             ax.scatter(pos, reference, marker="_", s=300, color="black", zorder=3, label="reference")
-        ax.set_xticks(pos, [str(i) for i in ids])
+        names = _group_names(records[0]["metrics"], kind)
+        ax.set_xticks(pos, names, rotation=90 if max(map(len, names)) * len(names) > 60 else 0)
         ax.set_xlabel(kind)
     ax.axhline(1.0 / len(ids), color="grey", linestyle=":", linewidth=1, label="uniform")
     ax.set_ylabel("share of samples")
@@ -238,7 +271,7 @@ def headline_rows(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list
     ordered = sorted(records, key=lambda r: (_method(r), -(r.get("ratio") or 0)))
     rows = [
         [
-            str(r.get("run")),
+            _run_name(r),
             _method(r),
             format_metric(r.get("ratio"), "ratio"),
             format_metric(r["metrics"].get("n_generated"), "n"),

@@ -3,7 +3,8 @@
 Each evaluation becomes a record for :func:`thresher.evaluate.report.write_report`: the method is the
 subset's selection (e.g. ``cluster/equal/nearest``, or ``full`` for a plain source), the ratio is the
 kept fraction of the source (1.0 for the full data), and the grid is the sample grid saved with the
-evaluation.
+evaluation. An ``--images`` evaluation (no training run) is labelled by its images path and has no
+method or ratio: nothing says what the images were trained on.
 """
 
 from __future__ import annotations
@@ -30,13 +31,22 @@ def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dic
         subsets = {
             f"{s['name']}@v{s['version']}": s for s in rows_as_dicts(con.execute("SELECT * FROM subsets"))
         }
+        names = {
+            source: json.loads(value)
+            for source, value in con.execute("SELECT id, label_names FROM sources").fetchall()
+            if value
+        }
     records = []
     for ev in evaluations:
         if runs and ev["run"] not in runs:
             continue
         metrics = json.loads(ev["metrics"])
+        if metrics.get("class_ids") is not None and "class_names" not in metrics:
+            metrics["class_names"] = _class_names(metrics, subsets, names)
         subset = subsets.get(ev["dataset"] or "")
-        if subset is not None:
+        if ev["run"] is None:  # `evaluate --images`: generated elsewhere, no training data known
+            method, ratio = None, None
+        elif subset is not None:
             params = json.loads(subset["params"]) if subset["params"] else {}
             parts = [
                 subset["method"],
@@ -48,13 +58,14 @@ def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dic
             ratio = subset["n"] / subset["n_source"]
         else:
             method, ratio = "full", 1.0
-        grid = None
-        if ev["run_dir"]:
-            candidate = Path(ev["run_dir"]) / "evaluations" / f"{ev['id']}-grid.png"
-            grid = str(candidate) if candidate.is_file() else None
+        # run_eval saves the grid in the run's folder, or under the workspace for `--images`
+        folder = Path(ev["run_dir"]) if ev["run_dir"] else ws.root / "evaluations"
+        candidate = folder / "evaluations" / f"{ev['id']}-grid.png"
+        grid = str(candidate) if candidate.is_file() else None
         records.append(
             {
                 "run": ev["run"],
+                "images": metrics.get("images") if ev["run"] is None else None,
                 "subset": ev["dataset"],
                 "method": method,
                 "ratio": ratio,
@@ -66,6 +77,18 @@ def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dic
     if not records:
         raise ThresherError("no evaluations to report yet: run `thresher evaluate --run RUN` first")
     return records
+
+
+def _class_names(
+    metrics: dict[str, Any], subsets: dict[str, dict], names: dict[str, list[str]]
+) -> list[str] | None:
+    """Class names for an evaluation recorded before they were stored: the reference source's."""
+    against = metrics.get("against") or ""
+    source = subsets[against]["source"] if against in subsets else against
+    known = names.get(source)
+    if not known:
+        return None
+    return [known[i] if isinstance(i, int) and 0 <= i < len(known) else str(i) for i in metrics["class_ids"]]
 
 
 def run_report(ws: Workspace, out_dir: Path | None = None, runs: list[str] | None = None) -> ReportFiles:

@@ -48,7 +48,7 @@ import yaml
 
 from thresher.catalog.names import new_run_id
 from thresher.catalog.runs import find_run_dir, finish_run, latest_run, run_row, start_run
-from thresher.catalog.samples import label_names, labels_of, load_images
+from thresher.catalog.samples import label_names, labels_of, ok_sample_ids, open_source
 from thresher.catalog.subsets import parse_subset_ref, subset_row
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
@@ -56,10 +56,7 @@ from thresher.errors import ThresherError
 from thresher.images import parse_background
 from thresher.train.config import ReweightConfig
 from thresher.train.group_weights import DROConfig, GroupWeights
-
-REWEIGHT_KIND = "reweight"
-GROUP_WEIGHTS_FILE = "group_weights.parquet"
-SAMPLE_WEIGHTS_FILE = "sample_weights.parquet"
+from thresher.train.reweight_store import GROUP_WEIGHTS_FILE, REWEIGHT_KIND, SAMPLE_WEIGHTS_FILE
 
 
 @dataclass
@@ -138,11 +135,8 @@ def _groups(
                 "no class label; use --groups cluster"
             )
         names = label_names(ws, resolved.source)
-        with ws.connect(read_only=True) as con:
-            top = con.execute(
-                "SELECT max(label) FROM samples WHERE source = ? AND status = 'ok'", [resolved.source]
-            ).fetchone()[0]
-        return labels, max(len(names or []), int(top) + 1), None, names
+        top = int(labels_of(ws, resolved.source, ok_sample_ids(ws, resolved.source)).max())
+        return labels, max(len(names or []), top + 1), None, names
     from thresher.train.conditioning import cluster_labels, resolve_clustering
 
     clustering = config.clusters
@@ -161,7 +155,9 @@ def _groups(
 
 
 def _native_side(ws: Workspace, resolved: ResolvedDataset) -> int:
-    return int(load_images(ws, resolved.source, resolved.sample_ids[:1]).shape[1])
+    """The side of the source's images as stored (one row decoded; sources of mixed sizes need --image-size)."""
+    dataset, _ = open_source(ws, resolved.source)
+    return int(dataset[int(resolved.sample_ids[0])]["image"].size[1])
 
 
 def run_reweight(ws: Workspace, config: ReweightConfig) -> ReweightResult:
@@ -489,36 +485,3 @@ def reweight_loop(
         raise ThresherError("the group weights diverged (non-finite); lower --eta")
     accelerator.wait_for_everyone()
     return weights.current.tolist()
-
-
-def reweight_weights(ws: Workspace, run_id: str, resolved: ResolvedDataset) -> np.ndarray:
-    """Per-row weights of ``resolved`` from reweight run ``run_id``: the run's per-sample weights when they
-    cover every row (training on the reweighted subset itself), else its group weights (G·α of each row's
-    class or cluster, e.g. for another subset of the same source)."""
-    row = run_row(ws, run_id)
-    cfg, folder = row["config"], Path(row["output"])
-    if cfg.get("source") != resolved.source:
-        raise ThresherError(
-            f"reweight run {run_id} weighs source {cfg.get('source')!r}, but {resolved.spec} is of {resolved.source!r}"
-        )
-    per_sample = pq.read_table(folder / SAMPLE_WEIGHTS_FILE).to_pandas().set_index("sample_id")["weight"]
-    ids = np.asarray(resolved.sample_ids, dtype=np.int64)
-    if np.isin(ids, per_sample.index.to_numpy()).all():
-        return per_sample.reindex(ids).to_numpy(np.float32)
-    table = pq.read_table(folder / GROUP_WEIGHTS_FILE).to_pandas()
-    if cfg["groups"] == "class":
-        keys = labels_of(ws, resolved.source, ids)
-        column = "label"
-    else:
-        from thresher.train.conditioning import cluster_labels
-
-        keys = cluster_labels(ws, cfg["clustering"], resolved.source, ids)[0].numpy()
-        column = "cluster"
-    alpha = table.set_index(column)["weight"]
-    support = int(table["present"].sum())
-    known = np.isin(keys, alpha.index.to_numpy())
-    if not known.all():
-        raise ThresherError(
-            f"reweight run {run_id} has no weight for {int((~known).sum())} of the {len(ids)} rows of {resolved.spec}"
-        )
-    return (alpha.reindex(keys).to_numpy(np.float64) * support).astype(np.float32)

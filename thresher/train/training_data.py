@@ -15,6 +15,7 @@ from thresher.dataset_resolution import ResolvedDataset
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE
 from thresher.train.conditioning import cluster_condition, cluster_labels, resolve_clustering
+from thresher.train.reweight_store import REWEIGHT_KIND, reweight_weights
 from thresher.train.training_set import TrainingSet
 
 
@@ -67,15 +68,13 @@ def _labels(ws: Workspace, resolved: ResolvedDataset) -> tuple[torch.Tensor | No
 def sample_weights(ws: Workspace, resolved: ResolvedDataset, spec: str) -> np.ndarray:
     """Per-row weights from a Parquet file with ``weight`` and one of ``sample_id`` (per sample), ``label``
     (per class) or ``cluster`` (per cluster), a ``thresher reweight`` run id (its DRO group weights:
-    :func:`thresher.train.reweight.reweight_weights`) or a score run id (its ``score`` column)."""
+    :func:`thresher.train.reweight_store.reweight_weights`) or a score run id (its ``score`` column)."""
     path = Path(spec)
     if path.is_file():
         table = pq.read_table(path).to_pandas()
         value = "weight"
     else:
-        if _run_kind(ws, spec) == "reweight":
-            from thresher.train.reweight import reweight_weights
-
+        if _run_kind(ws, spec) == REWEIGHT_KIND:
             return reweight_weights(ws, spec, resolved)
         table = pq.read_table(score_files(ws, spec)).to_pandas()
         value = "score"
