@@ -54,7 +54,9 @@ def main() -> None:
     parser.add_argument("--reweight-steps", type=int, default=600)
     parser.add_argument("--subset-steps", type=int, default=800)
     parser.add_argument("--seeds", default="0,1")
-    parser.add_argument("--eta", type=float, default=1.0)
+    parser.add_argument(
+        "--etas", default="1.0,0.01", help="DRO step sizes, one reweight run and one weighted arm each"
+    )
     parser.add_argument("--smoothing", type=float, default=1e-3)
     parser.add_argument("--n", type=int, default=1000, help="images generated per evaluation")
     parser.add_argument(
@@ -122,25 +124,30 @@ def main() -> None:
     reference = train(
         f"train reference on mnist ({args.reference_steps} steps)", "mnist", args.reference_steps, 0
     )
-    with step(f"reweight {subset.ref} against the reference ({args.reweight_steps} steps)"):
-        reweighted = run_reweight(
-            ws,
-            ReweightConfig(dataset=subset.ref, reference=reference, groups="class", eta=args.eta,
-                           smoothing=args.smoothing, steps=args.reweight_steps, batch_size=RECIPE.batch_size,
-                           lr=RECIPE.lr, warmup_steps=RECIPE.warmup_steps, seed=0),
-        )  # fmt: skip
-        for line in reweighted.lines():
-            print("   " + line)
+    etas = [float(e) for e in args.etas.split(",")]
+    reweighted = {}
+    for eta in etas:
+        with step(f"reweight {subset.ref} against the reference, eta {eta:g} ({args.reweight_steps} steps)"):
+            reweighted[eta] = run_reweight(
+                ws,
+                ReweightConfig(dataset=subset.ref, reference=reference, groups="class", eta=eta,
+                               smoothing=args.smoothing, steps=args.reweight_steps,
+                               batch_size=RECIPE.batch_size, lr=RECIPE.lr, warmup_steps=RECIPE.warmup_steps,
+                               seed=0),
+            )  # fmt: skip
+            for line in reweighted[eta].lines():
+                print("   " + line)
     runs = {("full", 0): reference}
     for seed in seeds:
         runs[("without", seed)] = train(
             f"train {subset.ref}, no weights, seed {seed} ({args.subset_steps} steps)",
             subset.ref, args.subset_steps, seed,
         )  # fmt: skip
-        runs[("with", seed)] = train(
-            f"train {subset.ref}, DRO class weights (loss), seed {seed} ({args.subset_steps} steps)",
-            subset.ref, args.subset_steps, seed, weights=reweighted.run_id,
-        )  # fmt: skip
+        for eta in etas:
+            runs[(f"eta={eta:g}", seed)] = train(
+                f"train {subset.ref}, DRO class weights eta {eta:g} (loss), seed {seed} ({args.subset_steps} steps)",
+                subset.ref, args.subset_steps, seed, weights=reweighted[eta].run_id,
+            )  # fmt: skip
 
     results = []
     for (arm, seed), run_id in runs.items():
@@ -162,8 +169,8 @@ def main() -> None:
     payload = {
         "settings": {**vars(args), "recipe": {k: str(v) for k, v in vars(RECIPE).items()}},
         "subset": {"ref": subset.ref, "n": subset.n, "n_source": subset.n_source, "score_run": subset.score_run},
-        "reweight": {"run": reweighted.run_id, "weights": reweighted.weights, "counts": reweighted.counts,
-                     "final": reweighted.final, "seconds": reweighted.seconds},
+        "reweight": {f"eta={eta:g}": {"run": r.run_id, "weights": r.weights, "counts": r.counts, "final": r.final,
+                                      "seconds": r.seconds} for eta, r in reweighted.items()},
         "results": results,
         "timings": timings,
         "total_seconds": total,
@@ -183,45 +190,56 @@ def _arm(results: list[dict], arm: str) -> tuple[np.ndarray, np.ndarray]:
     return per_class, np.array([r["fid"] for r in rows], dtype=float)
 
 
+def _arms(payload: dict) -> list[str]:
+    seen = []
+    for r in payload["results"]:
+        if r["arm"] not in seen:
+            seen.append(r["arm"])
+    return seen
+
+
+def _label(arm: str) -> str:
+    if arm == "full":
+        return "full source (reference)"
+    if arm == "without":
+        return "10% subset, no weights"
+    return f"10% subset, DRO weights {arm.replace('eta=', 'η=')}"
+
+
+def _pm(values: np.ndarray) -> str:
+    values = np.asarray(values, dtype=float)
+    return f"{np.nanmean(values):.1f}" + (f" ± {np.nanstd(values):.1f}" if len(values) > 1 else "")
+
+
 def render_table(payload: dict) -> str:
     results = payload["results"]
-    classes = results[0]["class_ids"]
-    weights = payload["reweight"]["weights"]
-    arms = [a for a in ("full", "without", "with") if any(r["arm"] == a for r in results)]
-    label = {"full": "full source (reference)", "without": "10% subset, no weights",
-             "with": "10% subset, DRO class weights"}  # fmt: skip
-    lines = ["| class | DRO weight | " + " | ".join(label[a] for a in arms) + " |",
-             "|---:|---:|" + "---:|" * len(arms)]  # fmt: skip
+    classes = [int(c) for c in results[0]["class_ids"]]
+    arms = _arms(payload)
+    weighted = [a for a in arms if a.startswith("eta=")]
     stats = {a: _arm(results, a) for a in arms}
+    header = ["class"] + [f"weight {a.replace('eta=', 'η=')}" for a in weighted] + [_label(a) for a in arms]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---:|" * len(header)]
     for i, c in enumerate(classes):
-        cells = []
-        for a in arms:
-            values = stats[a][0][:, i]
-            cells.append(
-                f"{np.nanmean(values):.2f}" + (f" ± {np.nanstd(values):.2f}" if len(values) > 1 else "")
-            )
-        lines.append(f"| {c} | {weights[int(c)]:.4f} | " + " | ".join(cells) + " |")
-
-    def summary(name: str, fn) -> str:
-        cells = []
-        for a in arms:
-            per_seed = np.array([fn(row) for row in stats[a][0]])
-            cells.append(f"{per_seed.mean():.2f}" + (f" ± {per_seed.std():.2f}" if len(per_seed) > 1 else ""))
-        return f"| {name} | | " + " | ".join(cells) + " |"
-
-    lines.append(summary("mean of per-class FID", lambda r: np.nanmean(r)))
-    lines.append(summary("std over classes (spread)", lambda r: np.nanstd(r)))
-    lines.append(summary("max − min over classes", lambda r: np.nanmax(r) - np.nanmin(r)))
-    lines.append(summary("worst class", lambda r: np.nanmax(r)))
-    cells = []
-    for a in arms:
-        fid = stats[a][1]
-        cells.append(f"{fid.mean():.2f}" + (f" ± {fid.std():.2f}" if len(fid) > 1 else ""))
-    lines.append("| overall FID | | " + " | ".join(cells) + " |")
+        cells = [str(c)] + [f"{payload['reweight'][a]['weights'][c]:.3f}" for a in weighted]
+        cells += [_pm(stats[a][0][:, i]) for a in arms]
+        lines.append("| " + " | ".join(cells) + " |")
+    blank = [""] * len(weighted)
+    for name, fn in (
+        ("mean of per-class FID", np.nanmean),
+        ("spread: std over classes", np.nanstd),
+        ("spread: max − min", lambda r: np.nanmax(r) - np.nanmin(r)),
+        ("worst class", np.nanmax),
+    ):
+        cells = [_pm(np.array([fn(row) for row in stats[a][0]])) for a in arms]
+        lines.append("| " + " | ".join([f"**{name}**", *blank, *cells]) + " |")
+    lines.append("| " + " | ".join(["**overall FID**", *blank, *[_pm(stats[a][1]) for a in arms]]) + " |")
     seeds = sorted({r["seed"] for r in results if r["arm"] != "full"})
-    note = (f"\nMean ± std over training seeds {', '.join(map(str, seeds))} (the full-source reference: one run, "
-            "seed 0). FID in the classifier's feature space against all 5000 digits; per class, the "
-            "generated images the classifier assigns to that class against the real ones of that class.\n")  # fmt: skip
+    note = (
+        f"\nMean ± std over training seeds {', '.join(map(str, seeds))} (the full-source reference: one run, "
+        "seed 0). FID in the evaluation classifier's feature space against all 5000 digits; per class, the "
+        "generated images the classifier assigns to the class against the real images of the class. "
+        "Weights: the mean DRO class weight α (sums to 1; uniform is 0.100).\n"
+    )
     return "\n".join(lines) + "\n" + note
 
 
@@ -233,23 +251,23 @@ def plot(payload: dict, path: Path) -> None:
 
     results = payload["results"]
     classes = [int(c) for c in results[0]["class_ids"]]
+    bars = [a for a in _arms(payload) if a != "full"]
     x = np.arange(len(classes))
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    for offset, arm, colour, name in ((-0.2, "without", "#9aa5b1", "10% gaussian subset"),
-                                      (0.2, "with", "#d1495b", "+ DRO class weights")):  # fmt: skip
+    width = 0.8 / len(bars)
+    colours = ["#9aa5b1", "#d1495b", "#edae49", "#00798c", "#30638e"]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    for j, arm in enumerate(bars):
         per_class, _ = _arm(results, arm)
-        if not len(per_class):
-            continue
-        mean = np.nanmean(per_class, axis=0)
         err = np.nanstd(per_class, axis=0) if len(per_class) > 1 else None
-        ax.bar(x + offset, mean, 0.4, yerr=err, capsize=2, color=colour, label=name)
+        ax.bar(x + (j - (len(bars) - 1) / 2) * width, np.nanmean(per_class, axis=0), width, yerr=err, capsize=2,
+               color=colours[j % len(colours)], label=_label(arm))  # fmt: skip
     full, _ = _arm(results, "full")
     if len(full):
-        ax.scatter(x, full[0], marker="_", s=300, color="black", zorder=3, label="full source")
+        ax.scatter(x, full[0], marker="_", s=400, color="black", zorder=3, label=_label("full"))
     ax.set_xticks(x, [str(c) for c in classes])
     ax.set_xlabel("digit")
     ax.set_ylabel("per-class FID (classifier features)")
-    ax.set_title("Per-class FID on MNIST: pruned to 10% by gaussian, without vs with reweighting")
+    ax.set_title("MNIST pruned to 10% by gaussian (per class): per-class FID without vs with DRO reweighting")
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
