@@ -93,7 +93,8 @@ class _Progress:
         self.step, self.seen = int(state["step"]), state["seen"].bool()
 
 
-def _mixed_precision(precision: str, device: torch.device) -> str:
+def mixed_precision(precision: str, device: torch.device) -> str:
+    """accelerate's mixed-precision name for ``precision`` on ``device`` (auto: bf16 on GPU, none on CPU)."""
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return "no"
     if precision == "auto":
@@ -157,7 +158,7 @@ def train(
     probe = torch.device("cpu") if force_cpu else pick_device(None)
     accelerator = Accelerator(
         cpu=force_cpu,
-        mixed_precision=_mixed_precision(config.precision, probe),
+        mixed_precision=mixed_precision(config.precision, probe),
         dataloader_config=DataLoaderConfiguration(split_batches=True),
     )
     world = accelerator.num_processes

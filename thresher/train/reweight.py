@@ -345,16 +345,6 @@ def _generator(seed: int, step: int, rank: int, device: torch.device) -> torch.G
     return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1_013 + rank + 7)
 
 
-def _mixed_precision(precision: str, device: torch.device) -> str:
-    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
-        return "no"
-    if precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if precision == "fp16" and device.type != "cuda":
-        raise ThresherError("fp16 needs a GPU; use bf16 or fp32 on the CPU")
-    return precision
-
-
 def reweight_loop(
     config: ReweightConfig,
     data,
@@ -380,7 +370,7 @@ def reweight_loop(
 
     from thresher.device import pick_device
     from thresher.train.flow import NULL_LABEL, flow_loss, sample_t
-    from thresher.train.loop import lr_factor
+    from thresher.train.loop import lr_factor, mixed_precision
     from thresher.train.model import build_model
     from thresher.train.training_set import EpochSampler
 
@@ -390,7 +380,7 @@ def reweight_loop(
     probe = torch.device("cpu") if force_cpu else pick_device(None)
     accelerator = Accelerator(
         cpu=force_cpu,
-        mixed_precision=_mixed_precision(config.precision, probe),
+        mixed_precision=mixed_precision(config.precision, probe),
         dataloader_config=DataLoaderConfiguration(split_batches=True),
     )
     if config.batch_size % accelerator.num_processes:
