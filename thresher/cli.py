@@ -44,6 +44,7 @@ def main(ctx: click.Context, workspace: str) -> None:
 # Subcommands live in thresher.commands, one module per stage.
 from thresher.commands import curate as _curate  # noqa: E402
 from thresher.commands import evaluate as _evaluate  # noqa: E402
+from thresher.commands import experiments as _experiments  # noqa: E402
 from thresher.commands import train as _train  # noqa: E402
 
 
@@ -68,7 +69,8 @@ for _command in (
     _train.sample_cmd,
     _evaluate.evaluate_cmd,
     _evaluate.report_cmd,
-    _evaluate.demo_cmd,
+    _experiments.sweep_cmd,
+    _experiments.demo_cmd,
 ):
     _command.params.append(
         click.Option(

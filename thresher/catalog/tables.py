@@ -13,7 +13,10 @@ import duckdb
 from thresher.errors import ThresherError
 
 # The tables thresher writes, so that a column or table name can never come from user input.
-TABLES = ("meta", "sources", "samples", "runs", "embeddings", "subsets", "evaluations")
+TABLES = (
+    "meta", "sources", "samples", "runs", "embeddings", "subsets", "evaluations",
+    "sweeps", "sweep_members", "sweep_cells",
+)  # fmt: skip
 
 
 def insert_row(con: duckdb.DuckDBPyConnection, table: str, values: dict[str, Any]) -> None:

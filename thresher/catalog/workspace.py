@@ -34,7 +34,7 @@ import duckdb
 
 from thresher.errors import ThresherError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LOCK_WAIT_SECONDS = 60.0
 DEFAULT_WORKSPACE = "thresher-workspace"
 
@@ -64,6 +64,16 @@ _MIGRATIONS: list[str] = [
     CREATE TABLE evaluations (
         id TEXT PRIMARY KEY, run TEXT, dataset TEXT, extractor TEXT, n BIGINT,
         metrics JSON, created TIMESTAMP, seconds DOUBLE);
+    """,
+    # v2: sweeps (thresher.experiments.sweep) and the process that owns a running run (to tell "interrupted").
+    """
+    CREATE TABLE sweeps (name TEXT PRIMARY KEY, spec JSON, path TEXT, created TIMESTAMP, updated TIMESTAMP);
+    CREATE TABLE sweep_members (sweep TEXT NOT NULL, cell TEXT NOT NULL, position INTEGER,
+        PRIMARY KEY (sweep, cell));
+    CREATE TABLE sweep_cells (cell TEXT PRIMARY KEY, description JSON, subset TEXT, run TEXT,
+        evaluation TEXT, status TEXT, seconds JSON, finished TIMESTAMP);
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    ALTER TABLE runs ADD COLUMN host TEXT;
     """,
 ]
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import click
 
 from thresher.catalog.workspace import Workspace
 from thresher.commands.options import config_options
 from thresher.evaluate.config import EvalRunConfig
-from thresher.experiments.demo_config import DemoConfig
 
 
 @click.command("evaluate")
@@ -27,31 +24,20 @@ def evaluate_cmd(ws: Workspace, **values) -> None:
 @click.command("report")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for the page and figures.")
 @click.option("--run", "runs", multiple=True, help="Only these runs (repeatable; default: every evaluation).")
+@click.option("--sweep", help="The report of a sweep (`thresher sweep`): its figures, tables and claims.")
 @click.pass_obj
-def report_cmd(ws: Workspace, out, runs) -> None:
+def report_cmd(ws: Workspace, out, runs, sweep) -> None:
     """Plots (metrics vs pruning ratio per method, class shares, sample grids) and a page from the evaluations."""
     from pathlib import Path
 
-    from thresher.evaluate.report_run import run_report
+    if sweep:
+        if runs:
+            raise click.UsageError("--sweep reports the sweep's own cells: drop --run")
+        from thresher.experiments.sweep_report import write_sweep_report
 
-    files = run_report(ws, Path(out) if out else None, list(runs) or None)
+        files = write_sweep_report(ws, sweep, Path(out) if out else None)
+    else:
+        from thresher.evaluate.report_run import run_report
+
+        files = run_report(ws, Path(out) if out else None, list(runs) or None)
     click.echo(f"report: {files.html} ({len(files.figures)} figures)")
-
-
-@click.command("demo")
-@config_options(DemoConfig)
-@click.option(
-    "--unconditional",
-    is_flag=True,
-    help="Train the plain unconditional DiT instead of conditioning it on the demo's clusters "
-    "(less recognizable digits; for comparison).",
-)
-@click.pass_obj
-def demo_cmd(ws: Workspace, unconditional: bool, **values) -> None:
-    """The whole loop on real long-tailed MNIST, offline: curate, publish, train, evaluate, report."""
-    from thresher.experiments.demo import run_demo
-
-    config = DemoConfig(**values)
-    config = replace(config, recipe=replace(config.recipe, cluster_conditioning=not unconditional))
-    result = run_demo(ws, config)
-    click.echo(f"\ndemo finished in {result.seconds / 60:.1f} min; report: {result.report}")

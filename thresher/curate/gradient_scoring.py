@@ -53,7 +53,9 @@ class ScoreRunResult:
 
     def lines(self) -> list[str]:
         verb = "reused" if self.reused else f"scored in {self.seconds:.1f}s"
-        return [f"{self.run_id}: {self.method} of {self.n} rows of {self.source} from {self.pretrain} ({verb})"]
+        return [
+            f"{self.run_id}: {self.method} of {self.n} rows of {self.source} from {self.pretrain} ({verb})"
+        ]
 
 
 def resolve_pretrain(ws: Workspace, source: str, pretrain: str | None) -> tuple[str, dict]:
@@ -108,7 +110,9 @@ def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
         }
         record_finished_run(ws, run_id, SCORE_KIND, source, run_config, final, identity=identity)
     state.wait_for_everyone()
-    return ScoreRunResult(run_id, config.method, source, pretrain, len(ids), False, time.perf_counter() - started)
+    return ScoreRunResult(
+        run_id, config.method, source, pretrain, len(ids), False, time.perf_counter() - started
+    )
 
 
 class _Scorer:
@@ -184,7 +188,9 @@ class _Scorer:
         logged_ids, log = loss_log(self.run_dir)
         order = np.searchsorted(logged_ids, self.ids)
         if not np.array_equal(logged_ids[np.minimum(order, len(logged_ids) - 1)], self.ids):
-            raise ThresherError("the pretraining's loss log does not cover every ok row; rerun `thresher pretrain`")
+            raise ThresherError(
+                "the pretraining's loss log does not cover every ok row; rerun `thresher pretrain`"
+            )
         scores = monotonicity_scores(log[:, order])
         self._write_part(0, self.ids, scores)
 
@@ -226,7 +232,9 @@ class _Scorer:
         for part in mine:
             if self._part_file(part).is_file():
                 continue
-            contributions = [np.load(self._work(f"c{c}-score-{part}.npy")) for c in range(len(self.snapshots))]
+            contributions = [
+                np.load(self._work(f"c{c}-score-{part}.npy")) for c in range(len(self.snapshots))
+            ]
             self._write_part(part, self._part_ids(part), np.mean(contributions, axis=0))
 
     # -- inputs and outputs ------------------------------------------------------------------------
@@ -275,7 +283,9 @@ class _Scorer:
     def _write_part(self, part: int, ids: np.ndarray, scores: np.ndarray) -> None:
         path = self._part_file(part)
         tmp = path.with_name(f".{path.name}.tmp")
-        pq.write_table(score_table(np.asarray(ids, np.int64), self.config.method, score=np.asarray(scores)), tmp)
+        pq.write_table(
+            score_table(np.asarray(ids, np.int64), self.config.method, score=np.asarray(scores)), tmp
+        )
         tmp.replace(path)
 
     def _barrier(self) -> None:

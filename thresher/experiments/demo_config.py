@@ -74,5 +74,3 @@ class DemoConfig:
             n_generated=100,
             recipe=replace(self.recipe, epochs=0.6, sample_steps=4, autoencoder_steps=30),
         )
-
-

@@ -108,6 +108,11 @@ def _checkpoints(run_dir: Path) -> list[Path]:
     return sorted((run_dir / CHECKPOINTS).glob("step-*"))
 
 
+def has_checkpoint(run_dir: Path) -> bool:
+    """Whether ``train(..., resume=True)`` can continue the run in ``run_dir`` (a complete checkpoint)."""
+    return bool(_checkpoints(run_dir))
+
+
 def _step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
     """Per-step randomness (t, ε, label dropout) that a resumed run reproduces without saved RNG state."""
     return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1_009 + rank)

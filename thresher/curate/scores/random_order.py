@@ -40,5 +40,6 @@ METHODS = [
         summary="seeded uniform subset (per cluster with --balance)",
         scores=_scores,
         default_keep="nearest",  # the order is random: either end is a uniform draw
+        seeded=True,
     )
 ]

@@ -46,6 +46,7 @@ class ScoreMethod:
     smallest first. ``default_keep`` is the end kept without ``--keep``. A method with ``threshold`` keeps
     every sample whose order key is at or below ``threshold(options)`` instead of a count (SemDeDup).
     ``options`` names the method's own parameters (with their defaults), which become part of its config.
+    ``seeded`` says whether ``context.seed`` changes what it keeps.
     """
 
     name: str
@@ -57,6 +58,9 @@ class ScoreMethod:
     threshold: Callable[[dict[str, Any]], float] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     citation: str = ""
+    # Whether the selection depends on the seed (random draws). A sweep repeats a seeded method's selection
+    # per seed and shares one selection of a deterministic method across its training seeds.
+    seeded: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - set(NEEDS)

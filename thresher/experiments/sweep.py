@@ -1,0 +1,262 @@
+"""`thresher sweep`: run a research grid (:mod:`thresher.experiments.sweep_spec`) cell by cell, resumably.
+
+Prerequisites first, each found again by its settings when it exists: the sources (built-ins are ingested),
+the embeddings, one clustering and, for the gradient methods, one pretraining. Then every cell of this
+shard (:mod:`thresher.experiments.sweep_cells`): select the subset (named by its selection key), train
+(run id from the training key; a run killed mid-way resumes from its newest complete checkpoint), evaluate,
+draw ``noise_grid`` samples from the sweep's shared initial noise, and record the cell. A cell already
+recorded is skipped, so rerunning a sweep, resuming a killed one and running a second sweep that shares
+cells all do only the work that is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from thresher.catalog.runs import finished_runs, run_exists
+from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep
+from thresher.catalog.workspace import Workspace
+from thresher.errors import ThresherError
+from thresher.experiments.sweep_cells import Cell, SweepContext, expand, shard_cells
+from thresher.experiments.sweep_config import SweepRunConfig
+from thresher.experiments.sweep_spec import SweepSpec, load_spec
+
+# One initial noise for every cell's grid samples, so a method's row of images across ratios differs only
+# by the model (the paper's Figure 2/3).
+NOISE_SEED = 20241119
+NOISE_FILE = "sweep-noise.npy"
+_CLUSTER_IDENTITY = ("embedder", "k", "seed", "restarts", "niter", "init")
+
+
+@dataclass
+class SweepOutcome:
+    name: str
+    total: int  # cells in the whole sweep
+    mine: int  # cells of this shard
+    ran: int
+    skipped: int
+    seconds: float
+
+    def lines(self) -> list[str]:
+        return [
+            f"sweep {self.name}: {self.ran} cells run, {self.skipped} already done, of {self.mine} in this shard "
+            f"({self.total} in the sweep), {self.seconds / 60:.1f} min",
+            f"report: thresher report --sweep {self.name}",
+        ]
+
+
+def check_sources(ws: Workspace, spec: SweepSpec) -> None:
+    """A source the sweep cannot ingest itself must already be in the workspace (checked before any work)."""
+    for key in ("source", "reference"):
+        value = getattr(spec, key)
+        if value.startswith("builtin:"):
+            from thresher.catalog.source_loaders import BUILTINS
+
+            if value.removeprefix("builtin:") not in BUILTINS:
+                raise spec.error(key, f"unknown built-in {value!r}; built-ins: {', '.join(BUILTINS)}")
+            continue
+        try:
+            ws.source_row(value)
+        except ThresherError:
+            raise spec.error(key, f"source {value!r} is not ingested: run `thresher ingest` first") from None
+
+
+def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome:
+    """Run (or resume) the sweep ``config.spec``, or this process's shard of it."""
+    started = time.perf_counter()
+    spec, shard = load_spec(config.spec), config.shard_range
+    check_sources(ws, spec)
+    prerequisites = _Prerequisites.prepare(ws, spec)
+    cells = expand(spec, prerequisites.context)
+    record_sweep(ws, spec.name, _spec_record(spec), spec.path, [c.key for c in cells])
+    mine = shard_cells(cells, shard)
+    todo = [c for c in mine if finished_cell(ws, c.key) is None]
+    tqdm.write(f"sweep {spec.name}: {len(cells)} cells, {len(mine)} in this shard, {len(todo)} to run")
+    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc=f"sweep {spec.name}", unit="cell")
+    for cell in todo:
+        bar.set_postfix_str(f"{cell.series} r={cell.ratio:g} seed {cell.seed}")
+        seconds = _run_cell(ws, spec, cell, prerequisites)
+        tqdm.write(f"  {cell.series} r={cell.ratio:g} seed {cell.seed}: {seconds['total']:.0f}s")
+        bar.update(1)
+    bar.close()
+    return SweepOutcome(
+        spec.name, len(cells), len(mine), len(todo), len(mine) - len(todo), time.perf_counter() - started
+    )
+
+
+@dataclass
+class _Prerequisites:
+    source: str
+    reference: str
+    n_source: int
+    clustering: str
+    pretrain: str | None
+    context: SweepContext
+
+    @classmethod
+    def prepare(cls, ws: Workspace, spec: SweepSpec) -> _Prerequisites:
+        from thresher.curate.config import EmbedRunConfig
+        from thresher.curate.embed_run import run_embed
+
+        source = _ingested(ws, spec.source)
+        reference = _ingested(ws, spec.reference)
+        embedded = run_embed(ws, EmbedRunConfig(embedder=spec.embedder, source=source, num_workers=0))
+        clustering, cluster_identity = _clustering(ws, spec, source, embedded.final_embedder)
+        pretrain, pretrain_identity = None, None
+        if spec.needs_pretrain:
+            from thresher.train.config import PretrainConfig
+            from thresher.train.pretrain import run_pretrain
+
+            config = PretrainConfig(source=source, **spec.pretrain)
+            pretrain = run_pretrain(ws, config).run_id
+            pretrain_identity = config.identity()
+        row = ws.source_row(source)
+        context = SweepContext(source, row["revision"], cluster_identity, pretrain_identity)
+        return cls(source, reference, int(row["n_ok"]), clustering, pretrain, context)
+
+
+def _ingested(ws: Workspace, source: str) -> str:
+    if not source.startswith("builtin:"):
+        return source
+    from thresher.curate.config import IngestConfig
+    from thresher.curate.ingest import ingest
+
+    return ingest(ws, IngestConfig(source=source)).source_id
+
+
+def _clustering(ws: Workspace, spec: SweepSpec, source: str, embedder: str) -> tuple[str, dict[str, Any]]:
+    """The sweep's clustering: a finished run with the same settings, else a new one."""
+    from thresher.curate.cluster_run import run_cluster
+    from thresher.curate.config import ClusterRunConfig
+
+    config = ClusterRunConfig(ks=[spec.k], source=source, embedder=embedder, restarts=spec.kmeans_restarts)
+    identity = {"embedder": embedder, "k": spec.k, "seed": config.seed, "restarts": config.restarts,
+                "niter": config.niter, "init": config.init}  # fmt: skip
+    for run in finished_runs(ws, source, "cluster"):
+        if all(run["config"].get(key) == identity[key] for key in _CLUSTER_IDENTITY):
+            return run["id"], identity
+    return run_cluster(ws, config).run_id, identity
+
+
+def _run_cell(ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    dataset, n_rows = _subset(ws, cell, pre)
+    seconds["select"] = time.perf_counter() - start
+
+    step = time.perf_counter()
+    _train(ws, spec, cell, pre, dataset, n_rows)
+    seconds["train"] = time.perf_counter() - step
+
+    step = time.perf_counter()
+    from thresher.evaluate.config import EvalRunConfig
+    from thresher.evaluate.run_eval import evaluate_run
+
+    evaluation = EvalRunConfig(run=cell.run_id, against=pre.reference, seed=cell.seed, **spec.evaluate)
+    outcome = evaluate_run(ws, evaluation)
+    seconds["evaluate"] = time.perf_counter() - step
+
+    if spec.noise_grid:
+        from thresher.train.sampling import generate
+
+        images = generate(
+            ws.run_dir(cell.run_id), spec.noise_grid, seed=NOISE_SEED, steps=evaluation.steps,
+            sampler=evaluation.sampler, cfg_scale=evaluation.cfg_scale, cfg_interval=evaluation.cfg_interval,
+            device=evaluation.device,
+        )  # fmt: skip
+        np.save(ws.run_dir(cell.run_id) / NOISE_FILE, images)
+    seconds["total"] = time.perf_counter() - start
+    description = {**cell.describe(), "n_rows": n_rows, "dataset": dataset}
+    record_cell(ws, cell.key, description, dataset if cell.select else None, cell.run_id, outcome.id, seconds)
+    return seconds
+
+
+def _subset(ws: Workspace, cell: Cell, pre: _Prerequisites) -> tuple[str, int]:
+    """The cell's training set: the whole source, or its subset (selected once, found again by name)."""
+    if cell.select is None:
+        return pre.source, pre.n_source
+    from thresher.curate.config import SelectConfig
+    from thresher.curate.select import select
+
+    with ws.connect(read_only=True) as con:
+        found = con.execute(
+            "SELECT version, n FROM subsets WHERE name = ? ORDER BY version LIMIT 1", [cell.subset_name]
+        ).fetchone()
+    if found:
+        return f"{cell.subset_name}@v{found[0]}", int(found[1])
+    options = dict(cell.select)
+    result = select(
+        ws,
+        SelectConfig(
+            name=cell.subset_name,
+            source=pre.source,
+            clustering=pre.clustering,
+            pretrain=pre.pretrain if "pretrain" in _needs(options["method"]) else None,
+            **options,
+        ),
+    )
+    return result.ref, result.n
+
+
+def _needs(method: str) -> frozenset[str]:
+    from thresher.curate.scores.registry import get_method
+
+    return get_method(method).needs
+
+
+def _train(
+    ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites, dataset: str, n_rows: int
+) -> None:
+    from thresher.train.autoencoder import AutoencoderConfig
+    from thresher.train.config import TrainConfig, TrainRunConfig
+    from thresher.train.loop import has_checkpoint
+    from thresher.train.run import run_training
+
+    if run_exists(ws, cell.run_id):
+        return
+    base = TrainConfig(**spec.train)
+    steps = (
+        spec.steps if spec.budget == "steps" else max(1, round(float(spec.epochs) * n_rows / base.batch_size))
+    )
+    run_dir = ws.run_dir(cell.run_id)
+    resume = has_checkpoint(run_dir)
+    if not resume and run_dir.exists():
+        # The sweep's own run (its id is the training key), killed before its first checkpoint: start over.
+        shutil.rmtree(run_dir)
+    # Four checkpoints per run at most: enough to resume a killed cell without losing much of it.
+    checkpoint_every = max(1, min(steps, max(50, steps // 4)))
+    train = TrainConfig(
+        **{**asdict(base), "steps": steps, "seed": cell.seed, "checkpoint_every": checkpoint_every}
+    )
+    if "sample_count" not in spec.train:
+        train.sample_count = 0  # the sweep draws its own grids
+    run_training(
+        ws,
+        TrainRunConfig(
+            dataset=dataset,
+            train=train,
+            vae=spec.vae,
+            autoencoder=AutoencoderConfig(steps=spec.autoencoder_steps),
+            clusters=pre.clustering if spec.cluster_conditioning else None,
+            run=cell.run_id,
+            resume=resume,
+        ),
+    )
+
+
+def _spec_record(spec: SweepSpec) -> dict[str, Any]:
+    record = asdict(spec)
+    record.pop("lines", None)
+    return record
+
+
+def noise_images(ws: Workspace, run: str) -> np.ndarray | None:
+    path = Path(ws.run_dir(run)) / NOISE_FILE
+    return np.load(path) if path.is_file() else None

@@ -1,0 +1,302 @@
+"""A sweep's spec: the research grid (methods × pruning ratios × inverse × seeds at one training budget) as
+YAML, read and checked before anything runs.
+
+Format (docs/architecture.md, "Sweeps"; the presets in ``thresher/experiments/presets/`` are examples)::
+
+    name: paper-mini
+    source: builtin:mnist-lt      # a built-in (ingested by the sweep) or a source already ingested
+    reference: builtin:mnist      # what generated images are compared with
+    embedder: hog?deskew          # embeddings for the clustering
+    k: 10                         # clusters (one clustering per sweep)
+    methods:                      # a name, or a mapping of `thresher select` options
+      - random
+      - {method: cluster, balance: proportional, inverse: true, label: cluster}
+    ratios: [0.25, 0.5, 0.75, 0.9]   # fractions pruned; the unpruned baseline is always a cell
+    seeds: [0, 1]
+    budget: steps                 # steps: every cell trains `steps` (the paper's protocol); epochs: `epochs`
+    steps: 400                    #   passes over its own subset
+    train: {model_size: DiT-T/1, batch_size: 16}     # `TrainConfig` fields
+    pretrain: {epochs: 5}         # `PretrainConfig` fields, for the gradient methods
+    evaluate: {n: 500, steps: 4}  # `EvalRunConfig` fields
+
+Every error names the spec's file and line and is one line (exit 2); nothing runs before the whole spec
+has been checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from thresher.errors import ThresherError
+
+PRESETS_DIR = Path(__file__).with_name("presets")
+BUDGETS = ("steps", "epochs")
+# Options of a method entry that are the sweep's, not `thresher select`'s.
+_ENTRY_KEYS = {"method", "label", "inverse", "middle"}
+# `thresher select` options a method entry may not set: the sweep decides them per cell.
+_CELL_OWNED = {"name", "source", "ratio", "keep_count", "seed", "clustering", "pretrain", "inverse"}
+_TOP_KEYS = {
+    "name", "description", "source", "reference", "embedder", "k", "kmeans_restarts", "methods", "ratios",
+    "seeds", "budget", "steps", "epochs", "train", "vae", "autoencoder_steps", "cluster_conditioning",
+    "pretrain", "evaluate", "noise_grid",
+}  # fmt: skip
+
+
+class SpecError(ThresherError):
+    """A spec that cannot run: one line naming the file and line."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method of the grid and which of its ends (and middle) the sweep trains on."""
+
+    method: str
+    label: str
+    options: dict[str, Any]  # `SelectConfig` fields: balance, keep, epsilon, params, groups, …
+    inverse: bool = False
+    middle: bool = False
+    line: int = 0
+
+    def variants(self) -> list[tuple[str, dict[str, Any]]]:
+        """(series label, select options) for the method itself, its inverse and its middle."""
+        out = [(self.label, dict(self.options))]
+        if self.inverse:
+            out.append((f"{self.label} (inverse)", {**self.options, "inverse": True}))
+        if self.middle:
+            out.append((f"{self.label} (middle)", {**self.options, "keep": "middle"}))
+        return out
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    source: str
+    reference: str
+    methods: list[MethodSpec]
+    ratios: list[float]
+    seeds: list[int]
+    budget: str = "steps"
+    steps: int | None = None
+    epochs: float | None = None
+    embedder: str = "hog?deskew"
+    k: int = 10
+    kmeans_restarts: int = 3
+    train: dict[str, Any] = field(default_factory=dict)
+    vae: str | None = "thresher-ae"
+    autoencoder_steps: int = 300
+    cluster_conditioning: bool = False
+    pretrain: dict[str, Any] = field(default_factory=dict)
+    evaluate: dict[str, Any] = field(default_factory=dict)
+    noise_grid: int = 8  # samples per cell drawn from one shared initial noise, for the ratio grids
+    description: str = ""
+    path: str = ""
+    lines: dict[str, int] = field(default_factory=dict, compare=False)
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, 1)
+
+    def error(self, key: str, message: str) -> SpecError:
+        return SpecError(f"{self.path}:{self.line_of(key)}: {message}")
+
+    @property
+    def needs_pretrain(self) -> bool:
+        from thresher.curate.scores.registry import get_method
+
+        return any("pretrain" in get_method(m.method).needs for m in self.methods)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def spec_path(spec: str) -> Path:
+    """A spec file, or the file of a preset named ``spec``."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    preset = PRESETS_DIR / f"{spec}.yaml"
+    if preset.is_file():
+        return preset
+    raise SpecError(
+        f"no spec file {spec!r} and no preset of that name (presets: {', '.join(preset_names())})"
+    )
+
+
+def load_spec(spec: str) -> SweepSpec:
+    """Read and check a spec file or preset; every problem is a :class:`SpecError` naming its line."""
+    path = spec_path(spec)
+    text = path.read_text()
+    where = str(path)
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise SpecError(f"{where}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise SpecError(f"{where}:1: a sweep spec is a mapping of settings (name, source, methods, …)")
+    lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
+    items = {k.value: v for k, v in node.value}
+
+    def fail(key: str, message: str, line: int | None = None) -> SpecError:
+        return SpecError(f"{where}:{line or lines.get(key, 1)}: {message}")
+
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        raise fail(unknown[0], f"unknown setting {unknown[0]!r}; settings: {', '.join(sorted(_TOP_KEYS))}")
+    for key in ("name", "source", "reference", "methods", "ratios", "seeds"):
+        if key not in data:
+            raise fail(key, f"the spec needs {key!r}")
+    methods = [
+        _method(entry, item.start_mark.line + 1, fail)
+        for entry, item in zip(_list(data, "methods", fail), items["methods"].value, strict=True)
+    ]
+    if not methods:
+        raise fail("methods", "methods is empty: name at least one selection method")
+    labels = [label for m in methods for label, _ in m.variants()]
+    duplicate = next((label for label in labels if labels.count(label) > 1), None)
+    if duplicate:
+        raise fail("methods", f"two methods are both labelled {duplicate!r}: give one a `label`")
+    ratios = [_number(r, "ratios", fail) for r in _list(data, "ratios", fail)]
+    for ratio, item in zip(ratios, items["ratios"].value, strict=True):
+        if not 0.0 <= ratio < 1.0:
+            raise fail(
+                "ratios",
+                f"ratio {ratio} is outside [0, 1): it is the fraction pruned",
+                item.start_mark.line + 1,
+            )
+    seeds = _list(data, "seeds", fail)
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise fail("seeds", "seeds must be a non-empty list of non-negative integers")
+    budget = data.get("budget", "steps")
+    if budget not in BUDGETS:
+        raise fail("budget", f"budget {budget!r} is not one of: {', '.join(BUDGETS)}")
+    if budget == "steps":
+        steps = data.get("steps")
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise fail(
+                "steps" if "steps" in data else "budget", f"budget steps needs steps ≥ 1 (got {steps!r})"
+            )
+    else:
+        epochs = data.get("epochs")
+        if not isinstance(epochs, int | float) or isinstance(epochs, bool) or epochs <= 0:
+            raise fail(
+                "epochs" if "epochs" in data else "budget", f"budget epochs needs epochs > 0 (got {epochs!r})"
+            )
+    for key in ("name", "source", "reference", "embedder", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise fail(key, f"{key} must be text")
+    from thresher.catalog.names import check_name
+
+    try:
+        check_name(data["name"], "sweep name")
+    except ThresherError as exc:
+        raise fail("name", str(exc)) from None
+    for key, minimum in (("k", 2), ("kmeans_restarts", 1), ("autoencoder_steps", 1), ("noise_grid", 0)):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
+            raise fail(key, f"{key} must be an integer ≥ {minimum}")
+    _check_fields(data, "train", "thresher.train.config", "TrainConfig", fail, owned={"steps", "seed"})
+    _check_fields(data, "pretrain", "thresher.train.config", "PretrainConfig", fail, owned={"source"})
+    _check_fields(data, "evaluate", "thresher.evaluate.config", "EvalRunConfig", fail,
+                  owned={"run", "images", "against", "seed"}, probe={"run": "spec-check"})  # fmt: skip
+    values = {k: v for k, v in data.items() if k not in ("methods", "ratios", "seeds")}
+    return SweepSpec(
+        **{k: v for k, v in values.items() if v is not None},
+        methods=methods,
+        ratios=ratios,
+        seeds=list(seeds),
+        path=where,
+        lines=lines,
+    )
+
+
+def _list(data: dict[str, Any], key: str, fail) -> list[Any]:
+    value = data[key]
+    if not isinstance(value, list):
+        raise fail(key, f"{key} must be a list")
+    return value
+
+
+def _number(value: Any, key: str, fail) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise fail(key, f"{key} holds {value!r}, not a number")
+    return float(value)
+
+
+def _method(entry: Any, line: int, fail) -> MethodSpec:
+    """A method entry: a method name, or a mapping of select options plus label/inverse/middle."""
+    from thresher.curate.config import SelectConfig
+
+    if isinstance(entry, str):
+        entry = {"method": entry}
+    if not isinstance(entry, dict) or "method" not in entry:
+        raise fail("methods", "a method entry is a method name or a mapping with `method:`", line)
+    options = {k: v for k, v in entry.items() if k not in _ENTRY_KEYS}
+    owned = sorted(set(options) & _CELL_OWNED)
+    if owned:
+        raise fail("methods", f"{owned[0]!r} is set by the sweep per cell, not by a method entry", line)
+    names = {f.name for f in dataclasses.fields(SelectConfig)}
+    unknown = sorted(set(options) - names)
+    if unknown:
+        raise fail("methods", f"unknown option {unknown[0]!r} of method {entry['method']!r}", line)
+    try:
+        probe = SelectConfig(name="spec-check", method=str(entry["method"]), **options, ratio=0.5)
+    except ThresherError as exc:
+        # Threshold methods (dedup) take no ratio: check them without one.
+        if "takes no --ratio" not in str(exc):
+            raise fail("methods", str(exc), line) from None
+        try:
+            probe = SelectConfig(name="spec-check", method=str(entry["method"]), **options)
+        except ThresherError as inner:
+            raise fail("methods", str(inner), line) from None
+    for flag in ("inverse", "middle"):
+        if not isinstance(entry.get(flag, False), bool):
+            raise fail("methods", f"{flag} must be true or false", line)
+    if entry.get("middle") and not probe.score_method.takes_count:
+        raise fail("methods", f"{probe.method} keeps what its threshold decides: it has no middle", line)
+    label = entry.get("label") or "-".join(
+        [str(entry["method"]), *(str(options[k]) for k in ("balance", "keep") if options.get(k))]
+    )
+    return MethodSpec(
+        method=str(entry["method"]),
+        label=str(label),
+        options=options,
+        inverse=bool(entry.get("inverse", False)),
+        middle=bool(entry.get("middle", False)),
+        line=line,
+    )
+
+
+def _check_fields(
+    data: dict[str, Any],
+    key: str,
+    module: str,
+    cls_name: str,
+    fail,
+    owned: set[str],
+    probe: dict | None = None,
+) -> None:
+    """A nested block must name fields of its config dataclass (and not those the sweep sets per cell)."""
+    import importlib
+
+    value = data.get(key)
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise fail(key, f"{key} must be a mapping of {cls_name} settings")
+    cls = getattr(importlib.import_module(module), cls_name)
+    names = {f.name for f in dataclasses.fields(cls)} - owned
+    unknown = sorted(set(value) - names)
+    if unknown:
+        raise fail(key, f"unknown {key} setting {unknown[0]!r}; {key} settings: {', '.join(sorted(names))}")
+    try:
+        cls(**value, **(probe or {}))  # the dataclass checks its own values
+    except (ThresherError, TypeError, ValueError) as exc:
+        raise fail(key, f"{key}: {exc}") from None
