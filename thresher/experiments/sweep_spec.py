@@ -159,10 +159,12 @@ def load_spec(spec: str) -> SweepSpec:
     ]
     if not methods:
         raise fail("methods", "methods is empty: name at least one selection method")
-    labels = [label for m in methods for label, _ in m.variants()]
-    duplicate = next((label for label in labels if labels.count(label) > 1), None)
-    if duplicate:
-        raise fail("methods", f"two methods are both labelled {duplicate!r}: give one a `label`")
+    seen: set[str] = set()
+    for m in methods:
+        for label, _ in m.variants():
+            if label in seen:
+                raise fail("methods", f"two methods are both labelled {label!r}: give one a `label`", m.line)
+            seen.add(label)
     ratios = [_number(r, "ratios", fail) for r in _list(data, "ratios", fail)]
     for ratio, item in zip(ratios, items["ratios"].value, strict=True):
         if not 0.0 <= ratio < 1.0:

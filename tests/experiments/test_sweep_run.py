@@ -1,0 +1,72 @@
+"""A tiny sweep end to end: cells run once, a rerun and a second sweep that shares cells do only what is
+missing, shards split the work and the report merges it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from thresher.catalog.sweeps import sweep_cells
+from thresher.catalog.workspace import Workspace
+from thresher.experiments.sweep import NOISE_FILE, run_sweep
+from thresher.experiments.sweep_config import SweepRunConfig
+from thresher.experiments.sweep_report import write_sweep_report
+
+SPEC = """\
+name: {name}
+source: mnist-lt
+reference: mnist-lt
+embedder: hog
+k: 4
+kmeans_restarts: 1
+methods:
+  - random
+  - {{method: cluster, balance: proportional, label: cluster-proportional}}
+  - {{method: cluster, balance: equal, label: cluster-equal}}
+ratios: {ratios}
+seeds: [0]
+budget: steps
+steps: 3
+train: {{model_size: DiT-T/1, width: 32, depth: 1, heads: 2, batch_size: 8, warmup_steps: 1}}
+autoencoder_steps: 3
+evaluate: {{n: 16, steps: 1, batch_size: 16}}
+noise_grid: 2
+"""
+
+
+def _write(tmp_path: Path, name: str, ratios: str) -> str:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(SPEC.format(name=name, ratios=ratios))
+    return str(path)
+
+
+def test_sweep_resumes_shards_and_shares_cells(mnist_lt: Workspace, tmp_path: Path) -> None:
+    ws = mnist_lt
+    small = _write(tmp_path, "small", "[0.5]")
+    first = run_sweep(ws, SweepRunConfig(spec=small, shard="2/2"))
+    assert (first.total, first.mine, first.ran) == (4, 2, 2)  # cells 2 and 4 of baseline, random, cl-p, cl-e
+    second = run_sweep(ws, SweepRunConfig(spec=small))
+    assert (second.ran, second.skipped) == (2, 2)  # the other shard's cells only
+    again = run_sweep(ws, SweepRunConfig(spec=small))
+    assert (again.ran, again.skipped) == (0, 4)
+
+    total, cells = sweep_cells(ws, "small")
+    assert total == 4 and len(cells) == 4
+    assert all(c["metrics"] and (ws.run_dir(c["run"]) / NOISE_FILE).is_file() for c in cells)
+    subsets = {c["description"]["series"]: c["subset"] for c in cells}
+    assert subsets["full data"] is None and subsets["cluster-equal"].endswith("@v1")
+
+    # A second sweep with one more ratio shares the 0.5 cells: it runs only the new ones.
+    wider = run_sweep(ws, SweepRunConfig(spec=_write(tmp_path, "wider", "[0.5, 0.75]")))
+    assert (wider.total, wider.ran, wider.skipped) == (7, 3, 4)
+
+    files = write_sweep_report(ws, "wider", tmp_path / "report")
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["cells"] == 7 and len(report["claims"]) == 5
+    text = files.markdown.read_text()
+    assert "Table 1" in text and "Table 2" in text and "Wall time" in text
+    assert (tmp_path / "report" / "metrics_vs_ratio.png").is_file() and files.html.stat().st_size > 10_000
+    # Equal selection at 0.75 keeps (close to) the same number per cluster: the rare share can only rise.
+    rows = {(r["series"], r["ratio"]): r for r in report["records"]}
+    n = rows[("cluster-equal", 0.75)]["n_rows"]
+    assert n == rows[("cluster-proportional", 0.75)]["n_rows"] == round(1703 * 0.25)
