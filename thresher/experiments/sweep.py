@@ -221,7 +221,7 @@ def _train(
 
     if run_exists(ws, cell.run_id):
         return
-    base = TrainConfig(**spec.train)
+    base = TrainConfig(**spec.train_settings)
     steps = (
         spec.steps if spec.budget == "steps" else max(1, round(float(spec.epochs) * n_rows / base.batch_size))
     )

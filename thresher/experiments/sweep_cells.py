@@ -147,7 +147,7 @@ def _training_identity(spec: SweepSpec) -> dict[str, Any]:
     }  # fmt: skip
     return {
         **budget,
-        "train": dict(sorted(spec.train.items())),
+        "train": dict(sorted(spec.train_settings.items())),
         "vae": spec.vae,
         "autoencoder_steps": spec.autoencoder_steps,
         "cluster_conditioning": spec.cluster_conditioning,

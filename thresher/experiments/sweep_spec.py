@@ -104,6 +104,13 @@ class SweepSpec:
         return SpecError(f"{self.path}:{self.line_of(key)}: {message}")
 
     @property
+    def train_settings(self) -> dict[str, Any]:
+        """The `TrainConfig` fields every cell sets. Cells train unconditionally (the paper's protocol, and
+        what label-free curation is about) unless the spec conditions them on the sweep's clusters or sets
+        ``unconditional: false`` to condition on the source's labels."""
+        return {"unconditional": not self.cluster_conditioning, **self.train}
+
+    @property
     def needs_pretrain(self) -> bool:
         from thresher.curate.scores.registry import get_method
 
