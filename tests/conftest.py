@@ -60,7 +60,9 @@ def fake_clustering(ws: Workspace, source: str, run_id: str = "cluster-test", se
         ).fetchnumpy()["label"]
     distance = np.random.default_rng(seed).random(len(ids))
     with score_run(ws, run_id, "cluster", source, {"k": 10, "embedder": "fake"}) as folder:
-        write_score_part(folder, score_table(ids, "cluster", score=distance, cluster=labels, distance=distance))
+        write_score_part(
+            folder, score_table(ids, "cluster", score=distance, cluster=labels, distance=distance)
+        )
     return run_id
 
 

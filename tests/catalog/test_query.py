@@ -52,20 +52,27 @@ def test_subset_members_clusters_and_score_runs_views(clustered, tmp_path):
     from thresher.curate.select import select as run_select
 
     result = run_select(clustered, Config(name="eq", method="cluster", balance="equal", ratio=0.5))
-    members = run_query(clustered, "SELECT sample_id FROM subset_members WHERE name = 'eq' AND version = 1").rows
+    members = run_query(
+        clustered, "SELECT sample_id FROM subset_members WHERE name = 'eq' AND version = 1"
+    ).rows
     kept = pq.read_table(result.path / "ids.parquet").column("sample_id").to_pylist()
     assert sorted(r[0] for r in members) == sorted(kept)
     # The fake clustering's clusters are the labels: every cluster is pure, sizes are the class counts.
-    rows = run_query(clustered, "SELECT cluster, size, majority_label, purity FROM clusters ORDER BY cluster").rows
+    rows = run_query(
+        clustered, "SELECT cluster, size, majority_label, purity FROM clusters ORDER BY cluster"
+    ).rows
     with clustered.connect(read_only=True) as con:
-        counts = dict(con.execute("SELECT label, count(*) FROM samples WHERE status = 'ok' GROUP BY 1").fetchall())
+        counts = dict(
+            con.execute("SELECT label, count(*) FROM samples WHERE status = 'ok' GROUP BY 1").fetchall()
+        )
     assert [(c, s, m, p) for c, s, m, p in rows] == [(c, counts[c], c, 1.0) for c in sorted(counts)]
     runs = run_query(clustered, "SELECT run_id, kind FROM score_runs").rows
     assert ("cluster-test", "cluster") in runs
 
 
 @pytest.mark.parametrize(
-    "sql", ["PRAGMA table_info('runs')", "IMPORT DATABASE '/tmp'", "COPY runs TO '/tmp/x.csv'", "ATTACH 'x.db'"]
+    "sql",
+    ["PRAGMA table_info('runs')", "IMPORT DATABASE '/tmp'", "COPY runs TO '/tmp/x.csv'", "ATTACH 'x.db'"],
 )
 def test_statements_that_could_write_are_refused(clustered, sql):
     from thresher.catalog.query import run_query

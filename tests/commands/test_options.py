@@ -44,12 +44,26 @@ def _parse(args: list[str]) -> dict:
 def test_defaults_types_flags_and_aliases_come_from_the_fields():
     assert _parse(["--name", "n"]).strip() == repr(Example(name="n"))
     out = _parse(
-        ["--name", "n", "--count", "4", "--ratio", "0.5", "--flag", "--no-normalize", "--pair", "0.2,0.8",
-         "--ks", "1,2", "--mode", "b", "--old-name", "y"]
+        [
+            "--name",
+            "n",
+            "--count",
+            "4",
+            "--ratio",
+            "0.5",
+            "--flag",
+            "--no-normalize",
+            "--pair",
+            "0.2,0.8",
+            "--ks",
+            "1,2",
+            "--mode",
+            "b",
+            "--old-name",
+            "y",
+        ]
     )
-    assert out.strip() == repr(
-        Example("n", 4, 0.5, True, False, (0.2, 0.8), [1, 2], "b", 7, "y")
-    )
+    assert out.strip() == repr(Example("n", 4, 0.5, True, False, (0.2, 0.8), [1, 2], "b", 7, "y"))
 
 
 def test_hidden_fields_get_no_option_and_bad_choices_are_refused():
@@ -109,7 +123,10 @@ def test_python_defaults_equal_what_the_command_line_trains_with():
         (["train", "-d", "x", "--image-size", "0"], "--image-size must be at least 1"),
         (["train", "-d", "x", "--weighting", "loss"], "--weighting needs --weights"),
         (["embed", "--num-workers", "-1"], "--num-workers must be at least 0"),
-        (["sample", "--run", "r", "--n", "2", "--out", "o", "--batch-size", "0"], "--batch-size must be at least 1"),
+        (
+            ["sample", "--run", "r", "--n", "2", "--out", "o", "--batch-size", "0"],
+            "--batch-size must be at least 1",
+        ),
         (["evaluate", "--run", "r", "--batch-size", "0"], "--batch-size must be at least 1"),
         (["cluster", "--k", "0"], "--k must be at least 1"),
         (["publish", "x", "--to", ""], "--to is empty"),

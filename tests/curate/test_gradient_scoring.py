@@ -74,7 +74,9 @@ def test_monotonicity_scores_the_loss_log(pretrained):
 
 
 def test_rerun_reuses_and_a_killed_run_resumes_to_identical_scores(pretrained, tmp_path, monkeypatch):
-    config = ScoreRunConfig(method="grand", source="digits", params="final-layer", part_size=500, device="cpu")
+    config = ScoreRunConfig(
+        method="grand", source="digits", params="final-layer", part_size=500, device="cpu"
+    )
     first = run_score(pretrained, config)
     assert not first.reused and run_score(pretrained, config).reused
     _, expected = _scores(pretrained, first.run_id)
@@ -97,16 +99,22 @@ def test_rerun_reuses_and_a_killed_run_resumes_to_identical_scores(pretrained, t
         run_score(copy, config)
     monkeypatch.setattr(_Scorer, "_write_part", original)
     staging = copy.root / "scores" / f".{first.run_id}.partial"
-    assert sorted(p.name for p in staging.glob("part-*.parquet")) == ["part-00000.parquet", "part-00001.parquet"]
+    assert sorted(p.name for p in staging.glob("part-*.parquet")) == [
+        "part-00000.parquet",
+        "part-00001.parquet",
+    ]
     resumed = run_score(copy, config)
     assert resumed.run_id == first.run_id
     np.testing.assert_array_equal(_scores(copy, resumed.run_id)[1], expected)
 
 
 def test_moso_parts_give_the_same_scores_as_one_part(pretrained):
-    one = run_score(pretrained, ScoreRunConfig(method="moso", source="digits", params="final-layer", device="cpu"))
+    one = run_score(
+        pretrained, ScoreRunConfig(method="moso", source="digits", params="final-layer", device="cpu")
+    )
     many = run_score(
-        pretrained, ScoreRunConfig(method="moso", source="digits", params="final-layer", part_size=700, device="cpu")
+        pretrained,
+        ScoreRunConfig(method="moso", source="digits", params="final-layer", part_size=700, device="cpu"),
     )
     assert one.run_id == many.run_id  # part size is not part of the identity: the run is reused
     # An independent check of one row: the formula from brute-force gradients (library: tests/curate/scores).
@@ -120,7 +128,9 @@ def test_selection_orders_by_the_score_and_inverse_reverses_it(pretrained):
     ids, scores = _scores(pretrained, result.run_id)
     by_score = dict(zip(ids.tolist(), scores.tolist(), strict=True))
     kept = select(pretrained, SelectConfig(name="hard", method="el2n", ratio=0.75, source="digits"))
-    easy = select(pretrained, SelectConfig(name="easy", method="el2n", ratio=0.75, inverse=True, source="digits"))
+    easy = select(
+        pretrained, SelectConfig(name="easy", method="el2n", ratio=0.75, inverse=True, source="digits")
+    )
     hard_ids = set(pq.read_table(kept.path / "ids.parquet").column("sample_id").to_pylist())
     easy_ids = set(pq.read_table(easy.path / "ids.parquet").column("sample_id").to_pylist())
     n_keep = len(ids) - round(len(ids) * 0.75)
@@ -145,7 +155,11 @@ def test_bad_input_is_one_line_and_writes_nothing(pretrained, tmp_path):
         run_score(pretrained, ScoreRunConfig(method="el2n", source="digits2", pretrain=pretrain))
     runner = CliRunner()
     out = runner.invoke(main, ["--workspace", str(fresh.root), "score", "--method", "moso"])
-    assert out.exit_code == 2 and out.output.startswith("error: no pretraining") and "Traceback" not in out.output
+    assert (
+        out.exit_code == 2
+        and out.output.startswith("error: no pretraining")
+        and "Traceback" not in out.output
+    )
     assert not list((fresh.root / "scores").glob("*")) if (fresh.root / "scores").exists() else True
 
 
@@ -172,7 +186,8 @@ def test_two_processes_give_the_scores_of_one(pretrained, tmp_path, method):
     import sys
 
     one = run_score(
-        pretrained, ScoreRunConfig(method=method, source="digits", params="final-layer", part_size=400, device="cpu")
+        pretrained,
+        ScoreRunConfig(method=method, source="digits", params="final-layer", part_size=400, device="cpu"),
     )
     copy = Workspace(tmp_path / "ws")
     shutil.copytree(pretrained.root, copy.root)
@@ -188,4 +203,6 @@ def test_two_processes_give_the_scores_of_one(pretrained, tmp_path, method):
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert run_config(copy, one.run_id)["processes"] == 2
-    np.testing.assert_allclose(_scores(copy, one.run_id)[1], _scores(pretrained, one.run_id)[1], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(
+        _scores(copy, one.run_id)[1], _scores(pretrained, one.run_id)[1], rtol=1e-6, atol=1e-12
+    )

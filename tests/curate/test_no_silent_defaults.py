@@ -14,9 +14,13 @@ from thresher.errors import ThresherError
 
 def test_select_refuses_to_guess_between_clusterings(clustered):
     fake_clustering(clustered, "mnist-lt", run_id="cluster-other", seed=3)
-    with pytest.raises(ThresherError, match=r"2 cluster runs \(cluster-test, cluster-other\): pass --clustering"):
+    with pytest.raises(
+        ThresherError, match=r"2 cluster runs \(cluster-test, cluster-other\): pass --clustering"
+    ):
         select(clustered, SelectConfig(name="a", method="cluster", ratio=0.5))
-    chosen = select(clustered, SelectConfig(name="a", method="cluster", ratio=0.5, clustering="cluster-other"))
+    chosen = select(
+        clustered, SelectConfig(name="a", method="cluster", ratio=0.5, clustering="cluster-other")
+    )
     assert chosen.clustering == "cluster-other"
     assert "clustering cluster-other: k=10 on fake" in chosen.lines()[0]
     # A selection that needs no clusters does not fail; it just labels no clusters in its stats.

@@ -95,3 +95,15 @@ def test_cli_refuses_bad_input_before_running(tmp_path: Path) -> None:
         result = runner.invoke(main, ["-w", str(ws), "sweep", _spec(tmp_path, GOOD), "--shard", shard])
         assert result.exit_code == 2 and "--shard" in result.output, result.output
     assert not ws.exists()
+
+
+def test_demo_is_a_preset_with_its_own_seeds() -> None:
+    from thresher.experiments.demo_config import DemoConfig, demo_spec
+
+    spec = load_spec("demo")
+    assert spec == demo_spec(DemoConfig())
+    assert spec.budget == "epochs" and spec.epochs == DemoConfig().recipe.epochs and spec.cluster_conditioning
+    seeds = {m.label: m.seeds or spec.seeds for m in spec.methods}
+    assert seeds == {"random": [0], "cluster-proportional": [0, 1], "cluster-equal": [0, 1]}
+    assert load_spec("demo-quick").epochs < spec.epochs
+    assert {"demo", "demo-quick"} <= set(preset_names())

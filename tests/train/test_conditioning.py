@@ -62,7 +62,9 @@ def test_bad_clusterings_are_one_line_errors(clustered):
         cluster_labels(clustered, "cluster-test", "other-source", ids)
     partial = ids[:100]
     with score_run(clustered, "cluster-partial", "cluster", "mnist-lt", {"k": 10}) as folder:
-        write_score_part(folder, score_table(partial, "cluster", score=np.zeros(100), cluster=np.zeros(100, int)))
+        write_score_part(
+            folder, score_table(partial, "cluster", score=np.zeros(100), cluster=np.zeros(100, int))
+        )
     with pytest.raises(ThresherError, match="no cluster to 1603 training rows"):
         cluster_labels(clustered, "cluster-partial", "mnist-lt", ids)
 
@@ -95,7 +97,10 @@ def test_clusters_latest_is_the_subsets_own_clustering_not_a_later_one(clustered
     from tests.conftest import fake_clustering
     from thresher.train.training_data import load_training_set
 
-    select(clustered, SelectConfig(name="eq", method="cluster", balance="equal", ratio=0.5, clustering="cluster-test"))
+    select(
+        clustered,
+        SelectConfig(name="eq", method="cluster", balance="equal", ratio=0.5, clustering="cluster-test"),
+    )
     later = fake_clustering(clustered, "mnist-lt", run_id="cluster-later", seed=5)
     resolved = resolve_dataset(clustered, "eq@v1")
     assert resolved.clustering == "cluster-test"

@@ -1,5 +1,8 @@
 """`thresher demo`: the whole loop on real long-tailed MNIST, offline, ending in a report.
 
+The demo is the ``demo`` preset of `thresher sweep` (``demo-quick`` with ``--quick``): the sweep runs its
+cells, resumably, and this module publishes the subsets and writes the demo's own report.
+
 ingest (mnist-lt to train on, balanced mnist as the reference) → embed (deskewed HOG features, the
 offline embedder whose clusters separate digits: docs/architecture.md, "Granularity matters for balance",
 benchmarks/balance_features.py) → cluster (k=10, best of 3 k-means restarts) → select three subsets of one size
@@ -17,10 +20,9 @@ rare classes than proportional selection of the same size? The report shows the 
 
 from __future__ import annotations
 
+import csv
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from thresher.catalog.workspace import Workspace
-from thresher.experiments.demo_config import MNIST_LT_ROWS, RARE_CLASSES, DemoConfig
+from thresher.experiments.demo_config import DEMO_DATASETS, RARE_CLASSES, DemoConfig, demo_spec
 
 
 @dataclass
@@ -38,176 +40,63 @@ class DemoResult:
     seconds: float
 
 
-class _Stages:
-    """Stage names with an overall progress bar whose time-left estimate weights stages by expected cost."""
-
-    def __init__(self, plan: list[tuple[str, float]]) -> None:
-        self.plan = dict(plan)
-        self.bar = tqdm(
-            total=sum(self.plan.values()),
-            desc="demo",
-            unit="work",
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| elapsed {elapsed}, left ~{remaining}",
-        )
-        self.index, self.count = 0, len(plan)
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        self.index += 1
-        self.bar.set_description(f"demo [{self.index}/{self.count}] {name}")
-        tqdm.write(f"\n== [{self.index}/{self.count}] {name}")
-        start = time.perf_counter()
-        yield
-        tqdm.write(f"   {name}: {time.perf_counter() - start:.1f}s")
-        self.bar.update(self.plan[name])
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
-    from thresher.curate.cluster_run import run_cluster
-    from thresher.curate.config import (
-        ClusterRunConfig,
-        EmbedRunConfig,
-        IngestConfig,
-        PublishConfig,
-        SelectConfig,
-    )
-    from thresher.curate.embed_run import run_embed
-    from thresher.curate.ingest import ingest
+    """The demo is the sweep preset ``demo`` (:func:`thresher.experiments.demo_config.demo_spec`), then
+    publish the three subsets with their cards and write the demo's report. A rerun reuses every finished
+    cell, so it only redraws the report."""
+    from thresher.catalog.sweeps import sweep_cells
+    from thresher.curate.config import PublishConfig
     from thresher.curate.publish import publish
-    from thresher.curate.select import select
-    from thresher.evaluate.config import EvalRunConfig
-    from thresher.evaluate.run_eval import evaluate_run
-    from thresher.train.autoencoder import AutoencoderConfig
-    from thresher.train.config import TrainConfig, TrainRunConfig
-    from thresher.train.run import run_training
+    from thresher.experiments.demo_report import write_demo_report
+    from thresher.experiments.sweep import run_spec
 
-    config = config.resolved()
-    recipe = config.recipe
     started = time.perf_counter()
-    datasets = ["mnist-lt", "demo-random", "demo-proportional", "demo-equal"]
-    runs = [
-        (d, s)
-        for d in datasets
-        for s in (config.train_seeds if d in ("demo-proportional", "demo-equal") else config.train_seeds[:1])
-    ]
-    # Stage weights are expected seconds on 2 CPU cores, so the bar's time left is roughly right.
-    n_full, n_subset = MNIST_LT_ROWS, round(MNIST_LT_ROWS * (1 - config.prune_ratio))
-    plan = [("ingest", 20.0), ("embed", 5.0), ("cluster", 5.0), ("select", 5.0), ("publish", 10.0)]
-    plan += [
-        (
-            f"train {d} (seed {s})",
-            recipe.seconds_per_step * recipe.steps_for(n_full if d == "mnist-lt" else n_subset),
-        )
-        for d, s in runs
-    ]
-    # Evaluations took 32-41 s per 1000 guided samples in the measured run.
-    plan += [(f"evaluate {d} (seed {s})", 0.035 * config.n_generated) for d, s in runs] + [("report", 5.0)]
-    stages = _Stages(plan)
+    config = config.resolved()
+    spec = demo_spec(config)
+    outcome = run_spec(ws, spec)
+    _, cells = sweep_cells(ws, spec.name)
 
-    with stages.stage("ingest"):
-        ingest(ws, IngestConfig(source="builtin:mnist-lt", seed=config.seed))
-        ingest(ws, IngestConfig(source="builtin:mnist"))
-    with stages.stage("embed"):
-        embedded = run_embed(
+    for cell in cells:
+        subset = cell["subset"]
+        name = DEMO_DATASETS[cell["description"]["series"]]
+        destination = ws.root / "published" / name
+        version = subset.partition("@v")[2] if subset else None
+        if subset and not (destination / f"v{version}").exists():
+            publish(ws, PublishConfig(ref=subset, to=str(destination)))
+            tqdm.write(f"published {subset} as {destination}")
+    rows = [
+        headline_row(
             ws,
-            EmbedRunConfig(embedder=config.embedder, source="mnist-lt", num_workers=0, seed=config.seed),
+            DEMO_DATASETS[cell["description"]["series"]],
+            int(cell["description"]["seed"]),
+            cell["run"],
+            cell["metrics"],
+            ws.run_dir(cell["run"]) / "evaluations" / f"{cell['evaluation']}.json",
         )
-    with stages.stage("cluster"):
-        clustering = run_cluster(
-            ws,
-            ClusterRunConfig(
-                ks=[config.k],
-                source="mnist-lt",
-                embedder=embedded.final_embedder,
-                seed=config.seed,
-                restarts=config.kmeans_restarts,
-            ),
-        )
-        for line in clustering.lines():
-            tqdm.write("   " + line)
-    subsets = {}
-    with stages.stage("select"):
-        common = dict(source="mnist-lt", ratio=config.prune_ratio, seed=config.seed)
-        subsets["demo-random"] = select(ws, SelectConfig(name="demo-random", method="random", **common))
-        subsets["demo-proportional"] = select(
-            ws, SelectConfig(name="demo-proportional", method="cluster", balance="proportional", **common)
-        )
-        subsets["demo-equal"] = select(
-            ws, SelectConfig(name="demo-equal", method="cluster", balance="equal", **common)
-        )
-    with stages.stage("publish"):
-        for name, subset in subsets.items():
-            publish(ws, PublishConfig(ref=subset.ref, to=str(ws.root / "published" / name)))
-
-    trained: dict[tuple[str, int], str] = {}
-    for dataset, seed in runs:
-        with stages.stage(f"train {dataset} (seed {seed})"):
-            spec = subsets[dataset].ref if dataset in subsets else dataset
-            n_rows = subsets[dataset].n if dataset in subsets else subsets["demo-random"].n_source
-            steps = recipe.steps_for(n_rows)
-            train_config = TrainConfig(
-                model_size=recipe.model_size,
-                width=recipe.width,
-                depth=recipe.depth,
-                heads=recipe.heads,
-                steps=steps,
-                batch_size=recipe.batch_size,
-                lr=recipe.lr,
-                warmup_steps=recipe.warmup_steps,
-                ema_decay=recipe.ema_decay,
-                t_sampling=recipe.t_sampling,
-                unconditional=not recipe.cluster_conditioning,
-                seed=seed,
-                checkpoint_every=steps,
-                sample_steps=recipe.sample_steps,
-                sample_sampler=recipe.sampler,
-            )
-            outcome = run_training(
-                ws,
-                TrainRunConfig(
-                    dataset=spec,
-                    train=train_config,
-                    vae=recipe.vae,
-                    image_size=recipe.image_size,
-                    autoencoder=AutoencoderConfig(steps=recipe.autoencoder_steps, seed=config.seed),
-                    clusters=clustering.run_id if recipe.cluster_conditioning else None,
-                ),
-            )
-            trained[(dataset, seed)] = outcome.run_id
-            for line in outcome.lines():
-                tqdm.write("   " + line)
-
-    rows = []
-    for (dataset, seed), run_id in trained.items():
-        with stages.stage(f"evaluate {dataset} (seed {seed})"):
-            result = evaluate_run(
-                ws,
-                EvalRunConfig(
-                    run=run_id,
-                    n=config.n_generated,
-                    against="mnist",
-                    steps=recipe.sample_steps,
-                    sampler=recipe.sampler,
-                    cfg_scale=recipe.cfg_scale if recipe.cluster_conditioning else 1.0,
-                    cfg_interval=recipe.cfg_interval,
-                    batch_size=recipe.eval_batch_size,
-                    seed=seed,  # a second seed repeats training and sampling, not the selection
-                ),
-            )
-            rows.append(headline_row(ws, dataset, seed, run_id, result.metrics, result.path))
-    with stages.stage("report"):
-        from thresher.experiments.demo_report import write_demo_report
-
-        report = write_demo_report(ws.root / "report", rows, config=config, cluster_table=clustering.table)
-    stages.close()
+        for cell in cells
+    ]
+    report = write_demo_report(
+        ws.root / "report", rows, config=config, cluster_table=_cluster_table(ws, outcome.clustering)
+    )
     seconds = time.perf_counter() - started
     (ws.root / "report" / "demo.json").write_text(
         json.dumps({"seconds": seconds, "rows": rows}, indent=1, default=str)
     )
     return DemoResult(report, rows, seconds)
+
+
+def _cluster_table(ws: Workspace, clustering: str | None) -> list[dict[str, Any]]:
+    """The clustering's per-cluster table as the cluster stage wrote it (clusters.csv), typed."""
+    path = ws.clustering_dir(clustering) / "clusters.csv" if clustering else None
+    if path is None or not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:
+        for key in ("cluster", "size", "majority_label"):
+            row[key] = int(row[key]) if row.get(key) not in (None, "") else None
+        row["purity"] = float(row["purity"]) if row.get("purity") not in (None, "") else None
+    return rows
 
 
 def headline_row(

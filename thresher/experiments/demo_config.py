@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from thresher.config_field import setting
 
+if TYPE_CHECKING:
+    from thresher.experiments.sweep_spec import SweepSpec
+
 RARE_CLASSES = (7, 8, 9)  # mnist-lt's three smallest classes (49, 35 and 25 images)
 MNIST_LT_ROWS = 1703
+# The demo's training sets: the sweep's series label -> the name the demo's table and publish folders use.
+DEMO_DATASETS = {
+    "full data": "mnist-lt",
+    "random": "demo-random",
+    "cluster-proportional": "demo-proportional",
+    "cluster-equal": "demo-equal",
+}
 
 
 @dataclass
@@ -43,7 +54,6 @@ class DemoRecipe:
     cfg_interval: tuple[float, float] = (0.25, 0.75)
     # Sampling batch: measured faster at 32 than at 256 on 2 cores (the activations stay in cache).
     eval_batch_size: int = 32
-    seconds_per_step: float = 0.105  # measured on 2 CPU cores; only weights the time-left estimate
 
     def steps_for(self, n_rows: int) -> int:
         return max(1, round(self.epochs * n_rows / self.batch_size))
@@ -74,3 +84,52 @@ class DemoConfig:
             n_generated=100,
             recipe=replace(self.recipe, epochs=0.6, sample_steps=4, autoencoder_steps=30),
         )
+
+
+def demo_spec(config: DemoConfig) -> SweepSpec:
+    """The demo as a sweep (the ``demo`` and ``demo-quick`` presets of `thresher sweep`): one pruning ratio,
+    three selections, trained at equal epochs; the balancing pair repeats per training seed, the full set
+    and the random subset train once."""
+    from thresher.experiments.sweep_spec import MethodSpec, SweepSpec
+
+    config = config.resolved()
+    recipe = config.recipe
+    seeds = list(config.train_seeds or (0,))
+    train = {
+        "model_size": recipe.model_size, "width": recipe.width, "depth": recipe.depth, "heads": recipe.heads,
+        "batch_size": recipe.batch_size, "lr": recipe.lr, "warmup_steps": recipe.warmup_steps,
+        "ema_decay": recipe.ema_decay, "t_sampling": recipe.t_sampling,
+    }  # fmt: skip
+    conditioned = recipe.cluster_conditioning
+    evaluate = {
+        "n": config.n_generated, "steps": recipe.sample_steps, "sampler": recipe.sampler,
+        "cfg_scale": recipe.cfg_scale if conditioned else 1.0, "cfg_interval": tuple(recipe.cfg_interval),
+        "batch_size": recipe.eval_batch_size,
+    }  # fmt: skip
+    name = "demo-quick" if config.quick else "demo"
+    return SweepSpec(
+        name=name + ("" if conditioned else "-unconditional"),
+        description="thresher demo: does equal-per-cluster selection generate more of the rare classes?",
+        source="builtin:mnist-lt",
+        reference="builtin:mnist",
+        methods=[
+            MethodSpec("random", "random", {}),
+            MethodSpec("cluster", "cluster-proportional", {"balance": "proportional"}, seeds=seeds),
+            MethodSpec("cluster", "cluster-equal", {"balance": "equal"}, seeds=seeds),
+        ],
+        ratios=[config.prune_ratio],
+        seeds=seeds[:1],
+        budget="epochs",
+        epochs=recipe.epochs,
+        embedder=config.embedder,
+        k=config.k,
+        kmeans_restarts=config.kmeans_restarts,
+        train=train,
+        vae=recipe.vae,
+        autoencoder_steps=recipe.autoencoder_steps,
+        cluster_conditioning=conditioned,
+        evaluate=evaluate,
+        noise_grid=0,
+        seed=config.seed,
+        path=f"<preset {name}>",
+    )

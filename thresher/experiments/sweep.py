@@ -43,6 +43,7 @@ class SweepOutcome:
     ran: int
     skipped: int
     seconds: float
+    clustering: str | None = None  # the clustering run the sweep's selections (and conditioning) used
 
     def lines(self) -> list[str]:
         return [
@@ -70,8 +71,11 @@ def check_sources(ws: Workspace, spec: SweepSpec) -> None:
 
 def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome:
     """Run (or resume) the sweep ``config.spec``, or this process's shard of it."""
+    return run_spec(ws, load_spec(config.spec), config.shard_range)
+
+
+def run_spec(ws: Workspace, spec: SweepSpec, shard: tuple[int, int] | None = None) -> SweepOutcome:
     started = time.perf_counter()
-    spec, shard = load_spec(config.spec), config.shard_range
     check_sources(ws, spec)
     prerequisites = _Prerequisites.prepare(ws, spec)
     cells = expand(spec, prerequisites.context)
@@ -87,7 +91,13 @@ def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome:
         bar.update(1)
     bar.close()
     return SweepOutcome(
-        spec.name, len(cells), len(mine), len(todo), len(mine) - len(todo), time.perf_counter() - started
+        spec.name,
+        len(cells),
+        len(mine),
+        len(todo),
+        len(mine) - len(todo),
+        time.perf_counter() - started,
+        prerequisites.clustering,
     )
 
 
@@ -105,9 +115,11 @@ class _Prerequisites:
         from thresher.curate.config import EmbedRunConfig
         from thresher.curate.embed_run import run_embed
 
-        source = _ingested(ws, spec.source)
-        reference = _ingested(ws, spec.reference)
-        embedded = run_embed(ws, EmbedRunConfig(embedder=spec.embedder, source=source, num_workers=0))
+        source = _ingested(ws, spec.source, spec.seed)
+        reference = _ingested(ws, spec.reference, spec.seed)
+        embedded = run_embed(
+            ws, EmbedRunConfig(embedder=spec.embedder, source=source, num_workers=0, seed=spec.seed)
+        )
         clustering, cluster_identity = _clustering(ws, spec, source, embedded.final_embedder)
         pretrain, pretrain_identity = None, None
         if spec.needs_pretrain:
@@ -122,13 +134,13 @@ class _Prerequisites:
         return cls(source, reference, int(row["n_ok"]), clustering, pretrain, context)
 
 
-def _ingested(ws: Workspace, source: str) -> str:
+def _ingested(ws: Workspace, source: str, seed: int) -> str:
     if not source.startswith("builtin:"):
         return source
     from thresher.curate.config import IngestConfig
     from thresher.curate.ingest import ingest
 
-    return ingest(ws, IngestConfig(source=source)).source_id
+    return ingest(ws, IngestConfig(source=source, seed=seed)).source_id
 
 
 def _clustering(ws: Workspace, spec: SweepSpec, source: str, embedder: str) -> tuple[str, dict[str, Any]]:
@@ -136,7 +148,9 @@ def _clustering(ws: Workspace, spec: SweepSpec, source: str, embedder: str) -> t
     from thresher.curate.cluster_run import run_cluster
     from thresher.curate.config import ClusterRunConfig
 
-    config = ClusterRunConfig(ks=[spec.k], source=source, embedder=embedder, restarts=spec.kmeans_restarts)
+    config = ClusterRunConfig(
+        ks=[spec.k], source=source, embedder=embedder, restarts=spec.kmeans_restarts, seed=spec.seed
+    )
     identity = {"embedder": embedder, "k": spec.k, "seed": config.seed, "restarts": config.restarts,
                 "niter": config.niter, "init": config.init}  # fmt: skip
     for run in finished_runs(ws, source, "cluster"):
@@ -159,7 +173,10 @@ def _run_cell(ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites) -
     from thresher.evaluate.config import EvalRunConfig
     from thresher.evaluate.run_eval import evaluate_run
 
-    evaluation = EvalRunConfig(run=cell.run_id, against=pre.reference, seed=cell.seed, **spec.evaluate)
+    settings = dict(spec.evaluate)
+    if "cfg_interval" in settings:  # YAML has lists, the sampler takes a (start, end) pair
+        settings["cfg_interval"] = tuple(settings["cfg_interval"])
+    evaluation = EvalRunConfig(run=cell.run_id, against=pre.reference, seed=cell.seed, **settings)
     outcome = evaluate_run(ws, evaluation)
     seconds["evaluate"] = time.perf_counter() - step
 
@@ -243,7 +260,7 @@ def _train(
             dataset=dataset,
             train=train,
             vae=spec.vae,
-            autoencoder=AutoencoderConfig(steps=spec.autoencoder_steps),
+            autoencoder=AutoencoderConfig(steps=spec.autoencoder_steps, seed=spec.seed),
             clusters=pre.clustering if spec.cluster_conditioning else None,
             run=cell.run_id,
             resume=resume,

@@ -99,7 +99,7 @@ def expand(spec: SweepSpec, context: SweepContext) -> list[Cell]:
             # Threshold methods (dedup) keep what their threshold decides: one cell per seed, no ratio axis.
             method_ratios = ratios if score_method.takes_count else [None]
             for ratio in method_ratios:
-                for seed in spec.seeds:
+                for seed in method.seeds or spec.seeds:
                     selection = {
                         **selection_base,
                         "ratio": ratio,

@@ -37,13 +37,13 @@ from thresher.errors import ThresherError
 PRESETS_DIR = Path(__file__).with_name("presets")
 BUDGETS = ("steps", "epochs")
 # Options of a method entry that are the sweep's, not `thresher select`'s.
-_ENTRY_KEYS = {"method", "label", "inverse", "middle"}
+_ENTRY_KEYS = {"method", "label", "inverse", "middle", "seeds"}
 # `thresher select` options a method entry may not set: the sweep decides them per cell.
 _CELL_OWNED = {"name", "source", "ratio", "keep_count", "seed", "clustering", "pretrain", "inverse"}
 _TOP_KEYS = {
     "name", "description", "source", "reference", "embedder", "k", "kmeans_restarts", "methods", "ratios",
     "seeds", "budget", "steps", "epochs", "train", "vae", "autoencoder_steps", "cluster_conditioning",
-    "pretrain", "evaluate", "noise_grid",
+    "pretrain", "evaluate", "noise_grid", "seed",
 }  # fmt: skip
 
 
@@ -60,6 +60,7 @@ class MethodSpec:
     options: dict[str, Any]  # `SelectConfig` fields: balance, keep, epsilon, params, groups, …
     inverse: bool = False
     middle: bool = False
+    seeds: list[int] | None = None  # this method's seeds, when not the sweep's
     line: int = 0
 
     def variants(self) -> list[tuple[str, dict[str, Any]]]:
@@ -93,6 +94,7 @@ class SweepSpec:
     pretrain: dict[str, Any] = field(default_factory=dict)
     evaluate: dict[str, Any] = field(default_factory=dict)
     noise_grid: int = 8  # samples per cell drawn from one shared initial noise, for the ratio grids
+    seed: int = 0  # data seed: generated built-ins, the embedder's fit sample and the clustering
     description: str = ""
     path: str = ""
     lines: dict[str, int] = field(default_factory=dict, compare=False)
@@ -117,8 +119,15 @@ class SweepSpec:
         return any("pretrain" in get_method(m.method).needs for m in self.methods)
 
 
+def _code_presets() -> dict[str, Any]:
+    """Presets built from a config dataclass instead of a file, so their defaults live in one place."""
+    from thresher.experiments.demo_config import DemoConfig, demo_spec
+
+    return {"demo": lambda: demo_spec(DemoConfig()), "demo-quick": lambda: demo_spec(DemoConfig(quick=True))}
+
+
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+    return sorted([p.stem for p in PRESETS_DIR.glob("*.yaml")] + list(_code_presets()))
 
 
 def spec_path(spec: str) -> Path:
@@ -136,6 +145,9 @@ def spec_path(spec: str) -> Path:
 
 def load_spec(spec: str) -> SweepSpec:
     """Read and check a spec file or preset; every problem is a :class:`SpecError` naming its line."""
+    built = _code_presets().get(spec)
+    if built is not None and not Path(spec).is_file():
+        return built()
     path = spec_path(spec)
     text = path.read_text()
     where = str(path)
@@ -181,7 +193,7 @@ def load_spec(spec: str) -> SweepSpec:
                 item.start_mark.line + 1,
             )
     seeds = _list(data, "seeds", fail)
-    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+    if not _seed_list(seeds):
         raise fail("seeds", "seeds must be a non-empty list of non-negative integers")
     budget = data.get("budget", "steps")
     if budget not in BUDGETS:
@@ -207,7 +219,13 @@ def load_spec(spec: str) -> SweepSpec:
         check_name(data["name"], "sweep name")
     except ThresherError as exc:
         raise fail("name", str(exc)) from None
-    for key, minimum in (("k", 2), ("kmeans_restarts", 1), ("autoencoder_steps", 1), ("noise_grid", 0)):
+    for key, minimum in (
+        ("k", 2),
+        ("kmeans_restarts", 1),
+        ("autoencoder_steps", 1),
+        ("noise_grid", 0),
+        ("seed", 0),
+    ):
         value = data.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
             raise fail(key, f"{key} must be an integer ≥ {minimum}")
@@ -231,6 +249,14 @@ def _list(data: dict[str, Any], key: str, fail) -> list[Any]:
     if not isinstance(value, list):
         raise fail(key, f"{key} must be a list")
     return value
+
+
+def _seed_list(seeds: Any) -> bool:
+    return (
+        isinstance(seeds, list)
+        and bool(seeds)
+        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+    )
 
 
 def _number(value: Any, key: str, fail) -> float:
@@ -265,6 +291,9 @@ def _method(entry: Any, line: int, fail) -> MethodSpec:
             probe = SelectConfig(name="spec-check", method=str(entry["method"]), **options)
         except ThresherError as inner:
             raise fail("methods", str(inner), line) from None
+    seeds = entry.get("seeds")
+    if seeds is not None and not _seed_list(seeds):
+        raise fail("methods", "a method's seeds must be a non-empty list of non-negative integers", line)
     for flag in ("inverse", "middle"):
         if not isinstance(entry.get(flag, False), bool):
             raise fail("methods", f"{flag} must be true or false", line)
@@ -279,6 +308,7 @@ def _method(entry: Any, line: int, fail) -> MethodSpec:
         options=options,
         inverse=bool(entry.get("inverse", False)),
         middle=bool(entry.get("middle", False)),
+        seeds=None if seeds is None else list(seeds),
         line=line,
     )
 

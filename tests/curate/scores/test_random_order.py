@@ -18,9 +18,14 @@ from thresher.curate.scores.random_order import random_scores_run
 def test_two_workspaces_two_processes_draw_the_same_subset(mnist_lt, tmp_path):
     other = Workspace(tmp_path / "rank1")
     shutil.copytree(mnist_lt.root, other.root)
-    a, b = (pq.read_table(score_files(ws, random_scores_run(ws, "mnist-lt", 7))).to_pandas() for ws in (mnist_lt, other))
+    a, b = (
+        pq.read_table(score_files(ws, random_scores_run(ws, "mnist-lt", 7))).to_pandas()
+        for ws in (mnist_lt, other)
+    )
     np.testing.assert_array_equal(a["score"].to_numpy(), b["score"].to_numpy())
-    expected = np.random.default_rng(7).random(len(a))  # independent: numpy's generator on the ok rows in order
+    expected = np.random.default_rng(7).random(
+        len(a)
+    )  # independent: numpy's generator on the ok rows in order
     np.testing.assert_array_equal(a.sort_values("sample_id")["score"].to_numpy(), expected)
     c = pq.read_table(score_files(mnist_lt, random_scores_run(mnist_lt, "mnist-lt", 8))).to_pandas()
     assert not np.array_equal(a["score"].to_numpy(), c["score"].to_numpy())
