@@ -79,3 +79,100 @@ def test_statements_that_could_write_are_refused(clustered, sql):
 
     with pytest.raises(ThresherError, match="read-only"):
         run_query(clustered, sql)
+
+
+# Statements of every type DuckDB's parser produces from SQL text (several parse as a broader type:
+# ANALYZE as VACUUM, SET VARIABLE as SET, INSTALL as LOAD, COPY FROM DATABASE as PRAGMA), plus one whose
+# type the Python enum does not even know (UPDATE EXTENSIONS). The types no SQL text produces are listed,
+# so the test notices when DuckDB adds a type.
+EVERY_STATEMENT = [
+    "INSERT INTO runs (id, kind) VALUES ('x', 'y')",
+    "UPDATE runs SET status = 'x'",
+    "CREATE TABLE t AS SELECT 1",
+    "CREATE MACRO m(a) AS a",
+    "DELETE FROM runs",
+    "PREPARE p AS SELECT 1",
+    "EXECUTE p",
+    "ALTER TABLE runs ADD COLUMN x INTEGER",
+    "BEGIN",
+    "COPY runs TO '{out}/copy.csv'",
+    "EXPLAIN ANALYZE COPY (SELECT 1) TO '{out}/explain.csv'",
+    "EXPLAIN (ANALYZE, FORMAT json) CREATE TABLE t AS SELECT 1",
+    "DROP TABLE runs",
+    "EXPORT DATABASE '{out}/export'",
+    "IMPORT DATABASE '{out}'",
+    "COPY FROM DATABASE memory TO x",
+    "PRAGMA table_info('runs')",
+    "VACUUM",
+    "ANALYZE",
+    "CALL pragma_version()",
+    "SET enable_external_access = true",
+    "SET VARIABLE x = 1",
+    "RESET threads",
+    "LOAD httpfs",
+    "INSTALL httpfs",
+    "UPDATE EXTENSIONS",
+    "ATTACH '{out}/x.db'",
+    "DETACH x",
+    "MERGE INTO runs USING (SELECT 'x' AS id) s ON runs.id = s.id WHEN MATCHED THEN DELETE",
+]
+NOT_FROM_TEXT = {"INVALID", "SELECT", "RELATION", "LOGICAL_PLAN", "MULTI", "ANALYZE", "VARIABLE_SET",
+                 "CREATE_FUNC", "EXTENSION", "COPY_DATABASE"}  # fmt: skip
+
+
+def _kind(sql: str) -> str:
+    import duckdb
+
+    try:
+        return duckdb.extract_statements(sql)[0].type.name
+    except ValueError:  # a type the Python enum lacks
+        return "unknown"
+
+
+def test_every_statement_type_but_select_is_refused(clustered, tmp_path):
+    import duckdb
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "schema.sql").write_text(f"COPY (SELECT 1) TO '{out}/imported.csv';")
+    (out / "load.sql").write_text("")
+    statements = [template.format(out=out) for template in EVERY_STATEMENT]
+    covered = {_kind(sql) for sql in statements}
+    assert covered - {"unknown"} | NOT_FROM_TEXT == set(duckdb.StatementType.__members__), covered
+    for sql in statements:
+        with pytest.raises(ThresherError, match="read-only"):
+            run_query(clustered, sql)
+        with pytest.raises(ThresherError, match="read-only"):
+            run_query(clustered, f"SELECT 1; {sql}")  # hidden behind a read
+    assert sorted(p.name for p in out.iterdir()) == ["load.sql", "schema.sql"]  # nothing written
+
+
+def test_explain_of_a_select_still_works(clustered):
+    assert run_query(clustered, "EXPLAIN SELECT count(*) FROM runs").rows
+    assert run_query(clustered, "EXPLAIN ANALYZE SELECT count(*) FROM runs").rows
+
+
+def test_the_connection_itself_cannot_reach_other_files(clustered, tmp_path):
+    """Even a statement past the parser's check meets a locked connection: no file outside the workspace
+    and the named paths, and the setting cannot be turned back."""
+    import duckdb
+
+    from thresher.catalog.query import _lock_down
+
+    con = duckdb.connect()
+    _lock_down(con, clustered, "SELECT 1")
+    for sql in (f"COPY (SELECT 1) TO '{tmp_path}/x.csv'", "SELECT * FROM read_csv('/etc/hostname')",
+                "SET enable_external_access = true"):  # fmt: skip
+        with pytest.raises(duckdb.Error):
+            con.execute(sql)
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_paths_the_query_names_are_readable(clustered, tmp_path):
+    import pyarrow as pa
+
+    folder = tmp_path / "published" / "v1"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"sample_id": [3, 1, 2]}), folder / "ids.parquet")
+    result = run_query(clustered, f"SELECT sum(sample_id) FROM '{folder}/*.parquet'")
+    assert result.rows == [(6,)]

@@ -3,8 +3,13 @@
 Views: ``sources``, ``samples``, ``runs``, ``subsets``, ``evaluations`` (catalog tables), ``embeddings_meta``
 (the embeddings table), ``scores`` (every committed score Parquet, with a ``run_id`` column),
 ``subset_members`` (which samples each subset version keeps), ``clusters`` (size, mean distance, majority
-label and purity per clustering run and cluster) and ``score_runs`` (each finished run's parameters). The
-catalog is opened read-only and only SELECT/EXPLAIN statements (as DuckDB parses them) are accepted.
+label and purity per clustering run and cluster) and ``score_runs`` (each finished run's parameters).
+
+Read-only by construction, in three layers: the catalog is opened read-only; every statement must be one
+DuckDB itself parses as SELECT (or an EXPLAIN whose explained statement is a SELECT: ``EXPLAIN ANALYZE``
+executes what it explains); and the connection then gets external access switched off except for the
+workspace and the paths the query names, with its configuration locked, so not even a statement that
+slipped past the parser could reach another file or turn the setting back.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -21,8 +28,11 @@ from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
 # An allow-list of what DuckDB itself parses a statement as. PRAGMA is not on it: DuckDB classes
-# IMPORT DATABASE as one, and that runs the folder's SQL (which can write).
-_READ_STATEMENTS = {"SELECT", "EXPLAIN"}
+# IMPORT DATABASE as one, and that runs the folder's SQL (which can write). EXPLAIN is allowed only around
+# a SELECT, since EXPLAIN ANALYZE runs the statement it explains (a COPY … TO wrote files that way).
+_READ_STATEMENTS = {"SELECT"}
+_EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s*(\([^)]*\))?\s*(ANALY[SZ]E\b)?", re.IGNORECASE)
+_STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'")
 
 
 @dataclass
@@ -47,14 +57,11 @@ class QueryResult:
 def run_query(ws: Workspace, sql: str) -> QueryResult:
     """Run read-only SQL; besides the catalog tables it sees the views ``scores``, ``subset_members``,
     ``clusters``, ``score_runs`` and ``embeddings_meta``."""
-    statements = _parse(sql)
-    for statement in statements:
-        kind = statement.type.name
-        if kind not in _READ_STATEMENTS:
-            raise ThresherError(f"thresher query is read-only: {kind} statements are not allowed")
+    check_read_only(sql)
     with ws.connect(read_only=True) as con:
         _create_views(con, ws)
         _create_subset_views(con, ws)
+        _lock_down(con, ws, sql)
         try:
             cur = con.execute(sql)
         except duckdb.Error as exc:
@@ -64,6 +71,52 @@ def run_query(ws: Workspace, sql: str) -> QueryResult:
         return QueryResult([d[0] for d in cur.description], cur.fetchall())
 
 
+def check_read_only(sql: str) -> None:
+    """Refuse (one line) any statement that is not a SELECT or an EXPLAIN of a SELECT."""
+    for statement in _parse(sql):
+        kind = _kind(statement)
+        if kind == "EXPLAIN":
+            inner = _EXPLAIN_PREFIX.sub("", statement.query, count=1)
+            kinds = [_kind(s) for s in _parse(inner)] if inner.strip() else []
+            if kinds != ["SELECT"]:
+                raise ThresherError(
+                    f"thresher query is read-only: EXPLAIN of {'/'.join(kinds) or 'nothing'} is not allowed"
+                )
+        elif kind not in _READ_STATEMENTS:
+            raise ThresherError(f"thresher query is read-only: {kind} statements are not allowed")
+
+
+def _lock_down(con: duckdb.DuckDBPyConnection, ws: Workspace, sql: str) -> None:
+    """No file access beyond the workspace and the paths the query names; no extension loading; and the
+    configuration locked so a statement cannot undo it."""
+    allowed = {_as_dir(ws.root.absolute()), _as_dir(ws.root.resolve())} | named_paths(sql)
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("SET allowed_directories = ?", [sorted(allowed)])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def named_paths(sql: str) -> set[str]:
+    """The existing folders (as allowed-directory entries) of the paths the query's string literals name,
+    globs cut at their first wildcard: what the user asked to read explicitly."""
+    out: set[str] = set()
+    for match in _STRING_LITERAL.finditer(sql):
+        text = match.group(1).replace("''", "'")
+        if "/" not in text and not text.endswith((".parquet", ".csv", ".json")):
+            continue
+        head = re.split(r"[*?\[{]", text, maxsplit=1)[0]
+        path = Path(head).expanduser()
+        folder = path if path.is_dir() else path.parent
+        if folder.is_dir() and str(folder) not in ("", "/"):
+            out |= {_as_dir(folder), _as_dir(folder.resolve())}
+    return out
+
+
+def _as_dir(path: Path) -> str:
+    return str(path).rstrip("/") + "/"
+
+
 def _parse(sql: str) -> list[Any]:
     if not sql.strip():
         raise ThresherError("empty query")
@@ -71,6 +124,13 @@ def _parse(sql: str) -> list[Any]:
         return duckdb.extract_statements(sql)
     except duckdb.Error as exc:
         raise ThresherError(f"cannot parse query: {str(exc).splitlines()[0]}") from None
+
+
+def _kind(statement: Any) -> str:
+    try:
+        return statement.type.name
+    except ValueError:  # a statement type this duckdb's Python enum does not know (UPDATE EXTENSIONS)
+        return "UNKNOWN"
 
 
 def _create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
