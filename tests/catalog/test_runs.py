@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -71,3 +72,31 @@ def test_insert_row_names_its_columns_so_column_order_does_not_matter(workspace)
     assert row == ("z", "k", "done", None)
     with workspace.connect() as con, pytest.raises(ThresherError, match="unknown catalog table"):
         insert_row(con, "runs; DROP TABLE runs", {"id": "q"})
+
+
+def test_a_running_run_whose_process_is_gone_shows_interrupted(workspace):
+    import socket
+    import subprocess
+    import sys
+
+    from thresher.catalog.runs import shown_status, start_run
+    from thresher.catalog.status import workspace_status
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(gone.stdout)
+    here = socket.gethostname()
+    assert shown_status("running", dead_pid, here) == "interrupted"
+    assert shown_status("running", os.getpid(), here) == "running"  # alive
+    assert shown_status("running", dead_pid, "another-host") == "running"  # cannot tell
+    assert shown_status("running", None, None) == "running"  # recorded before owners were
+    assert shown_status("done", dead_pid, here) == "done"
+
+    start_run(workspace, "train-alive", "train", "s", {}, None, dataset="s")
+    start_run(workspace, "train-killed", "train", "s", {}, None, dataset="s")
+    with workspace.connect() as con:
+        con.execute("UPDATE runs SET pid = ? WHERE id = 'train-killed'", [dead_pid])
+    shown = {t["id"]: t["status"] for t in workspace_status(workspace).trainings}
+    assert shown == {"train-alive": "running", "train-killed": "interrupted"}
+    assert "interrupted" in workspace_status(workspace).render()

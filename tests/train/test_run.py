@@ -67,5 +67,33 @@ def test_resume_without_checkpoint_is_refused(subset):
     config = TrainRunConfig(
         dataset="eq@v1", train=TrainConfig(steps=2, batch_size=50, **TINY), run="r1", resume=True
     )
-    with pytest.raises(ThresherError, match="checkpoint"):
+    with pytest.raises(ThresherError, match="cannot resume 'r1'"):
         run_training(subset, config)
+
+
+def test_resume_refuses_other_settings_and_touches_nothing(subset):
+    from dataclasses import replace
+
+    from thresher.catalog.runs import run_row
+
+    train = TrainConfig(steps=2, batch_size=50, **{**TINY, "checkpoint_every": 2})
+    run_training(subset, TrainRunConfig(dataset="eq@v1", train=train, run="r2"))
+    before = run_row(subset, "r2")
+    checkpoints = sorted((subset.run_dir("r2") / "checkpoints").iterdir())
+    for changed, words in [
+        (TrainRunConfig(dataset="mnist-lt", train=train, run="r2", resume=True), "dataset was 'eq@v1', now 'mnist-lt'"),
+        (TrainRunConfig(dataset="eq@v1", train=replace(train, seed=1), run="r2", resume=True), "train.seed was 0, now 1"),
+        (TrainRunConfig(dataset="eq@v1", train=replace(train, lr=0.5), run="r2", resume=True), "train.lr"),
+    ]:  # fmt: skip
+        with pytest.raises(ThresherError, match=words.replace("(", r"\(")):
+            run_training(subset, changed)
+        after = run_row(subset, "r2")
+        assert (after["status"], after["config"], after["finished"]) == (
+            before["status"], before["config"], before["finished"],
+        )  # fmt: skip
+        assert sorted((subset.run_dir("r2") / "checkpoints").iterdir()) == checkpoints
+    # The same settings with more steps continue the run.
+    longer = run_training(
+        subset, TrainRunConfig(dataset="eq@v1", train=replace(train, steps=4), run="r2", resume=True)
+    )
+    assert longer.result.steps == 4 and longer.result.resumed_from == 2

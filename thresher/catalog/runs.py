@@ -8,6 +8,8 @@ with the same config can reuse a finished run instead of computing it again.
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +51,25 @@ def start_run(
                 "status": status,
                 "output": None if output is None else str(output),
                 "dataset": dataset,
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
             },
         )
+
+
+def shown_status(status: str | None, pid: int | None, host: str | None) -> str | None:
+    """A run's status as people should read it: a "running" run whose process is gone (killed, crashed,
+    machine rebooted) is "interrupted". A run of another host, or recorded before owners were, stays
+    "running": nothing here can tell."""
+    if status != "running" or pid is None or host != socket.gethostname():
+        return status
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return "interrupted"
+    except PermissionError:  # alive, under another user
+        return status
+    return status
 
 
 def finish_run(ws: Workspace, run_id: str, status: str, result: dict[str, Any] | None = None) -> None:

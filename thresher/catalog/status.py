@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from thresher.catalog.runs import shown_status
 from thresher.catalog.tables import rows_as_dicts
 from thresher.catalog.workspace import Workspace
 
@@ -21,6 +22,7 @@ class WorkspaceStatus:
     trainings: list[dict[str, Any]] = field(default_factory=list)
     pretrainings: list[dict[str, Any]] = field(default_factory=list)
     score_runs: list[dict[str, Any]] = field(default_factory=list)
+    sweeps: list[dict[str, Any]] = field(default_factory=list)
     evaluations: int = 0
 
     def render(self) -> str:
@@ -55,8 +57,9 @@ class WorkspaceStatus:
             "  none"
         ]
         out += ["", "training runs:"]
-        out += [f"  {t['id']:<40} {t['status']:<8} on {t['dataset']}" for t in self.trainings] or ["  none"]
-        out += ["", f"evaluations: {self.evaluations}"]
+        out += [f"  {t['id']:<40} {t['status']:<11} on {t['dataset']}" for t in self.trainings] or ["  none"]
+        out += ["", f"evaluations: {self.evaluations}", "", "sweeps:"]
+        out += [f"  {s['name']:<40} {s['done']}/{s['cells']} cells done" for s in self.sweeps] or ["  none"]
         return "\n".join(out)
 
 
@@ -84,10 +87,11 @@ def workspace_status(ws: Workspace) -> WorkspaceStatus:
             status.subsets.append(s)
         for run in rows_as_dicts(
             con.execute(
-                "SELECT id, source, status, config FROM runs WHERE kind = 'pretrain' ORDER BY started"
+                "SELECT id, source, status, config, pid, host FROM runs WHERE kind = 'pretrain' ORDER BY started"
             )
         ):
             cfg = json.loads(run["config"]) if run["config"] else {}
+            run["status"] = shown_status(run["status"], run.pop("pid"), run.pop("host"))
             status.pretrainings.append({**run, "epochs": cfg.get("epochs")})
         for run in rows_as_dicts(
             con.execute(
@@ -99,7 +103,19 @@ def workspace_status(ws: Workspace) -> WorkspaceStatus:
                 {"id": run["id"], "method": cfg.get("method"), "pretrain": cfg.get("pretrain")}
             )
         status.trainings = rows_as_dicts(
-            con.execute("SELECT id, status, dataset FROM runs WHERE kind = 'train' ORDER BY started")
+            con.execute(
+                "SELECT id, status, dataset, pid, host FROM runs WHERE kind = 'train' ORDER BY started"
+            )
+        )
+        for run in status.trainings:
+            run["status"] = shown_status(run["status"], run.pop("pid"), run.pop("host"))
+        status.sweeps = rows_as_dicts(
+            con.execute(
+                """SELECT s.name, count(m.cell) AS cells, count(c.cell) AS done FROM sweeps s
+                   LEFT JOIN sweep_members m ON m.sweep = s.name
+                   LEFT JOIN sweep_cells c ON c.cell = m.cell AND c.status = 'done'
+                   GROUP BY s.name ORDER BY s.name"""
+            )
         )
         status.evaluations = con.execute("SELECT count(*) FROM evaluations").fetchone()[0]
     return status

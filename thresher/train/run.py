@@ -87,6 +87,8 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         "clusters": config.clusters,
         "train": asdict(config.train),
     }
+    if config.resume:
+        _check_resume(ws, run_id, run_config)  # before anything of the run is touched
     if state.is_main_process:
         start_run(ws, run_id, "train", resolved.source, run_config, run_dir, dataset=resolved.spec)
     try:
@@ -182,6 +184,39 @@ def _source_autoencoder(
     ids = ok_sample_ids(ws, resolved.source)
     images = load_images(ws, resolved.source, ids, size=image_size, background=background)
     return str(ensure_autoencoder(cache, key, images, ae_config))
+
+
+# Training settings a resumed run may change: where and how it runs, how long, how it logs and checkpoints.
+_RESUMABLE_CHANGES = {
+    "steps", "device", "num_workers", "log_every", "checkpoint_every", "keep_checkpoints",
+    "sample_count", "sample_steps", "sample_sampler", "sample_cfg_scale", "sample_seed",
+}  # fmt: skip
+
+
+def _check_resume(ws: Workspace, run_id: str, new: dict) -> None:
+    """Refuse (one line, touching nothing) to resume a run under settings that would make it another run."""
+    from thresher.catalog.runs import run_row
+
+    try:
+        old = run_row(ws, run_id)["config"]
+    except ThresherError:
+        raise ThresherError(f"cannot resume {run_id!r}: the catalog has no such training run") from None
+    differences = [
+        (key, old.get(key), new.get(key)) for key in new if key != "train" and old.get(key) != new.get(key)
+    ]
+    old_train, new_train = old.get("train") or {}, new.get("train") or {}
+    differences += [
+        (f"train.{key}", old_train.get(key), value)
+        for key, value in new_train.items()
+        if key not in _RESUMABLE_CHANGES and old_train.get(key) != value
+    ]
+    if differences:
+        key, before, after = differences[0]
+        more = f" (and {len(differences) - 1} more settings)" if len(differences) > 1 else ""
+        raise ThresherError(
+            f"cannot resume {run_id!r}: its {key} was {before!r}, now {after!r}{more}; "
+            "resume with the run's own settings, or start a new run"
+        )
 
 
 def _run_id(ws: Workspace, config: TrainRunConfig) -> str:
