@@ -166,3 +166,33 @@ def test_bad_inputs_are_user_errors(digits, tmp_path) -> None:
     with pytest.raises(ThresherError, match="no embeddings"):
         EmbeddingStore(tmp_path / "missing")
     assert not os.path.exists(tmp_path / "a")
+
+
+def test_random_weight_networks_follow_the_seed_and_never_mix(digits, tmp_path) -> None:
+    """Two fresh runs of a random-weight embedder with one seed write identical stores; another seed is
+    another network, and a store is never resumed under it (issue 17.5)."""
+    ids = np.arange(32, dtype=np.int64)
+    name = "dino:vit_small_patch14_dinov2.lvd142m?random&image_size=28"
+    settings = {"normalize": False, "batch_size": 16, "shard_size": 16}
+    torch.manual_seed(123)  # the caller's RNG state must not matter …
+    embed_dataset(digits, ids, tmp_path / "a", _config(name, seed=7, **settings))
+    torch.manual_seed(456)
+    embed_dataset(digits, ids, tmp_path / "b", _config(name, seed=7, **settings))
+    _, a = EmbeddingStore(tmp_path / "a").load()
+    _, b = EmbeddingStore(tmp_path / "b").load()
+    assert np.array_equal(a, b)
+    meta = json.loads((tmp_path / "a" / "meta.json").read_text())
+    assert meta["seed"] == 7 and len(meta["model_sha1"]) == 40
+
+    # Half a store made under seed 7, resumed under seed 8: refused, nothing of it rewritten.
+    (tmp_path / "a" / "_SUCCESS.00001").unlink()
+    before = _mtimes(tmp_path / "a")
+    with pytest.raises(ThresherError, match="model_sha1"):
+        embed_dataset(digits, ids, tmp_path / "a", _config(name, seed=8, **settings))
+    assert _mtimes(tmp_path / "a") == before
+    embed_dataset(digits, ids, tmp_path / "a", _config(name, seed=7, **settings))  # its own seed resumes
+    assert np.array_equal(EmbeddingStore(tmp_path / "a").load()[1], b)
+    state = torch.random.get_rng_state()
+    c = build_embedder(name, device=CPU, seed=8).model_fingerprint()
+    assert torch.equal(torch.random.get_rng_state(), state)  # building a network leaves the caller's RNG
+    assert c != meta["model_sha1"] == build_embedder(name, device=CPU, seed=7).model_fingerprint()

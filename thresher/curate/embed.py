@@ -120,7 +120,7 @@ def embed_dataset(
     device = pick_device(config.device) if config.device not in (None, "", "auto") else state.device
     embedder = config.embedder
     if isinstance(embedder, str):
-        embedder = build_embedder(embedder, device=device, precision=config.precision)
+        embedder = build_embedder(embedder, device=device, precision=config.precision, seed=config.seed)
     n_parts = math.ceil(len(sample_ids) / config.shard_size)
     meta = {
         "format": 1,
@@ -136,6 +136,10 @@ def embed_dataset(
         # before compositing existed has no such key and is not resumed
         "background": background_name(embedder.background),
     }
+    fingerprint = embedder.model_fingerprint()
+    if fingerprint is not None:  # weights (pretrained or seeded random): another state is another store
+        meta["model_sha1"] = fingerprint
+        meta["seed"] = config.seed
     _check_resumable(out_dir, meta, embedder)
     state.wait_for_everyone()  # every rank has read the old meta before rank 0 replaces it
 
@@ -168,6 +172,10 @@ def embed_dataset(
     )
 
 
+# Recorded in meta.json for people, not compared: a seed only matters through the weights it made.
+_RECORDED_ONLY = {"seed"}
+
+
 def _check_resumable(out_dir: Path, meta: dict, embedder: Embedder) -> None:
     """Refuse to mix parts made with other settings or other ids into one store."""
     meta_file = out_dir / "meta.json"
@@ -178,7 +186,12 @@ def _check_resumable(out_dir: Path, meta: dict, embedder: Embedder) -> None:
             )
         return
     old = json.loads(meta_file.read_text())
-    changed = [k for k, v in meta.items() if old.get(k) != v]
+    # A store written before weights were fingerprinted has no model_sha1: it cannot be checked, only kept.
+    changed = [
+        k
+        for k, v in meta.items()
+        if k not in _RECORDED_ONLY and old.get(k) != v and not (k == "model_sha1" and k not in old)
+    ]
     if changed:
         raise ThresherError(
             f"{out_dir} holds embeddings made with other settings ({', '.join(changed)} differ); "

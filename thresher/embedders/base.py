@@ -56,6 +56,23 @@ class Embedder(ABC):
 
     __call__ = forward
 
+    def model_fingerprint(self) -> str | None:
+        """A hash of the network's weights (None for embedders without one): a store is resumed only under
+        the model state that made its finished parts."""
+        module = self.network()
+        if module is None:
+            return None
+        import hashlib
+
+        digest = hashlib.sha1()
+        for tensor in module.state_dict().values():
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
+
+    def network(self) -> torch.nn.Module | None:
+        """The torch module that embeds, where there is one."""
+        return None
+
     @property
     def needs_fit(self) -> bool:
         """True while this embedder still has to be fitted (or loaded) before it can embed."""
@@ -92,8 +109,14 @@ def register_family(family: str, usage: str) -> Callable[[Builder], Builder]:
     return add
 
 
-def build_embedder(name: str, device: torch.device | None = None, precision: str = "auto") -> Embedder:
-    """Build the embedder ``name`` (see the module docstring) on ``device`` (default: CUDA when present)."""
+def build_embedder(
+    name: str, device: torch.device | None = None, precision: str = "auto", seed: int = 0
+) -> Embedder:
+    """Build the embedder ``name`` (see the module docstring) on ``device`` (default: CUDA when present).
+
+    Networks without pretrained weights (``dino:…?random``, a CLIP architecture without a tag) are
+    initialized from ``seed``, under a forked RNG so the caller's random state is untouched: two runs with
+    one seed embed with the same random network."""
     name = name.strip()
     head, _, query = name.partition("?")
     family, _, spec = head.partition(":")
@@ -102,7 +125,11 @@ def build_embedder(name: str, device: torch.device | None = None, precision: str
         raise ThresherError(f"unknown embedder {name!r}; known families: {known}")
     options = dict(parse_qsl(query, keep_blank_values=True))
     background = parse_background(options.pop("background")) if "background" in options else WHITE
-    embedder = FAMILIES[family][1](name, spec, options, device or pick_device(None), precision, background)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        embedder = FAMILIES[family][1](
+            name, spec, options, device or pick_device(None), precision, background
+        )
     embedder.background = background
     return embedder
 

@@ -118,6 +118,9 @@ class EfficientNetLite0Embedder(Embedder):
     def preprocess(self) -> Preprocess:
         return self._transform
 
+    def network(self) -> torch.nn.Module:
+        return self._model
+
     def _encode(self, batch: torch.Tensor) -> torch.Tensor:
         return self._model.forward_head(self._model.forward_features(batch), pre_logits=True)
 

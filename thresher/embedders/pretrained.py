@@ -65,6 +65,9 @@ class ClipEmbedder(Embedder):
         dim = getattr(self._tower, "output_dim", None) or self._probe_dim(device)
         super().__init__(name, int(dim), device, precision)
 
+    def network(self) -> torch.nn.Module:
+        return self._tower
+
     def _probe_dim(self, device: torch.device) -> int:
         probe = self._transform(Image.new("RGB", (32, 32)))[None].to(device)
         with torch.inference_mode():
@@ -116,6 +119,9 @@ class TimmEmbedder(Embedder):
     @property
     def preprocess(self) -> Preprocess:
         return self._transform
+
+    def network(self) -> torch.nn.Module:
+        return self._model
 
     def _encode(self, batch: torch.Tensor) -> torch.Tensor:
         return self._model(batch)
