@@ -215,3 +215,52 @@ def test_published_permissions_follow_the_umask(subset, tmp_path):
     assert stat.S_IMODE(os.stat(root).st_mode) == 0o750
     assert stat.S_IMODE(os.stat(root / "README.md").st_mode) == 0o640
     assert stat.S_IMODE(os.stat(root / "ids.parquet").st_mode) == 0o640
+
+
+def test_a_publish_killed_before_its_catalog_update_is_completed_by_the_retry(subset, tmp_path, monkeypatch):
+    """The version folder appears only by rename, so a folder of this very version with no catalog record is a
+    finished publish whose process died before the catalog update: the retry records it (issue 17.4)."""
+    import thresher.curate.publish as publish_module
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # dies after the rename, before the catalog update
+
+    monkeypatch.setattr(publish_module, "_record_destination", killed)
+    with pytest.raises(KeyboardInterrupt):
+        publish(subset, PublishConfig(ref="bal", to=str(tmp_path / "out")))
+    monkeypatch.undo()
+    before = {p: p.read_bytes() for p in (tmp_path / "out" / "v1").rglob("*") if p.is_file()}
+    result = publish(subset, PublishConfig(ref="bal", to=str(tmp_path / "out")))
+    assert result.destination == str(tmp_path / "out" / "v1") and "README.md" in result.files
+    assert {p: p.read_bytes() for p in (tmp_path / "out" / "v1").rglob("*") if p.is_file()} == before
+    with subset.connect(read_only=True) as con:
+        assert con.execute("SELECT destination FROM subsets").fetchone()[0] == str(tmp_path / "out" / "v1")
+    with pytest.raises(ThresherError, match="already exists"):  # once recorded, a retry is refused again
+        publish(subset, PublishConfig(ref="bal", to=str(tmp_path / "out")))
+
+
+def test_abandoned_staging_folders_are_removed_only_when_provably_abandoned(subset, tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True).stdout)  # fmt: skip
+    owners = {
+        ".v1.partial-dead": {"pid": dead, "host": socket.gethostname()},
+        ".v1.partial-alive": {"pid": os.getpid(), "host": socket.gethostname()},
+        ".v1.partial-elsewhere": {"pid": dead, "host": "another-host"},
+    }
+    for folder, owner in owners.items():
+        (out / folder).mkdir()
+        (out / folder / ".thresher-owner.json").write_text(json.dumps(owner))
+    (out / ".v1.partial-unknown").mkdir()  # no owner record: maybe not ours
+    (out / "notes").mkdir()
+    publish(subset, PublishConfig(ref="bal", to=str(out)))
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".v1.partial-alive", ".v1.partial-elsewhere", ".v1.partial-unknown", "notes", "v1",
+    ]  # fmt: skip
+    assert not (out / "v1" / ".thresher-owner.json").exists()

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,9 +72,16 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
         dest_root = Path(config.to).expanduser().resolve()
         final = dest_root / f"v{version}"
         if final.exists():
+            if _is_this_version(final, row) and row.get("destination") != str(final):
+                # A publish killed between its rename and its catalog update: the folder is complete (it
+                # appears only by rename), so the retry records it instead of refusing.
+                _record_destination(ws, name, version, str(final))
+                return PublishResult(name, version, str(final), _listing(final))
             raise ThresherError(f"{final} already exists: {name}@v{version} was published there before")
         dest_root.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_staging(dest_root)
         staging = Path(tempfile.mkdtemp(prefix=f".v{version}.partial-", dir=dest_root))
+        (staging / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
         load_path, query_path = str(final), str(final)
     else:
         staging = Path(tempfile.mkdtemp(prefix="thresher-publish-"))
@@ -81,8 +89,10 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
 
     try:
         files = build_bundle(ws, row, source, staging, config.materialize, load_path, query_path)
+        files = [f for f in files if f != OWNER_FILE]
         commit = None
         if target is None:
+            (staging / OWNER_FILE).unlink()
             _apply_umask_modes(staging)
             staging.rename(final)
             destination = str(final)
@@ -94,12 +104,51 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
+    _record_destination(ws, name, version, destination)
+    return PublishResult(name, version, destination, files, commit)
+
+
+OWNER_FILE = ".thresher-owner.json"  # in a staging folder: the process that builds it
+
+
+def remove_abandoned_staging(dest_root: Path) -> list[Path]:
+    """Delete staging folders (``.vN.partial-*``) in ``dest_root`` whose building process is provably gone:
+    it wrote its pid and host into the folder, the host is this one and the pid is not alive. A folder
+    without that record, or of another host, or of a live process, is left alone."""
+    from thresher.catalog.runs import shown_status
+
+    removed = []
+    for folder in dest_root.glob(".v*.partial-*"):
+        try:
+            owner = json.loads((folder / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue
+        if shown_status("running", owner.get("pid"), owner.get("host")) == "interrupted":
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _is_this_version(folder: Path, row: dict[str, Any]) -> bool:
+    try:
+        stats = json.loads((folder / "stats.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (stats.get("name"), stats.get("version"), stats.get("config_hash")) == (
+        row["name"], int(row["version"]), row.get("config_hash"),
+    )  # fmt: skip
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def _record_destination(ws: Workspace, name: str, version: int, destination: str) -> None:
     with ws.connect() as con:
         con.execute(
             "UPDATE subsets SET destination = ?, card_path = ? WHERE name = ? AND version = ?",
             [destination, f"{destination}/README.md", name, version],
         )
-    return PublishResult(name, version, destination, files, commit)
 
 
 def build_bundle(
