@@ -115,3 +115,17 @@ def test_select_before_clustering_and_bad_names(mnist_lt):
     for name in ("a/b", "..", "../x"):
         with pytest.raises(ThresherError, match="invalid subset name"):
             select(mnist_lt, SelectConfig(name=name, method="random", ratio=0.5))
+
+
+def test_a_subset_folder_without_a_catalog_row_is_refused_and_kept(clustered):
+    """A folder the catalog does not know (a select killed after its rename, or a name that differs only in
+    case on a case-insensitive filesystem) is never deleted: one line says what to do (issue 17.13)."""
+    orphan = clustered.subset_dir("kept", 1)
+    orphan.mkdir(parents=True)
+    (orphan / "ids.parquet").write_bytes(b"someone else's")
+    with pytest.raises(ThresherError, match="exists but the catalog has no kept@v1"):
+        select(clustered, SelectConfig(name="kept", method="random", ratio=0.5))
+    assert (orphan / "ids.parquet").read_bytes() == b"someone else's"
+    assert not list(orphan.parent.glob(".v*.partial"))
+    with clustered.connect(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM subsets").fetchone()[0] == 0

@@ -123,9 +123,17 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             con.execute("SELECT max(version) FROM subsets WHERE name = ?", [config.name]).fetchone()[0] or 0
         ) + 1
         out_dir = ws.subset_dir(config.name, version)
+        if out_dir.exists():
+            # Not in the catalog, so not provably ours: a select killed after its rename, or another name
+            # that is this one on a case-insensitive filesystem. Never delete it; say what to do.
+            raise ThresherError(
+                f"{out_dir} exists but the catalog has no {config.name}@v{version} (a select killed before "
+                "it finished, or a name differing only in case): move it away or choose another --name"
+            )
         staging = out_dir.parent / f".v{version}.partial"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
+        renamed = False
         try:
             with warnings.catch_warnings():
                 # DuckDB warns that a result of execute() costs one extra copy as Arrow; the temp tables
@@ -168,6 +176,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             )
             (staging / "stats.json").write_text(json.dumps(stats, indent=2))
             staging.rename(out_dir)
+            renamed = True
             insert_row(
                 con,
                 "subsets",
@@ -188,7 +197,8 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             )
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
-            shutil.rmtree(out_dir, ignore_errors=True)
+            if renamed:  # only the folder this call made
+                shutil.rmtree(out_dir, ignore_errors=True)
             raise
     clustering = run_config(ws, cluster_run) if cluster_run else {}
     return SelectResult(
