@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from thresher.catalog.workspace import Workspace
+from thresher.catalog.workspace import SCHEMA_VERSION, Workspace
 from thresher.errors import ThresherError
 
 HOLD = """
@@ -34,7 +34,9 @@ def test_a_reader_waits_for_a_writer_that_lets_go(workspace, monkeypatch):
     proc = _hold(workspace.catalog_path, 1.5)
     started = time.monotonic()
     with workspace.connect(read_only=True) as con:
-        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+            str(SCHEMA_VERSION),
+        )
     assert time.monotonic() - started >= 0.5  # it really waited for the holder
     proc.wait()
 

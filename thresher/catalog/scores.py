@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thresher.catalog.runs import record_finished_run
+from thresher.catalog.staging import new_staging, remove_abandoned, seal
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
@@ -70,13 +71,12 @@ def score_files(ws: Workspace, run_id: str) -> list[Path]:
 def score_run(ws: Workspace, run_id: str, kind: str, source: str, config: dict[str, Any]) -> Iterator[Path]:
     """Write a score run atomically: files go to a staging folder that becomes visible only on success."""
     final = ws.scores_dir(run_id)
-    staging = final.parent / f".{run_id}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    remove_abandoned(final.parent, ".*.partial")  # leftovers of killed runs (views never read them)
+    staging = new_staging(final.parent / f".{run_id}.partial")
     try:
         yield staging
         shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
+        seal(staging).rename(final)
         record_finished_run(ws, run_id, kind, source, config, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -26,6 +26,7 @@ from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
 from thresher.catalog.names import new_run_id
 from thresher.catalog.samples import label_names, labels_of
 from thresher.catalog.scores import score_run, score_table, write_score_part
+from thresher.catalog.staging import new_staging, remove_abandoned, seal
 from thresher.catalog.workspace import Workspace
 from thresher.curate.cluster import (
     ClusterConfig,
@@ -147,8 +148,11 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
         "n_train": model.n_train,
         "device_used": model.device,
     }
-    folder = ws.clustering_dir(run_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    # The clustering's folder is built aside and renamed in after its scores commit, so a killed run leaves
+    # no orphan folder (a later run removes the staging leftover once its process is gone).
+    final = ws.clustering_dir(run_id)
+    remove_abandoned(final.parent, ".*.partial")
+    folder = new_staging(final.parent / f".{run_id}.partial")
     np.save(folder / "centroids.npy", model.centroids)
     _write_csv(folder / "clusters.csv", table)
     with score_run(ws, run_id, "cluster", source, run_config) as staging:
@@ -156,6 +160,7 @@ def run_cluster(ws: Workspace, config: ClusterRunConfig) -> ClusterRunResult:
             staging,
             score_table(ids, "cluster", score=distance, cluster=cluster, distance=distance, rank=rank),
         )
+    seal(folder).rename(final)
     return ClusterRunResult(
         run_id,
         source,

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from datasets.table import embed_table_storage
 from thresher.cards.dataset_card import label_names_of, render_dataset_card
 from thresher.catalog.samples import open_source
 from thresher.catalog.scores import score_files
+from thresher.catalog.staging import OWNER_FILE, new_temp_staging, remove_abandoned, seal
 from thresher.catalog.subsets import parse_subset_ref, subset_row
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.curate.config import PublishConfig
@@ -79,9 +79,8 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
                 return PublishResult(name, version, str(final), _listing(final))
             raise ThresherError(f"{final} already exists: {name}@v{version} was published there before")
         dest_root.mkdir(parents=True, exist_ok=True)
-        remove_abandoned_staging(dest_root)
-        staging = Path(tempfile.mkdtemp(prefix=f".v{version}.partial-", dir=dest_root))
-        (staging / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+        remove_abandoned(dest_root, ".v*.partial-*")
+        staging = new_temp_staging(dest_root, f".v{version}.partial-")
         load_path, query_path = str(final), str(final)
     else:
         staging = Path(tempfile.mkdtemp(prefix="thresher-publish-"))
@@ -92,7 +91,7 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
         files = [f for f in files if f != OWNER_FILE]
         commit = None
         if target is None:
-            (staging / OWNER_FILE).unlink()
+            seal(staging)
             _apply_umask_modes(staging)
             staging.rename(final)
             destination = str(final)
@@ -106,27 +105,6 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
 
     _record_destination(ws, name, version, destination)
     return PublishResult(name, version, destination, files, commit)
-
-
-OWNER_FILE = ".thresher-owner.json"  # in a staging folder: the process that builds it
-
-
-def remove_abandoned_staging(dest_root: Path) -> list[Path]:
-    """Delete staging folders (``.vN.partial-*``) in ``dest_root`` whose building process is provably gone:
-    it wrote its pid and host into the folder, the host is this one and the pid is not alive. A folder
-    without that record, or of another host, or of a live process, is left alone."""
-    from thresher.catalog.runs import shown_status
-
-    removed = []
-    for folder in dest_root.glob(".v*.partial-*"):
-        try:
-            owner = json.loads((folder / OWNER_FILE).read_text())
-        except (OSError, ValueError):
-            continue
-        if shown_status("running", owner.get("pid"), owner.get("host")) == "interrupted":
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder)
-    return removed
 
 
 def _is_this_version(folder: Path, row: dict[str, Any]) -> bool:
