@@ -154,7 +154,7 @@ def register_embeddings(
             {
                 "source": source,
                 "embedder": embedder,
-                "path": str(path),
+                "path": ws.to_stored(path),
                 "dim": dim,
                 "n": n,
                 "normalized": normalized,
@@ -183,4 +183,8 @@ def embeddings_path(ws: Workspace, source: str, embedder: str | None) -> tuple[s
     if row is None:
         what = f"embeddings {embedder!r}" if embedder else "embeddings"
         raise ThresherError(f"no {what} for source {source!r}: run `thresher embed` first")
-    return row[0], Path(row[1])
+    path = ws.from_stored(row[1])
+    if not path.is_dir() and ws.embeddings_dir(source, row[0]).is_dir():
+        # An absolute path recorded before paths were stored relative, in a workspace moved since.
+        path = ws.embeddings_dir(source, row[0])
+    return row[0], path

@@ -49,7 +49,7 @@ def start_run(
                 "started": utcnow(),
                 "finished": utcnow() if status == "done" else None,
                 "status": status,
-                "output": None if output is None else str(output),
+                "output": None if output is None else ws.to_stored(output),
                 "dataset": dataset,
                 "pid": os.getpid(),
                 "host": socket.gethostname(),

@@ -93,6 +93,21 @@ class Workspace:
     def exists(self) -> bool:
         return self.catalog_path.exists()
 
+    # -- paths in the catalog --------------------------------------------------------------------
+    def to_stored(self, path: str | os.PathLike[str]) -> str:
+        """How the catalog records a path: relative to the workspace when inside it, so a workspace can be
+        moved or copied (a copy then reads its own files, never the original's); absolute otherwise."""
+        absolute = Path(path).expanduser().absolute()
+        try:
+            return absolute.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(absolute)
+
+    def from_stored(self, text: str) -> Path:
+        """A path as recorded by :meth:`to_stored` (or, in catalogs written before, absolute)."""
+        path = Path(text)
+        return path if path.is_absolute() else self.root / path
+
     # -- folders ---------------------------------------------------------------------------------
     def source_dir(self, source: str) -> Path:
         return self.root / "sources" / source

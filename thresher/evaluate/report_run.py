@@ -59,7 +59,7 @@ def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dic
         else:
             method, ratio = "full", 1.0
         # run_eval saves the grid in the run's folder, or under the workspace for `--images`
-        folder = Path(ev["run_dir"]) if ev["run_dir"] else ws.root / "evaluations"
+        folder = ws.from_stored(ev["run_dir"]) if ev["run_dir"] else ws.root / "evaluations"
         candidate = folder / "evaluations" / f"{ev['id']}-grid.png"
         grid = str(candidate) if candidate.is_file() else None
         records.append(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -106,6 +107,12 @@ def mixed_precision(precision: str, device: torch.device) -> str:
 
 def _checkpoints(run_dir: Path) -> list[Path]:
     return sorted((run_dir / CHECKPOINTS).glob("step-*"))
+
+
+def _relative_local_path(path: str | None, run_dir: Path) -> str | None:
+    if not path or not Path(path).is_dir():
+        return None
+    return os.path.relpath(Path(path).resolve(), Path(run_dir).resolve())
 
 
 def has_checkpoint(run_dir: Path) -> bool:
@@ -328,6 +335,9 @@ def _write_outputs(
     extra = {
         "space": data.space,
         "vae": data.vae,
+        # A local autoencoder (the workspace's thresher-ae cache) relative to the run folder too, so a moved
+        # or copied workspace samples with its own copy, never the original's.
+        "vae_relative": _relative_local_path(data.vae, run_dir),
         "dataset": data.name,
         "condition": data.condition if conditional else None,
         "label_counts": label_counts(data.labels, averaged.config.num_classes),

@@ -8,8 +8,6 @@ them; ``thresher train --weights RUN`` reads them through :func:`reweight_weight
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow.parquet as pq
 
@@ -30,7 +28,7 @@ def reweight_weights(ws: Workspace, run_id: str, resolved: ResolvedDataset) -> n
     cover every row (training on the reweighted subset itself), else its group weights (G·α of each row's
     class or cluster, e.g. for another subset of the same source)."""
     row = run_row(ws, run_id)
-    cfg, folder = row["config"], Path(row["output"])
+    cfg, folder = row["config"], ws.from_stored(row["output"])
     if cfg.get("source") != resolved.source:
         raise ThresherError(
             f"reweight run {run_id} weighs source {cfg.get('source')!r}, but {resolved.spec} is of {resolved.source!r}"

@@ -46,11 +46,21 @@ class LoadedRun:
         return self.model.config.num_classes
 
 
+def _vae_location(run_dir: Path, payload: dict) -> str:
+    """The run's autoencoder: the local copy beside the run (moved workspaces) when recorded, else as named."""
+    relative = payload.get("vae_relative")
+    if relative and (run_dir / relative).is_dir():
+        return str((run_dir / relative).resolve())
+    return payload["vae"]
+
+
 def load_run_model(run_dir: Path, device: str | None = None) -> LoadedRun:
     """Load ``run_dir``'s ``model.json`` + ``ema.safetensors`` (and its VAE for latent runs) onto ``device``."""
     target = pick_device(device)
     model, payload = load_model(Path(run_dir))
-    vae = load_vae(payload["vae"], target) if payload.get("space") == "latent" else None
+    vae = (
+        load_vae(_vae_location(Path(run_dir), payload), target) if payload.get("space") == "latent" else None
+    )
     condition = payload.get("condition", "label" if model.config.num_classes is not None else None)
     return LoadedRun(model.to(target), vae, target, condition, payload.get("label_counts"))
 
