@@ -25,7 +25,14 @@ def open_source(ws: Workspace, source_id: str) -> tuple[datasets.Dataset, str]:
     with ws.connect(read_only=True) as con:
         row = fetch_source(con, source_id)
     if row["kind"] == "builtin":
-        dataset = datasets.load_from_disk(str(ws.source_dir(source_id) / "dataset"))
+        saved = ws.source_dir(source_id) / "dataset"
+        try:
+            dataset = datasets.load_from_disk(str(saved))
+        except (FileNotFoundError, OSError, ValueError):
+            raise ThresherError(
+                f"the saved rows of source {source_id!r} ({saved}) are gone or unreadable: run "
+                f"`thresher ingest {row['uri']}` again to restore them"
+            ) from None
     else:
         request = SourceRequest(
             uri=row["uri"],

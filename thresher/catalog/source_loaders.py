@@ -248,7 +248,14 @@ def _describe(
         feature = dataset.features[label_column]
         if isinstance(feature, datasets.ClassLabel):
             label_names = list(feature.names)
+        elif isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string"):
+            # Class names as text: encode them as class ids (sorted names), the way datasets does.
+            if None in dataset.unique(label_column):
+                raise ThresherError(f"label column {label_column!r} has rows without a label")
+            dataset = dataset.class_encode_column(label_column)
+            label_names = list(dataset.features[label_column].names)
         elif not (isinstance(feature, datasets.Value) and feature.dtype.startswith("int")):
+            # Other types (floats, …) only when asked for: ingest then checks every value is a class id.
             label_column = None if request.label_column is None else label_column
     if not isinstance(dataset.features[image_column], datasets.Image):
         dataset = dataset.cast_column(image_column, datasets.Image())

@@ -56,4 +56,10 @@ def subset_row(ws: Workspace, ref: SubsetRef) -> dict[str, Any]:
         cur = con.execute("SELECT * FROM subsets WHERE name = ? AND version = ?", [ref.name, version])
         row = dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True))
     row["params"] = json.loads(row["params"]) if row.get("params") else {}
+    ids = ws.subset_dir(row["name"], int(row["version"])) / "ids.parquet"
+    if not ids.is_file():
+        raise ThresherError(
+            f"the files of subset {row['name']}@v{row['version']} are gone ({ids} is missing): "
+            "select it again under a new version"
+        )
     return row

@@ -31,7 +31,8 @@ def ingest(ws: Workspace, source: str, **values) -> None:
 
     result = run_ingest(ws, IngestConfig(source=source, **values))
     if result.already:
-        click.echo(f"{result.source_id}: already ingested ({result.n_ok}/{result.n_rows} rows ok)")
+        restored = "; its saved rows were missing and have been restored" if result.restored else ""
+        click.echo(f"{result.source_id}: already ingested ({result.n_ok}/{result.n_rows} rows ok){restored}")
         return
     click.echo(f"{result.source_id}: {result.n_rows} rows, {result.n_ok} ok, {result.n_skipped} skipped")
     for reason, count in sorted(result.skipped.items()):

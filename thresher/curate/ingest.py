@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import shutil
 import warnings
 from dataclasses import dataclass, field
 
@@ -32,6 +34,7 @@ class IngestResult:
     n_ok: int
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
     already: bool = False
+    restored: bool = False  # a built-in's saved rows were missing and have been written again
 
     @property
     def n_skipped(self) -> int:
@@ -59,7 +62,11 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
             ).fetchone()
         if existing is not None:
             if existing[0] == loaded.revision:
-                return IngestResult(source_id, existing[1], existing[2], already=True)
+                restored = loaded.kind == "builtin" and not _saved_rows_readable(ws, source_id)
+                if restored:  # the generated rows were deleted by hand: same revision, so save them again
+                    shutil.rmtree(ws.source_dir(source_id) / "dataset", ignore_errors=True)
+                    loaded.dataset.save_to_disk(str(ws.source_dir(source_id) / "dataset"))
+                return IngestResult(source_id, existing[1], existing[2], already=True, restored=restored)
             raise ThresherError(
                 f"source {source_id!r} is already ingested at revision {existing[0]}; "
                 f"this one is {loaded.revision}: pass --name to ingest it under another name"
@@ -98,6 +105,34 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
     return IngestResult(source_id, len(loaded.dataset), n_ok, skipped)
 
 
+def _saved_rows_readable(ws: Workspace, source_id: str) -> bool:
+    try:
+        datasets.load_from_disk(str(ws.source_dir(source_id) / "dataset"))
+    except (FileNotFoundError, OSError, ValueError):
+        return False
+    return True
+
+
+MAX_CLASS_ID = 2**31 - 1  # labels are stored as int32
+
+
+def class_id(label: object, row: int, column: str) -> int | None:
+    """A label value as a class id (None for missing or negative, the "no label" convention); anything that
+    is not an integer class id is a one-line error naming the row."""
+    if label is None:
+        return None
+    if isinstance(label, bool) or not isinstance(label, int | float):
+        raise ThresherError(f"label column {column!r} holds {label!r} at row {row}: labels must be class ids")
+    if isinstance(label, float) and not (math.isfinite(label) and label.is_integer()):
+        raise ThresherError(
+            f"label column {column!r} holds {label!r} at row {row}: labels must be integer class ids"
+        )
+    value = int(label)
+    if value > MAX_CLASS_ID:
+        raise ThresherError(f"label column {column!r} holds {value} at row {row}: class ids must be below 2^31")
+    return value if value >= 0 else None
+
+
 def _inspect_rows(loaded: LoadedSource, max_pixels: int, source_id: str) -> tuple[pa.Table, dict[str, int]]:
     raw = loaded.dataset.cast_column(loaded.image_column, datasets.Image(decode=False))
     columns = [loaded.image_column] + ([loaded.label_column] if loaded.label_column else [])
@@ -121,8 +156,7 @@ def _inspect_rows(loaded: LoadedSource, max_pixels: int, source_id: str) -> tupl
                 kind = error.split(":")[0]
                 skipped[kind] = skipped.get(kind, 0) + 1
             if loaded.label_column:
-                label = batch[loaded.label_column][i]
-                labels[row] = int(label) if label is not None and int(label) >= 0 else None
+                labels[row] = class_id(batch[loaded.label_column][i], row, loaded.label_column)
             row += 1
     rows = np.arange(n, dtype=np.int64)
     table = pa.table(

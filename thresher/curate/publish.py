@@ -46,6 +46,7 @@ from thresher.curate.config import PublishConfig
 from thresher.curate.hub import default_api, parse_hub_target, push_version
 from thresher.curate.subset_plots import plot_counts_before_after
 from thresher.errors import ThresherError
+from thresher.output_paths import writable_folder
 
 ROWS_PER_SHARD = 50_000
 EMBED_BATCH_ROWS = 100  # rows whose media bytes are read at once (datasets' own batch size for images)
@@ -70,6 +71,8 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
 
     if target is None:
         dest_root = Path(config.to).expanduser().resolve()
+        if dest_root.exists() and not dest_root.is_dir():
+            raise ThresherError(f"--to {dest_root} is a file, not a folder")
         final = dest_root / f"v{version}"
         if final.exists():
             if _is_this_version(final, row) and row.get("destination") != str(final):
@@ -78,7 +81,7 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
                 _record_destination(ws, name, version, str(final))
                 return PublishResult(name, version, str(final), _listing(final))
             raise ThresherError(f"{final} already exists: {name}@v{version} was published there before")
-        dest_root.mkdir(parents=True, exist_ok=True)
+        writable_folder(dest_root, "--to")
         remove_abandoned(dest_root, ".v*.partial-*")
         staging = new_temp_staging(dest_root, f".v{version}.partial-")
         load_path, query_path = str(final), str(final)

@@ -230,9 +230,17 @@ def _run_id(ws: Workspace, config: TrainRunConfig) -> str:
 
 
 def run_sampling(ws: Workspace, config: SampleConfig) -> Path:
+    from thresher.output_paths import new_output_file, writable_folder
     from thresher.train.sampling import generate, save_images
 
     run_dir = find_run_dir(ws, config.run)
+    out = Path(config.out)
+    if out.suffix == ".parquet":
+        new_output_file(out, "--out")
+    else:  # a folder of PNGs: refuse a file there, or a folder that already holds images
+        if out.is_dir() and any(out.glob("*.png")):
+            raise ThresherError(f"--out {out} already holds images: choose a new folder")
+        writable_folder(out, "--out")
     labels: str | list[int] | None
     if config.labels in ("auto", "uniform", "prior", "none"):
         labels = None if config.labels == "none" else config.labels
@@ -255,4 +263,4 @@ def run_sampling(ws: Workspace, config: SampleConfig) -> Path:
         batch_size=config.batch_size,
         device=config.device,
     )
-    return save_images(images, Path(config.out))
+    return save_images(images, out)
