@@ -112,3 +112,27 @@ def test_sample_out_an_existing_file(selected, tmp_path):
     for out, words in ((tmp_path / "taken.parquet", "already exists"), (tmp_path / "afile", "is a file")):
         assert words in _one_line_error(selected, "sample", "--run", "tiny", "--n", "2", "--out", str(out))
     assert (tmp_path / "taken.parquet").read_bytes() == b"keep"
+
+
+def test_options_that_do_not_apply_are_refused(workspace, tmp_path):
+    """Issue 17.12: --split/--config on sources without them, and 0 meaning "default", are refused."""
+    parquet = _parquet(tmp_path / "p.parquet", [0, 1])
+    saved = tmp_path / "saved"
+    import datasets
+
+    datasets.load_dataset("parquet", data_files=[parquet], split="train").save_to_disk(str(saved))
+    cases = [
+        (("ingest", "builtin:digits", "--split", "test"), "--split does not apply to a built-in"),
+        (("ingest", "builtin:digits", "--config", "x"), "--config does not apply"),
+        (("ingest", "builtin:digits", "--revision", "main"), "--revision does not apply"),
+        (("ingest", parquet, "--split", "test"), "--split does not apply to Parquet"),
+        (("ingest", str(saved), "--split", "test"), "saved dataset without splits"),
+        (("ingest", parquet, "--max-pixels", "0"), "--max-pixels must be positive"),
+        (("train", "-d", "x", "--width", "0"), "--width must be at least 1"),
+        (("pretrain", "--depth", "0"), "--depth must be at least 1"),
+    ]
+    for args, words in cases:
+        assert words in _one_line_error(workspace, *args), args
+    assert not workspace.exists  # nothing was ingested under a misleading name
+    code, output = _cli(workspace, "ingest", "builtin:digits", "--split", "train")  # what it has: fine
+    assert code == 0, output

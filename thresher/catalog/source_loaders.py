@@ -80,6 +80,7 @@ def load_source(request: SourceRequest) -> LoadedSource:
     """Load what ``request`` names; any failure becomes a one-line ThresherError."""
     uri = request.uri
     if uri.startswith("builtin:"):
+        _refuse_options(request, "a built-in source", ("split", "config", "revision"))
         return _load_builtin(uri.split(":", 1)[1], request.seed)
     try:
         if _looks_local(uri):
@@ -158,10 +159,21 @@ def arrays_to_dataset(
 
 
 # -- local sources ----------------------------------------------------------------------------------
+def _refuse_options(request: SourceRequest, what: str, options: tuple[str, ...]) -> None:
+    """Options that cannot apply to this kind of source are refused, never silently ignored (``--split
+    test`` on a source without splits used to ingest the training rows under the name ``…-test``)."""
+    for option in options:
+        value = getattr(request, option)
+        if value is not None and not (option == "split" and value == "train"):
+            raise ThresherError(f"--{option} does not apply to {what} ({request.uri!r}): drop it")
+
+
 def _load_local(request: SourceRequest) -> LoadedSource:
     path = os.path.expanduser(request.uri)
     split = request.split or "train"
+    _refuse_options(request, "a local source", ("config", "revision"))
     if any(c in path for c in "*?[") or path.endswith(".parquet"):
+        _refuse_options(request, "Parquet files (they have no splits)", ("split",))
         files = sorted(glob.glob(path))
         if not files:
             raise ThresherError(f"no Parquet files match {request.uri!r}")
@@ -175,6 +187,8 @@ def _load_local(request: SourceRequest) -> LoadedSource:
             if split not in loaded:
                 raise ThresherError(f"split {split!r} not in {request.uri!r}; it has {', '.join(loaded)}")
             loaded = loaded[split]
+        else:
+            _refuse_options(request, "a saved dataset without splits", ("split",))
         return _describe(loaded, request, "disk", loaded._fingerprint, split)
     files = sorted(str(p) for p in Path(path).rglob("*") if p.is_file())
     if not files:

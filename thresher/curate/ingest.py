@@ -129,7 +129,9 @@ def class_id(label: object, row: int, column: str) -> int | None:
         )
     value = int(label)
     if value > MAX_CLASS_ID:
-        raise ThresherError(f"label column {column!r} holds {value} at row {row}: class ids must be below 2^31")
+        raise ThresherError(
+            f"label column {column!r} holds {value} at row {row}: class ids must be below 2^31"
+        )
     return value if value >= 0 else None
 
 

@@ -97,6 +97,17 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ThresherError(message)
+        check_model_overrides(self)
+
+
+def check_model_overrides(config: object) -> None:
+    """--width/--depth/--heads given must be positive: 0 used to mean "the size's default" silently."""
+    for name in ("width", "depth", "heads"):
+        value = getattr(config, name, None)
+        if value is not None and value < 1:
+            raise ThresherError(
+                f"--{name} must be at least 1, got {value} (leave it out for the size's default)"
+            )
 
     def validate(self) -> None:
         """Re-check after fields were changed in place (``__post_init__`` checks at construction)."""
@@ -222,6 +233,7 @@ class PretrainConfig:
     device: str | None = setting(None, "cpu, cuda, … (default: accelerate's choice).")
 
     def __post_init__(self) -> None:
+        check_model_overrides(self)
         checks = [
             (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
             (self.batch_size >= 1, f"--batch-size must be at least 1, got {self.batch_size}"),
@@ -307,6 +319,7 @@ class ReweightConfig:
     def __post_init__(self) -> None:
         import math
 
+        check_model_overrides(self)
         checks = [
             (self.groups in REWEIGHT_GROUPS, f"--groups must be class or cluster, got {self.groups!r}"),
             (
