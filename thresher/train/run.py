@@ -8,6 +8,7 @@ the batches and only the main process writes the catalog.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -87,12 +88,21 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         "clusters": config.clusters,
         "train": asdict(config.train),
     }
-    if config.resume:
+    resume = config.resume
+    if resume:
         _check_resume(ws, run_id, run_config)  # before anything of the run is touched
+        from thresher.train.loop import has_checkpoint
+
+        if not has_checkpoint(run_dir):
+            # Killed before its first checkpoint: nothing in the folder can be continued, so it starts over.
+            resume = False
+            if state.is_main_process:
+                shutil.rmtree(run_dir, ignore_errors=True)
+            state.wait_for_everyone()
     if state.is_main_process:
         start_run(ws, run_id, "train", resolved.source, run_config, run_dir, dataset=resolved.spec)
     try:
-        result = train(config.train, data, run_dir, resume=config.resume)
+        result = train(config.train, data, run_dir, resume=resume)
     except BaseException:
         if state.is_main_process:
             finish_run(ws, run_id, "failed")
