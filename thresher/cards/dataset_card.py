@@ -67,6 +67,7 @@ def render_dataset_card(
     data_files: list[str] | None,
     load_path: str,
     query_path: str,
+    gallery: str | None = None,
 ) -> DatasetCard:
     """Card for one subset version; ``stats`` is the subset's stats.json, ``source`` its catalog row.
 
@@ -133,4 +134,5 @@ def render_dataset_card(
         materialized=materialized,
         load_path=load_path,
         query_path=query_path,
+        gallery=gallery,
     )

@@ -185,6 +185,10 @@ class SelectConfig:
     shrinkage: str = setting(
         "ledoit-wolf", "gaussian: covariance shrinkage, ledoit-wolf or a fixed coefficient in [0, 1]."
     )
+    preview: bool = setting(
+        False, "Write the selection's gallery and counts to previews/NAME/ without creating a version."
+    )
+    gallery_clusters: int = setting(24, "With --preview: clusters drawn (the largest).")
 
     def __post_init__(self) -> None:
         from thresher.curate.scores.registry import get_method, keep_rule
@@ -232,9 +236,14 @@ class PublishConfig:
     to: str = setting(help="A local folder or hf://datasets/<owner>/<repo>.", flag="--to")
     materialize: bool = setting(False, "Also copy the kept rows (image bytes included) as Parquet shards.")
     private: bool = setting(False, "Create the Hub repo as private.")
+    gallery_clusters: int = setting(
+        24, "Clusters drawn in the version's gallery (the largest; kept beside removed samples)."
+    )
     token: str | None = setting(None, cli=False)
 
     def __post_init__(self) -> None:
+        if self.gallery_clusters < 0:
+            raise ThresherError(f"--gallery-clusters must be >= 0, got {self.gallery_clusters}")
         if not self.to.strip():
             raise ThresherError("--to is empty: give a local folder or hf://datasets/<owner>/<repo>")
 

@@ -26,6 +26,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,9 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
         load_path, query_path = f"{target.repo_id}@v{version}", f"hf://datasets/{target.repo_id}@v{version}"
 
     try:
-        files = build_bundle(ws, row, source, staging, config.materialize, load_path, query_path)
+        files = build_bundle(
+            ws, row, source, staging, config.materialize, load_path, query_path, config.gallery_clusters
+        )
         files = [f for f in files if f != OWNER_FILE]
         commit = None
         if target is None:
@@ -140,6 +143,7 @@ def build_bundle(
     materialize: bool,
     load_path: str,
     query_path: str,
+    gallery_clusters: int = 24,
 ) -> list[str]:
     subset_dir = ws.subset_dir(row["name"], int(row["version"]))
     shutil.copy2(subset_dir / "ids.parquet", out / "ids.parquet")
@@ -173,11 +177,26 @@ def build_bundle(
         )
         data_files = [p.relative_to(out).as_posix() for p in shards]
 
+    gallery = _gallery(ws, stats, out, gallery_clusters)
     card = render_dataset_card(
-        stats, source, data_files=data_files, load_path=load_path, query_path=query_path
+        stats, source, data_files=data_files, load_path=load_path, query_path=query_path, gallery=gallery
     )
     card.save(str(out / "README.md"))
     return sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+
+
+def _gallery(ws: Workspace, stats: dict[str, Any], bundle: Path, max_clusters: int) -> str | None:
+    """The version's gallery and the card section that shows it; a picture never fails a publish."""
+    from thresher.curate.gallery import gallery_markdown, write_gallery
+
+    try:
+        kept = pq.read_table(bundle / "ids.parquet", columns=["sample_id"]).column(0).to_numpy()
+        files = write_gallery(ws, stats, kept, bundle / "gallery", max_clusters=max_clusters)
+    except Exception as exc:  # noqa: BLE001 - the version is complete without its pictures
+        shutil.rmtree(bundle / "gallery", ignore_errors=True)
+        warnings.warn(f"no gallery for {stats.get('name')}@v{stats.get('version')}: {exc}", stacklevel=2)
+        return None
+    return gallery_markdown(files, bundle)
 
 
 def _current_umask() -> int:

@@ -19,6 +19,7 @@ The pool is never loaded into Python: only the per-group sizes (k rows) are, to 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import warnings
@@ -54,12 +55,19 @@ class SelectResult:
     embedder: str | None = None
     k: int | None = None
     groups: str | None = None  # what the quotas were computed over: class, cluster, or None (one group)
+    preview: bool = False  # --preview: nothing was created; ``path`` is the gallery page
 
     @property
     def ref(self) -> str:
         return f"{self.name}@v{self.version}"
 
     def lines(self) -> list[str]:
+        if self.preview:
+            return [
+                f"preview of {self.ref} (not created): would keep {self.n} of {self.n_source} "
+                f"({100 * self.n / self.n_source:.1f}%); gallery: {self.path}",
+                "run the same command without --preview to create it",
+            ]
         made_from = ""
         if self.clustering:
             made_from = f" (clustering {self.clustering}: k={self.k} on {self.embedder})"
@@ -134,6 +142,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         renamed = False
+        preview: tuple[dict, np.ndarray] | None = None
         try:
             with warnings.catch_warnings():
                 # DuckDB warns that a result of execute() costs one extra copy as Arrow; the temp tables
@@ -148,7 +157,12 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                 ).to_arrow_table()
             pq.write_table(kept_rows, staging / "ids.parquet")
             stats = _stats(con, source, cluster_run is not None, n_pool, n_kept)
-            params = {k: v for k, v in asdict(config).items() if k not in ("name", "source")}
+            # What the selection is, not how it is shown: --preview and the gallery size stay out of its hash.
+            params = {
+                k: v
+                for k, v in asdict(config).items()
+                if k not in ("name", "source", "preview", "gallery_clusters")
+            }
             params["keep"] = config.keep or method.default_keep
             params["clustering"] = cluster_run
             params["balance"] = balance
@@ -175,6 +189,9 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                 }
             )
             (staging / "stats.json").write_text(json.dumps(stats, indent=2))
+            if config.preview:  # drawn once this write connection is closed (the gallery reads the catalog)
+                preview = (stats, kept_rows.column("sample_id").to_numpy())
+                raise _PreviewReady
             staging.rename(out_dir)
             renamed = True
             insert_row(
@@ -195,11 +212,20 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                     "created": utcnow(),
                 },
             )
+        except _PreviewReady:
+            pass
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             if renamed:  # only the folder this call made
                 shutil.rmtree(out_dir, ignore_errors=True)
             raise
+    if preview is not None:
+        try:
+            return _preview(ws, config, *preview, staging, n_pool)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError):  # the subset's folder, made for the staging, if still empty
+                staging.parent.rmdir()
     clustering = run_config(ws, cluster_run) if cluster_run else {}
     return SelectResult(
         config.name,
@@ -213,6 +239,27 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         clustering.get("k"),
         group_kind,
     )
+
+
+class _PreviewReady(Exception):
+    """Leaves the write transaction of a ``--preview`` selection without creating anything."""
+
+
+def _preview(
+    ws: Workspace, config: SelectConfig, stats: dict, kept: np.ndarray, staging: Path, n_pool: int
+) -> SelectResult:
+    """``--preview``: the selection's gallery and counts in ``previews/<name>/``; no version, no catalog row."""
+    from thresher.curate.gallery import write_gallery
+
+    folder = ws.root / "previews" / config.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    write_gallery(ws, stats, kept, staging / "gallery", max_clusters=config.gallery_clusters)
+    staging.rename(folder)
+    return SelectResult(
+        config.name, int(stats["version"]), len(kept), n_pool, folder / "gallery" / "index.html",
+        stats["params"].get("clustering"), stats.get("score_run"), preview=True,
+    )  # fmt: skip
 
 
 def _default_clustering(ws: Workspace, config: SelectConfig, method: ScoreMethod, source: str) -> str | None:
