@@ -79,3 +79,20 @@ def test_parquet_and_saved_dataset_sources(workspace, tmp_path):
 def test_bad_source_name_is_refused(workspace):
     with pytest.raises(ThresherError, match="invalid source name"):
         ingest(workspace, IngestConfig(source="builtin:digits", name="../escape"))
+
+
+def test_ingest_in_two_processes_records_exactly_what_one_does(tmp_path, image_folder):
+    """Issue 15.3: --num-proc splits the decode check across processes; every per-row record is the same."""
+    from thresher.catalog.workspace import Workspace
+    from thresher.curate.config import IngestConfig
+    from thresher.curate.ingest import ingest
+
+    tables = []
+    for procs in (1, 2):
+        ws = Workspace(tmp_path / f"ws{procs}")
+        for source in ("builtin:mnist-lt", str(image_folder)):
+            ingest(ws, IngestConfig(source=source, num_proc=procs))
+        with ws.connect(read_only=True) as con:
+            tables.append(con.execute("SELECT * FROM samples ORDER BY source, row").fetchall())
+    assert tables[0] == tables[1] and len(tables[0]) > 1703
+    assert any(row[6] == "skipped" for row in tables[0])  # the folder's corrupt files, recorded in both

@@ -69,8 +69,13 @@ class IngestConfig:
     max_pixels: int = setting(
         DEFAULT_MAX_PIXELS, "Images with more pixels are skipped (decompression bombs)."
     )
+    num_proc: int = setting(
+        1, "Processes that decode-check the rows (the result is the same for any number)."
+    )
 
     def __post_init__(self) -> None:
+        if self.num_proc < 1:
+            raise ThresherError(f"--num-proc must be at least 1, got {self.num_proc}")
         if self.max_pixels < 1:
             raise ThresherError("--max-pixels must be positive")
         if self.name is not None:

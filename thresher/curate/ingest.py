@@ -18,7 +18,6 @@ import datasets
 import numpy as np
 import pyarrow as pa
 from PIL import Image
-from tqdm.auto import tqdm
 
 from thresher.catalog.names import check_name, utcnow
 from thresher.catalog.source_loaders import LoadedSource, SourceRequest, default_source_id, load_source
@@ -72,7 +71,7 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
                 f"this one is {loaded.revision}: pass --name to ingest it under another name"
             )
 
-    table, skipped = _inspect_rows(loaded, config.max_pixels, source_id)
+    table, skipped = _inspect_rows(loaded, config.max_pixels, source_id, config.num_proc)
     if loaded.kind == "builtin":
         # Built-ins are generated, so the workspace keeps the rows themselves.
         loaded.dataset.save_to_disk(str(ws.source_dir(source_id) / "dataset"))
@@ -135,45 +134,74 @@ def class_id(label: object, row: int, column: str) -> int | None:
     return value if value >= 0 else None
 
 
-def _inspect_rows(loaded: LoadedSource, max_pixels: int, source_id: str) -> tuple[pa.Table, dict[str, int]]:
+def _inspect_rows(
+    loaded: LoadedSource, max_pixels: int, source_id: str, num_proc: int = 1
+) -> tuple[pa.Table, dict[str, int]]:
+    """Decode-check every row (in ``num_proc`` processes with datasets' own ``map``: the output keeps the
+    row order, so it is identical to one process) and return the per-row status table."""
     raw = loaded.dataset.cast_column(loaded.image_column, datasets.Image(decode=False))
     columns = [loaded.image_column] + ([loaded.label_column] if loaded.label_column else [])
     raw = raw.select_columns(columns)
     n = len(raw)
-    widths = np.zeros(n, dtype=np.int32)
-    heights = np.zeros(n, dtype=np.int32)
-    labels: list[int | None] = [None] * n
-    status: list[str] = ["ok"] * n
-    errors: list[str | None] = [None] * n
+    checked = raw.map(
+        _check_batch,
+        batched=True,
+        batch_size=512,
+        with_indices=True,
+        num_proc=num_proc if num_proc > 1 and n >= 2 * 512 else None,
+        remove_columns=columns,
+        fn_kwargs={
+            "image_column": loaded.image_column,
+            "label_column": loaded.label_column,
+            "max_pixels": max_pixels,
+        },  # fmt: skip
+        features=datasets.Features(
+            {
+                "width": datasets.Value("int32"),
+                "height": datasets.Value("int32"),
+                "label": datasets.Value("int32"),
+                "error": datasets.Value("string"),
+            }
+        ),  # fmt: skip
+        desc="ingest: checking images",
+        load_from_cache_file=False,
+        keep_in_memory=True,
+    )
+    errors = checked["error"]
     skipped: dict[str, int] = {}
-    row = 0
-    for batch in tqdm(
-        raw.iter(batch_size=512), total=(n + 511) // 512, desc="ingest: checking images", unit="batch"
-    ):
-        for i, value in enumerate(batch[loaded.image_column]):
-            w, h, error = inspect_image(value, max_pixels)
-            widths[row], heights[row] = w, h
-            if error is not None:
-                status[row], errors[row] = "skipped", error
-                kind = error.split(":")[0]
-                skipped[kind] = skipped.get(kind, 0) + 1
-            if loaded.label_column:
-                labels[row] = class_id(batch[loaded.label_column][i], row, loaded.label_column)
-            row += 1
+    for error in errors:
+        if error is not None:
+            kind = error.split(":")[0]
+            skipped[kind] = skipped.get(kind, 0) + 1
     rows = np.arange(n, dtype=np.int64)
     table = pa.table(
         {
             "source": pa.array([source_id] * n, pa.string()),
             "row": rows,
             "sample_id": rows,
-            "label": pa.array(labels, pa.int32()),
-            "width": widths,
-            "height": heights,
-            "status": status,
+            "label": pa.array(checked["label"], pa.int32()),
+            "width": np.asarray(checked["width"], dtype=np.int32),
+            "height": np.asarray(checked["height"], dtype=np.int32),
+            "status": ["ok" if e is None else "skipped" for e in errors],
             "error": pa.array(errors, pa.string()),
         }
     )
     return table, skipped
+
+
+def _check_batch(
+    batch: dict, indices: list[int], image_column: str, label_column: str | None, max_pixels: int
+) -> dict[str, list]:
+    out: dict[str, list] = {"width": [], "height": [], "label": [], "error": []}
+    for i, value in enumerate(batch[image_column]):
+        w, h, error = inspect_image(value, max_pixels)
+        out["width"].append(w)
+        out["height"].append(h)
+        out["error"].append(error)
+        out["label"].append(
+            class_id(batch[label_column][i], indices[i], label_column) if label_column else None
+        )
+    return out
 
 
 def inspect_image(value: dict | None, max_pixels: int) -> tuple[int, int, str | None]:
