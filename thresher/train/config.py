@@ -25,6 +25,16 @@ T_SAMPLINGS = ("uniform", "logit_normal")
 SAMPLERS = ("euler", "heun")
 
 
+def check_model_overrides(config: object) -> None:
+    """--width/--depth/--heads given must be positive: 0 used to mean "the size's default" silently."""
+    for name in ("width", "depth", "heads"):
+        value = getattr(config, name, None)
+        if value is not None and value < 1:
+            raise ThresherError(
+                f"--{name} must be at least 1, got {value} (leave it out for the size's default)"
+            )
+
+
 @dataclass
 class TrainConfig:
     """Everything a run needs besides its data; saved resolved as ``config.yaml``. The command line takes its
@@ -98,16 +108,6 @@ class TrainConfig:
             if not ok:
                 raise ThresherError(message)
         check_model_overrides(self)
-
-
-def check_model_overrides(config: object) -> None:
-    """--width/--depth/--heads given must be positive: 0 used to mean "the size's default" silently."""
-    for name in ("width", "depth", "heads"):
-        value = getattr(config, name, None)
-        if value is not None and value < 1:
-            raise ThresherError(
-                f"--{name} must be at least 1, got {value} (leave it out for the size's default)"
-            )
 
     def validate(self) -> None:
         """Re-check after fields were changed in place (``__post_init__`` checks at construction)."""
