@@ -7,7 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from thresher.curate.config import SelectConfig
-from thresher.curate.select import group_quotas, select
+from thresher.curate.select import select
+from thresher.curate.select_quotas import group_quotas
 from thresher.errors import ThresherError
 
 

@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from thresher.cli import main
-from thresher.experiments.sweep_spec import SpecError, load_spec, preset_names
+from thresher.experiments.sweep_presets import preset_names, spec_for
+from thresher.experiments.sweep_spec import SpecError, load_spec
 
 GOOD = """\
 name: tiny
@@ -100,10 +101,10 @@ def test_cli_refuses_bad_input_before_running(tmp_path: Path) -> None:
 def test_demo_is_a_preset_with_its_own_seeds() -> None:
     from thresher.experiments.demo_config import DemoConfig, demo_spec
 
-    spec = load_spec("demo")
+    spec = spec_for("demo")
     assert spec == demo_spec(DemoConfig())
     assert spec.budget == "epochs" and spec.epochs == DemoConfig().recipe.epochs and spec.cluster_conditioning
     seeds = {m.label: m.seeds or spec.seeds for m in spec.methods}
     assert seeds == {"random": [0], "cluster-proportional": [0, 1], "cluster-equal": [0, 1]}
-    assert load_spec("demo-quick").epochs < spec.epochs
+    assert spec_for("demo-quick").epochs < spec.epochs
     assert {"demo", "demo-quick"} <= set(preset_names())

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from thresher.catalog.names import config_hash, utcnow
@@ -39,6 +38,7 @@ from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.curate.config import SelectConfig
 from thresher.curate.groups import resolve_groups
 from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule
+from thresher.curate.select_quotas import quota_sql
 from thresher.errors import ThresherError
 
 
@@ -116,13 +116,13 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                     raise ThresherError("--inverse with --balance equal needs --ratio or --keep-count")
                 rest = n_pool - (round(n_pool * (1.0 - config.ratio)) if config.ratio is not None else n_keep)
                 rest_sql = (
-                    _kept_sql(con, balance, rest, rule)
+                    quota_sql(con, balance, rest, rule)
                     if rest > 0
                     else "SELECT NULL::BIGINT AS sample_id WHERE false"
                 )
                 kept_sql = f"SELECT sample_id FROM pool EXCEPT ({rest_sql})"
             else:
-                kept_sql = _kept_sql(con, balance, n_keep, rule)
+                kept_sql = quota_sql(con, balance, n_keep, rule)
         con.execute(f"CREATE TEMP TABLE kept AS {kept_sql}", kept_params)
         n_kept = con.execute("SELECT count(*) FROM kept").fetchone()[0]
         if n_kept == 0:
@@ -344,59 +344,6 @@ def _target_count(config: SelectConfig, n_pool: int) -> int:
     # The pruned count is what rounds, so that a selection at ratio r and its inverse at ratio r
     # (which keeps round(n·(1−r))) add up to the pool at r = 0.5 for any pool size.
     return max(1, n_pool - round(n_pool * config.ratio))
-
-
-def _kept_sql(con, balance: str | None, n_keep: int, rule: str) -> str:
-    sizes = con.execute("SELECT grp, count(*) FROM pool GROUP BY grp ORDER BY grp").fetchall()
-    groups = np.array([g for g, _ in sizes], dtype=np.int64)
-    counts = np.array([c for _, c in sizes], dtype=np.int64)
-    quotas = group_quotas(counts, n_keep, balance)
-    con.execute("DROP TABLE IF EXISTS quotas")
-    con.register("quotas_arrow", pa.table({"grp": groups, "quota": quotas}))
-    con.execute("CREATE TEMP TABLE quotas AS SELECT * FROM quotas_arrow")
-    con.unregister("quotas_arrow")
-    # Position 1 is the smallest order_key in its group; ties break on sample_id so reruns agree.
-    ranked = (
-        "SELECT p.sample_id, q.quota, count(*) OVER (PARTITION BY p.grp) AS size, "
-        "row_number() OVER (PARTITION BY p.grp ORDER BY p.order_key, p.sample_id) AS pos "
-        "FROM pool p JOIN quotas q USING (grp)"
-    )
-    condition = {
-        "low": "pos <= quota",
-        "high": "pos > size - quota",
-        "middle": "pos > size - quota - (size - quota) // 2 AND pos <= size - (size - quota) // 2",
-    }[rule]
-    return f"SELECT sample_id FROM ({ranked}) WHERE {condition}"
-
-
-def group_quotas(counts: np.ndarray, n_keep: int, balance: str | None) -> np.ndarray:
-    """How many samples to keep from each group so that the total is ``n_keep`` (−1: equal's default)."""
-    counts = np.asarray(counts, dtype=np.int64)
-    if balance is None:
-        return np.minimum(counts, n_keep)
-    if balance == "proportional":
-        exact = counts * (n_keep / counts.sum())
-        quotas = np.floor(exact).astype(np.int64)
-        # Largest remainder, ties to the larger group then the lower group index: deterministic.
-        order = np.lexsort((np.arange(len(counts)), -counts, -(exact - quotas)))
-        quotas[order[: n_keep - quotas.sum()]] += 1
-        return np.minimum(quotas, counts)
-    if n_keep < 0:
-        return np.full_like(counts, counts.min())
-    # equal: the largest s with sum(min(count, s)) <= n_keep, then one more to the roomiest groups.
-    lo, hi = 0, int(counts.max())
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if np.minimum(counts, mid).sum() <= n_keep:
-            lo = mid
-        else:
-            hi = mid - 1
-    quotas = np.minimum(counts, lo)
-    leftover = n_keep - int(quotas.sum())
-    room = np.flatnonzero(counts > quotas)
-    room = room[np.lexsort((room, -(counts[room] - quotas[room])))]
-    quotas[room[:leftover]] += 1
-    return quotas
 
 
 def _stats(con, source: str, clustered: bool, n_pool: int, n_kept: int) -> dict:

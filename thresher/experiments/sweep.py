@@ -26,7 +26,7 @@ from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 from thresher.experiments.sweep_cells import Cell, SweepContext, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
-from thresher.experiments.sweep_spec import SweepSpec, load_spec
+from thresher.experiments.sweep_spec import SweepSpec
 
 # One initial noise for every cell's grid samples, so a method's row of images across ratios differs only
 # by the model (the paper's Figure 2/3).
@@ -71,7 +71,9 @@ def check_sources(ws: Workspace, spec: SweepSpec) -> None:
 
 def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome:
     """Run (or resume) the sweep ``config.spec``, or this process's shard of it."""
-    return run_spec(ws, load_spec(config.spec), config.shard_range)
+    from thresher.experiments.sweep_presets import spec_for
+
+    return run_spec(ws, spec_for(config.spec), config.shard_range)
 
 
 def run_spec(ws: Workspace, spec: SweepSpec, shard: tuple[int, int] | None = None) -> SweepOutcome:

@@ -119,15 +119,8 @@ class SweepSpec:
         return any("pretrain" in get_method(m.method).needs for m in self.methods)
 
 
-def _code_presets() -> dict[str, Any]:
-    """Presets built from a config dataclass instead of a file, so their defaults live in one place."""
-    from thresher.experiments.demo_config import DemoConfig, demo_spec
-
-    return {"demo": lambda: demo_spec(DemoConfig()), "demo-quick": lambda: demo_spec(DemoConfig(quick=True))}
-
-
-def preset_names() -> list[str]:
-    return sorted([p.stem for p in PRESETS_DIR.glob("*.yaml")] + list(_code_presets()))
+def file_preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
 
 
 def spec_path(spec: str) -> Path:
@@ -139,15 +132,12 @@ def spec_path(spec: str) -> Path:
     if preset.is_file():
         return preset
     raise SpecError(
-        f"no spec file {spec!r} and no preset of that name (presets: {', '.join(preset_names())})"
+        f"no spec file {spec!r} and no preset of that name (presets: {', '.join(file_preset_names())}; see `thresher sweep --help`)"
     )
 
 
 def load_spec(spec: str) -> SweepSpec:
     """Read and check a spec file or preset; every problem is a :class:`SpecError` naming its line."""
-    built = _code_presets().get(spec)
-    if built is not None and not Path(spec).is_file():
-        return built()
     path = spec_path(spec)
     text = path.read_text()
     where = str(path)
