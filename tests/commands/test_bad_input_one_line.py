@@ -136,3 +136,15 @@ def test_options_that_do_not_apply_are_refused(workspace, tmp_path):
     assert not workspace.exists  # nothing was ingested under a misleading name
     code, output = _cli(workspace, "ingest", "builtin:digits", "--split", "train")  # what it has: fine
     assert code == 0, output
+
+
+def test_select_on_a_source_without_ok_rows_records_nothing(workspace, tmp_path):
+    """Issue 17.15: the error comes before any score run is written."""
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"image": [{"bytes": b"junk", "path": None}] * 3, "label": [0, 1, 0]}), path)
+    assert _cli(workspace, "ingest", str(path))[0] == 0
+    message = _one_line_error(workspace, "select", "--name", "z", "--method", "random", "--ratio", "0.5")
+    assert "no decodable rows" in message
+    with workspace.connect(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    assert not (workspace.root / "scores").exists() or not any((workspace.root / "scores").iterdir())
