@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from thresher.catalog.names import config_hash, utcnow
 from thresher.catalog.runs import finished_runs, only_finished_run, run_config
 from thresher.catalog.scores import score_files
+from thresher.catalog.staging import new_staging, remove_abandoned, seal
 from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.curate.config import SelectConfig
@@ -131,16 +132,18 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             con.execute("SELECT max(version) FROM subsets WHERE name = ?", [config.name]).fetchone()[0] or 0
         ) + 1
         out_dir = ws.subset_dir(config.name, version)
+        if out_dir.exists() and remove_abandoned(out_dir.parent, out_dir.name):
+            pass  # a select killed between its rename and its catalog row: its owner is gone, redo it
         if out_dir.exists():
-            # Not in the catalog, so not provably ours: a select killed after its rename, or another name
-            # that is this one on a case-insensitive filesystem. Never delete it; say what to do.
+            # Not in the catalog and not provably ours: another name that is this one on a case-insensitive
+            # filesystem, or a folder someone put there. Never delete it; say what to do.
             raise ThresherError(
                 f"{out_dir} exists but the catalog has no {config.name}@v{version} (a select killed before "
                 "it finished, or a name differing only in case): move it away or choose another --name"
             )
-        staging = out_dir.parent / f".v{version}.partial"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
+        # The owner record stays in the version folder until its catalog row is committed, so a select
+        # killed in between leaves a folder that the next one can prove abandoned.
+        staging = new_staging(out_dir.parent / f".v{version}.partial")
         renamed = False
         preview: tuple[dict, np.ndarray] | None = None
         try:
@@ -212,6 +215,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                     "created": utcnow(),
                 },
             )
+            seal(out_dir)
         except _PreviewReady:
             pass
         except BaseException:
@@ -255,7 +259,7 @@ def _preview(
     shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
     write_gallery(ws, stats, kept, staging / "gallery", max_clusters=config.gallery_clusters)
-    staging.rename(folder)
+    seal(staging).rename(folder)
     return SelectResult(
         config.name, int(stats["version"]), len(kept), n_pool, folder / "gallery" / "index.html",
         stats["params"].get("clustering"), stats.get("score_run"), preview=True,

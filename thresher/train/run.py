@@ -210,7 +210,10 @@ def _check_resume(ws: Workspace, run_id: str, new: dict) -> None:
     try:
         old = run_row(ws, run_id)["config"]
     except ThresherError:
-        raise ThresherError(f"cannot resume {run_id!r}: the catalog has no such training run") from None
+        raise ThresherError(
+            f"cannot resume {run_id!r}: the catalog has no such training run (nothing of it was recorded: "
+            "run without --resume to start it)"
+        ) from None
     differences = [
         (key, old.get(key), new.get(key)) for key in new if key != "train" and old.get(key) != new.get(key)
     ]
