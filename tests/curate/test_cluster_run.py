@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from tests.curate.scores.test_surrogate import fake_embeddings
-from thresher.catalog.embeddings import register_embeddings, write_embedding_part, write_meta
+from thresher.catalog.embeddings import register_embeddings, write_embedding_part
+from thresher.catalog.part_files import write_meta
 from thresher.catalog.samples import labels_of, ok_sample_ids
 from thresher.curate.cluster_run import run_cluster
 from thresher.curate.config import ClusterRunConfig, IngestConfig

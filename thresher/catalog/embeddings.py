@@ -8,8 +8,7 @@ Layout of one store (docs/architecture.md, "Workspace")::
     out_dir/_SUCCESS.{i:05d}          written last: the part is complete
     out_dir/embedder/                 fitted state of data-fitted embedders (pixels PCA), reused on resume
 
-A part is written aside and renamed into place before its marker, so a crash never leaves a half part
-marked done. The writer (:func:`thresher.curate.embed.embed_dataset`) lives in curate; every reader
+Parts are written and checked by :mod:`thresher.catalog.part_files` (atomic, size-checked markers). The writer (:func:`thresher.curate.embed.embed_dataset`) lives in curate; every reader
 (clustering, dedup, surrogate scores) uses :class:`EmbeddingStore`.
 """
 
@@ -17,53 +16,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from thresher.catalog.names import utcnow
+from thresher.catalog.part_files import part_done, read_part, write_part
 from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
 
-def part_stem(index: int) -> str:
-    return f"part-{index:05d}"
-
-
-def marker_path(out_dir: Path, index: int) -> Path:
-    return out_dir / f"_SUCCESS.{index:05d}"
-
-
-def part_done(out_dir: Path, index: int) -> bool:
-    stem = part_stem(index)
-    return all(
-        p.is_file()
-        for p in (marker_path(out_dir, index), out_dir / f"{stem}.npy", out_dir / f"{stem}.ids.parquet")
-    )
-
-
 def write_embedding_part(out_dir: Path, index: int, ids: np.ndarray, vectors: np.ndarray) -> None:
-    """Write one part atomically (temp file + rename), then its marker, so a crash never leaves a half part marked done."""
-    stem = part_stem(index)
-    marker_path(out_dir, index).unlink(missing_ok=True)
-    tmp_npy, tmp_ids = out_dir / f".{stem}.npy.tmp", out_dir / f".{stem}.ids.parquet.tmp"
-    with open(tmp_npy, "wb") as fh:
-        np.save(fh, vectors)
-    pq.write_table(pa.table({"sample_id": pa.array(ids, type=pa.int64())}), tmp_ids)
-    os.replace(tmp_npy, out_dir / f"{stem}.npy")
-    os.replace(tmp_ids, out_dir / f"{stem}.ids.parquet")
-    marker_path(out_dir, index).touch()
-
-
-def write_meta(out_dir: Path, meta: dict) -> None:
-    tmp = out_dir / ".meta.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out_dir / "meta.json")
+    """Write one part of vectors and their sample ids (atomically, marker last)."""
+    write_part(out_dir, index, ids, vectors)
 
 
 def ids_fingerprint(sample_ids: np.ndarray) -> str:
@@ -101,9 +68,8 @@ class EmbeddingStore:
 
     def part(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """One part: (sample ids int64, vectors memory-mapped in the stored dtype)."""
-        stem = self.path / part_stem(index)
-        ids = pq.read_table(f"{stem}.ids.parquet", columns=["sample_id"]).column(0).to_numpy()
-        return ids.astype(np.int64, copy=False), np.load(f"{stem}.npy", mmap_mode="r")
+        ids, vectors, _ = read_part(self.path, index)
+        return ids, vectors
 
     def _parts(self, allow_partial: bool) -> list[int]:
         done = self.done_parts()

@@ -67,6 +67,16 @@ def ok_sample_ids(ws: Workspace, source_id: str) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
+def decode_row(image: Image.Image, size: int | None, background: RGB = WHITE) -> np.ndarray:
+    """One image as uint8 H×W (grey) or H×W×3: composited onto ``background``, then resized to size×size
+    (bicubic) when ``size`` is given. The one decode every reader of pixels shares (``load_images`` and the
+    image stores), so a store holds exactly what ``load_images`` returns."""
+    image = composite_onto(image, background)
+    if size is not None and image.size != (size, size):
+        image = image.resize((size, size), Image.BICUBIC)
+    return np.asarray(image)
+
+
 def load_images(
     ws: Workspace,
     source_id: str,
@@ -87,11 +97,7 @@ def load_images(
     arrays = []
     n_batches = (len(subset) + 255) // 256
     for batch in tqdm(subset.iter(batch_size=256), total=n_batches, desc="decoding images", leave=False):
-        for img in batch["image"]:
-            img = composite_onto(img, background)
-            if size is not None and img.size != (size, size):
-                img = img.resize((size, size), Image.BICUBIC)
-            arrays.append(np.asarray(img))
+        arrays += [decode_row(img, size, background) for img in batch["image"]]
     if not arrays:
         return np.zeros((0, 1, 1, 1), np.uint8)
     colour = any(a.ndim == 3 for a in arrays)

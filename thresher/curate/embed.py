@@ -29,7 +29,8 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from thresher.catalog.embeddings import ids_fingerprint, part_done, write_embedding_part, write_meta
+from thresher.catalog.embeddings import ids_fingerprint, write_embedding_part
+from thresher.catalog.part_files import part_done, write_meta
 from thresher.device import pick_device
 from thresher.embedders import Embedder, Preprocess, build_embedder
 from thresher.errors import ThresherError

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from thresher.catalog.embeddings import EmbeddingStore, ids_fingerprint, write_embedding_part, write_meta
+from thresher.catalog.embeddings import EmbeddingStore, ids_fingerprint, write_embedding_part
+from thresher.catalog.part_files import write_meta
 from thresher.curate.embed import EmbeddingInfo
 from thresher.errors import ThresherError
 

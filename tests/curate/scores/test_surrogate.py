@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import fake_clustering
 from thresher.cards.dataset_card import render_dataset_card
-from thresher.catalog.embeddings import register_embeddings, write_embedding_part, write_meta
+from thresher.catalog.embeddings import register_embeddings, write_embedding_part
+from thresher.catalog.part_files import write_meta
 from thresher.catalog.samples import labels_of, ok_sample_ids
 from thresher.catalog.scores import score_run, score_table, write_score_part
 from thresher.catalog.workspace import fetch_source

@@ -1,0 +1,222 @@
+"""Image stores: a source's decoded pixels, or an autoencoder's latents of them, in memory-mapped parts.
+
+Training and evaluation read rows from here a batch at a time instead of decoding the whole set into one
+array, so their memory does not grow with the number of rows (docs/architecture.md, "Image stores").
+
+Layout of one store, ``cache/stores/<source>/<encoder>-<size>-<digest>/``::
+
+    meta.json                  source, source_key (revision/fingerprint), n_rows, encoder, encoder_sha1,
+                               size, background, layout, dtype, part_rows
+    part-{p:05d}.npy           the ok rows with sample ids in [p·part_rows, (p+1)·part_rows):
+                               pixels (rows, H, W, C) uint8, C = 1 when every row of the part is grey
+                               else 3; or latents (rows, c, h, w) float32
+    part-{p:05d}.ids.parquet   sample_id, grey (the row decoded to one channel)
+    _SUCCESS.{p:05d}           the files' sizes, written last (thresher.catalog.part_files)
+
+Parts are fixed ranges of the source's rows, so a subset needs only the parts its rows fall in, every subset
+of a source shares them, and the parts are the unit of resumption and of multi-process work. The folder's
+digest covers everything that determines the rows (the source's revision and row count, the encoder and
+its weights' SHA-1, the size and the background), so a changed source or another autoencoder gets another
+store, never rows of the old one. The writer is :mod:`thresher.catalog.image_store_build`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from thresher.catalog.part_files import part_done, read_part
+from thresher.catalog.workspace import Workspace, embedder_folder
+from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE
+
+FORMAT = 1
+PART_ROWS = 4096
+"""Source rows per part: 12 MiB of 32-px RGB, 768 MiB at 256 px; small enough to redo, few enough to list."""
+PIXELS = "pixels"
+"""The identity encoder: the store holds the decoded uint8 pixels."""
+
+
+@dataclass(frozen=True)
+class StoreKey:
+    """What determines a store's rows; its digest names the folder."""
+
+    source: str
+    source_key: str  # the source's pinned revision or fingerprint
+    n_rows: int  # the source's row count
+    encoder: str  # PIXELS or the autoencoder's name
+    encoder_sha1: str | None  # SHA-1 of the autoencoder's weights (None for pixels)
+    size: int | None  # side images are resized to (None: as stored)
+    background: str  # what transparent pixels were composited onto
+    part_rows: int = PART_ROWS
+
+    @property
+    def layout(self) -> str:
+        return "nhwc-uint8" if self.encoder == PIXELS else "nchw-float32"
+
+    def meta(self) -> dict:
+        return {"format": FORMAT, **asdict(self), "layout": self.layout}
+
+    def folder_name(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.meta(), sort_keys=True).encode()).hexdigest()[:16]
+        readable = re.sub(r"[^A-Za-z0-9._-]+", "_", self.encoder).strip("_")[-48:]
+        return f"{readable}-{self.size or 'native'}px-{digest}"
+
+
+def store_dir(ws: Workspace, key: StoreKey) -> Path:
+    return ws.root / "cache" / "stores" / embedder_folder(key.source) / key.folder_name()
+
+
+def check_meta(folder: Path, key: StoreKey) -> None:
+    """Refuse a folder whose meta.json describes other rows (a store copied or edited by hand)."""
+    meta_file = folder / "meta.json"
+    if not meta_file.is_file():
+        return
+    try:
+        old = json.loads(meta_file.read_text())
+    except ValueError:
+        raise ThresherError(f"image store {folder} has an unreadable meta.json; delete the folder") from None
+    changed = sorted(k for k, v in key.meta().items() if old.get(k) != v)
+    if changed:
+        raise ThresherError(
+            f"image store {folder} holds other rows ({', '.join(changed)} differ); delete the folder"
+        )
+
+
+def parts_of(sample_ids: np.ndarray, part_rows: int) -> np.ndarray:
+    """The parts that rows ``sample_ids`` fall in, ascending."""
+    return np.unique(np.asarray(sample_ids, dtype=np.int64) // part_rows)
+
+
+def part_matches(folder: Path, part: int, expected_ids: np.ndarray) -> bool:
+    """Whether part ``part`` is complete and holds exactly ``expected_ids`` (the range's ok rows now)."""
+    if not part_done(folder, part):
+        return False
+    try:
+        ids, _, _ = read_part(folder, part)
+    except (OSError, ValueError):
+        return False
+    return np.array_equal(ids, expected_ids)
+
+
+class StoreView:
+    """Rows ``sample_ids`` of a store, in that order, gathered from the memory-mapped parts on demand.
+
+    Pixel stores satisfy :class:`thresher.image_rows.ImageRows` (uint8 H×W×C rows): the view has one channel
+    when every one of its rows decoded grey, else three (grey rows repeated, as ``load_images`` does), so a
+    view equals ``load_images`` of the same rows. Latent views give c×h×w float32 rows. Part files are
+    opened lazily in each process, so a view can be handed to DataLoader workers.
+    """
+
+    def __init__(self, folder: Path, key: StoreKey, sample_ids: np.ndarray) -> None:
+        self.folder = folder
+        self.key = key
+        self.sample_ids = np.asarray(sample_ids, dtype=np.int64)
+        parts = self.sample_ids // key.part_rows
+        self._part = parts.astype(np.int32)
+        self._row = np.empty(len(self.sample_ids), dtype=np.int64)
+        grey = np.empty(len(self.sample_ids), dtype=bool)
+        shapes: dict[int, tuple[int, ...]] = {}
+        for part in parts_of(self.sample_ids, key.part_rows):
+            ids, array, extra = read_part(folder, int(part), ("grey",))
+            mine = np.flatnonzero(parts == part)
+            found = np.minimum(np.searchsorted(ids, self.sample_ids[mine]), max(len(ids) - 1, 0))
+            if len(ids) == 0 or not np.array_equal(ids[found], self.sample_ids[mine]):
+                missing = self.sample_ids[mine][ids[found] != self.sample_ids[mine]] if len(ids) else mine
+                raise ThresherError(
+                    f"row {int(missing[0])} of source {key.source!r} is not an ok row of image store {folder}"
+                )
+            self._row[mine] = found
+            grey[mine] = extra["grey"][found]
+            shapes[int(part)] = array.shape[1:]
+        self._arrays: dict[int, np.ndarray] = {}
+        self._shapes = shapes
+        sides = {s[:2] if self.is_pixels else s[1:] for s in shapes.values()}
+        if len(sides) > 1:
+            shown = ", ".join(f"{w}x{h}" for h, w in sorted(sides)[:3])
+            raise ThresherError(f"images of {key.source!r} have several sizes ({shown}): pass an image size")
+        first = next(iter(shapes.values()), (1, 1, 1))
+        if self.is_pixels:
+            self._row_shape = (*first[:2], 1 if grey.all() else 3)
+        else:
+            self._row_shape = tuple(first)
+
+    @property
+    def is_pixels(self) -> bool:
+        return self.key.encoder == PIXELS
+
+    def __len__(self) -> int:
+        return len(self.sample_ids)
+
+    def __repr__(self) -> str:
+        return f"StoreView({str(self.folder)!r}, rows={len(self)}, row_shape={self._row_shape})"
+
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        """One row's shape: (H, W, C) pixels or (c, h, w) latents."""
+        return self._row_shape
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self), *self._row_shape)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8 if self.is_pixels else np.float32)
+
+    def _array(self, part: int) -> np.ndarray:
+        if part not in self._arrays:
+            _, self._arrays[part], _ = read_part(self.folder, part)
+        return self._arrays[part]
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_arrays"] = {}  # memory maps are reopened in the process that unpickles the view
+        return state
+
+    def take(self, positions: np.ndarray) -> np.ndarray:
+        """The rows at ``positions`` of the view (any order, repeats allowed), one array."""
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        out = np.empty((len(positions), *self._row_shape), dtype=self.dtype)
+        parts = self._part[positions]
+        for part in np.unique(parts):
+            where = np.flatnonzero(parts == part)
+            block = self._array(int(part))[self._row[positions[where]]]
+            out[where] = self._fit_channels(block)
+        return out
+
+    def _fit_channels(self, block: np.ndarray) -> np.ndarray:
+        if not self.is_pixels or block.shape[-1] == self._row_shape[-1]:
+            return block
+        if block.shape[-1] == 1:  # a grey part in a colour view: the channel repeated
+            return np.repeat(block, 3, axis=-1)
+        return block[..., :1]  # a colour part's grey rows in an all-grey view: three equal channels
+
+    def row(self, position: int) -> np.ndarray:
+        part = int(self._part[position])
+        return self._fit_channels(self._array(part)[self._row[position]][None])[0]
+
+    def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+        for start in range(0, len(self), batch_size):
+            yield self.take(np.arange(start, min(start + batch_size, len(self))))
+
+
+def pixel_rows(
+    ws: Workspace,
+    source: str,
+    sample_ids: np.ndarray,
+    *,
+    size: int | None = None,
+    background: RGB = WHITE,
+) -> StoreView:
+    """Rows ``sample_ids`` of ``source`` as uint8 H×W×C pixels from its pixel store, building the parts they
+    need first (in parallel under ``accelerate launch``): the same rows ``load_images`` decodes."""
+    from thresher.catalog.image_store_build import open_store
+
+    return open_store(ws, source, sample_ids, size=size, background=background)

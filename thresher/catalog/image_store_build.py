@@ -1,0 +1,224 @@
+"""Writing image stores (layout: :mod:`thresher.catalog.image_store`): a streaming pass over the rows.
+
+DataLoader workers decode batches of rows (``decode_row``, the decode ``load_images`` uses); an optional
+encoder (an autoencoder: :class:`thresher.train.latents.VaeEncoder`) maps each batch to latents; a part is
+written when its last batch arrives. Nothing holds more than one part. Only the parts the requested rows
+fall in are built, and only those that are missing, incomplete, truncated or out of date with the catalog's
+ok rows: a rerun or another subset of the source reuses the rest. Under ``accelerate launch`` the parts to
+build are dealt to the ranks in turn, and every rank waits for all of them before reading.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Protocol
+
+import datasets
+import numpy as np
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from thresher.catalog.image_store import (
+    PART_ROWS,
+    PIXELS,
+    StoreKey,
+    StoreView,
+    check_meta,
+    part_matches,
+    parts_of,
+    store_dir,
+)
+from thresher.catalog.part_files import marker_path, write_meta, write_part
+from thresher.catalog.samples import decode_row, ok_sample_ids, open_source
+from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.device import process_state
+from thresher.errors import ThresherError
+from thresher.images import RGB, WHITE, background_name
+
+
+class Encoder(Protocol):
+    """What a latent store encodes pixels with."""
+
+    name: str
+    sha1: str  # of the weights: another state of the same name is another store
+    in_channels: int
+
+    def encode(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 (b, C, H, W) pixels, C = ``in_channels`` → float32 (b, c, h, w) latents."""
+        ...
+
+
+def open_store(
+    ws: Workspace,
+    source: str,
+    sample_ids: np.ndarray,
+    *,
+    size: int | None = None,
+    background: RGB = WHITE,
+    encoder: Encoder | None = None,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    part_rows: int = PART_ROWS,
+    device: str | None = None,
+) -> StoreView:
+    """Rows ``sample_ids`` of ``source`` from its store for (``size``, ``background``, ``encoder``; None =
+    pixels), after building the parts they need that are not there and intact."""
+    sample_ids = np.asarray(sample_ids, dtype=np.int64)
+    with ws.connect(read_only=True) as con:
+        row = fetch_source(con, source)
+    ok = ok_sample_ids(ws, source)
+    found = np.minimum(np.searchsorted(ok, sample_ids), max(len(ok) - 1, 0))
+    if len(sample_ids) and (len(ok) == 0 or not np.array_equal(ok[found], sample_ids)):
+        bad = sample_ids[ok[found] != sample_ids] if len(ok) else sample_ids
+        raise ThresherError(
+            f"row {int(bad[0])} of source {source!r} is not an ok row (see `thresher status`)"
+        )
+    key = StoreKey(
+        source=source,
+        source_key=str(row["revision"] or row["fingerprint"]),
+        n_rows=int(row["n_rows"]),
+        encoder=PIXELS if encoder is None else encoder.name,
+        encoder_sha1=None if encoder is None else encoder.sha1,
+        size=size,
+        background=background_name(background),
+        part_rows=part_rows,
+    )
+    folder = store_dir(ws, key)
+    check_meta(folder, key)
+    expected = {int(p): _range(ok, int(p), part_rows) for p in parts_of(sample_ids, part_rows)}
+    todo = [p for p, ids in expected.items() if not part_matches(folder, p, ids)]
+    state = process_state(device)
+    state.wait_for_everyone()  # every rank has decided what is missing before any rank writes
+    if todo:
+        if state.is_main_process:
+            folder.mkdir(parents=True, exist_ok=True)
+            if not (folder / "meta.json").is_file():
+                write_meta(folder, key.meta())
+            damaged = [p for p in todo if marker_path(folder, p).exists()]
+            if damaged:
+                print(
+                    f"image store {folder}: rebuilding part(s) {', '.join(map(str, damaged))} "
+                    "(truncated, changed or out of date)",
+                    file=sys.stderr,
+                )
+        state.wait_for_everyone()
+        mine = todo[state.process_index :: state.num_processes]
+        dataset, _ = open_source(ws, source)
+        _build(folder, key, dataset, {p: expected[p] for p in mine}, background, encoder, batch_size,
+               num_workers, show=state.is_local_main_process)  # fmt: skip
+        state.wait_for_everyone()
+    return StoreView(folder, key, sample_ids)
+
+
+def _range(ok: np.ndarray, part: int, part_rows: int) -> np.ndarray:
+    lo, hi = np.searchsorted(ok, [part * part_rows, (part + 1) * part_rows])
+    return ok[lo:hi]
+
+
+class _DecodeBatches(Dataset):
+    """Item j = (part, uint8 (b, H, W, C) pixels, grey flags, error or None) for one batch of one part.
+
+    A decode error is returned, not raised: DataLoader would re-raise it with a worker traceback attached,
+    and it must reach the user as one line."""
+
+    def __init__(
+        self,
+        dataset: datasets.Dataset,
+        batches: list[tuple[int, np.ndarray]],
+        size: int | None,
+        background: RGB,
+    ) -> None:
+        self.dataset = dataset.select_columns(["image"])
+        self.batches = batches
+        self.size = size
+        self.background = background
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, j: int) -> tuple[int, np.ndarray | None, np.ndarray | None, str | None]:
+        part, rows = self.batches[j]
+        try:
+            arrays = [
+                decode_row(img, self.size, self.background) for img in self.dataset[rows.tolist()]["image"]
+            ]
+            return part, *_uniform(arrays), None
+        except ThresherError as exc:
+            return part, None, None, str(exc)
+        except (OSError, ValueError) as exc:
+            return part, None, None, f"cannot decode rows {int(rows[0])}..{int(rows[-1])}: {exc}"
+
+
+def _uniform(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(b, H, W, C) with C = 3 if any row is colour (grey rows repeated) else 1, and the rows' grey flags."""
+    grey = np.array([a.ndim == 2 for a in arrays])
+    sizes = {a.shape[:2] for a in arrays}
+    if len(sizes) > 1:
+        shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3])
+        raise ThresherError(f"images have several sizes ({shown}): pass an image size")
+    if grey.all():
+        return np.stack(arrays)[..., None], grey
+    return np.stack([np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a for a in arrays]), grey
+
+
+def _as_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
+    """(b, H, W, C) → (b, channels, H, W) for an encoder: grey repeated into 3; colour into 1 refused."""
+    if pixels.shape[-1] != channels:
+        if pixels.shape[-1] != 1:
+            raise ThresherError(f"the autoencoder takes {channels}-channel images; these are colour")
+        pixels = np.repeat(pixels, channels, axis=-1)
+    return np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))
+
+
+def _build(
+    folder: Path,
+    key: StoreKey,
+    dataset: datasets.Dataset,
+    parts: dict[int, np.ndarray],
+    background: RGB,
+    encoder: Encoder | None,
+    batch_size: int,
+    num_workers: int,
+    show: bool,
+) -> None:
+    if not parts:
+        return
+    batches = [
+        (p, ids[s : s + batch_size]) for p, ids in parts.items() for s in range(0, len(ids), batch_size)
+    ]
+    loader = DataLoader(
+        _DecodeBatches(dataset, batches, key.size, background),
+        batch_size=None,
+        num_workers=num_workers,
+    )
+    what = "pixel store" if encoder is None else f"latent store ({encoder.name})"
+    current, chunks, greys = -1, [], []
+    with tqdm(total=sum(len(ids) for ids in parts.values()), desc=what, unit="img", disable=not show) as bar:
+        for part, pixels, grey, error in loader:
+            if error is not None:
+                raise ThresherError(f"source {key.source!r}: {error}")
+            if part != current and chunks:
+                _flush(folder, current, parts[current], chunks, greys, encoder is None)
+                chunks, greys = [], []
+            current = part
+            chunks.append(
+                pixels if encoder is None else encoder.encode(_as_channels(pixels, encoder.in_channels))
+            )
+            greys.append(grey)
+            bar.update(len(grey))
+    _flush(folder, current, parts[current], chunks, greys, encoder is None)
+
+
+def _flush(
+    folder: Path, part: int, ids: np.ndarray, chunks: list[np.ndarray], greys: list[np.ndarray], pixels: bool
+) -> None:
+    if pixels:
+        if len({c.shape[1:3] for c in chunks}) > 1:
+            shown = ", ".join(f"{c.shape[2]}x{c.shape[1]}" for c in chunks[:3])
+            raise ThresherError(f"images have several sizes ({shown}): pass an image size")
+        if any(c.shape[-1] == 3 for c in chunks):
+            chunks = [np.repeat(c, 3, axis=-1) if c.shape[-1] == 1 else c for c in chunks]
+    array = np.concatenate(chunks)
+    assert len(array) == len(ids), "a part's rows and ids must line up"
+    write_part(folder, part, ids, array, grey=np.concatenate(greys))
