@@ -35,7 +35,14 @@ class EvalRunConfig:
     cfg_interval: tuple[float, float] = setting(
         (0.0, 1.0), "Guide only at flow times t in LOW,HIGH (t=0 is noise, 1 is data)."
     )
-    seed: int = setting(0, "Seed of the generated samples.")
+    seed: int = setting(
+        0, "Seed of the generated samples (and of the reference sample, see --max-reference)."
+    )
+    # Reference metrics (FID, KID, PRDC, Vendi, the classifier) hold the reference in memory, and their
+    # cost grows with it; a seeded sample of this size bounds both (10 000 is FID's usual sample size).
+    max_reference: int = setting(
+        10_000, "Reference rows used at most: a seeded sample when the reference has more (0: all)."
+    )
     batch_size: int = setting(256, "Images per batch when sampling and extracting features.")
     device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
     background: str | None = setting(
@@ -53,5 +60,7 @@ class EvalRunConfig:
             raise ThresherError("--n must be at least 2")
         if self.steps < 1:
             raise ThresherError(f"--steps must be at least 1, got {self.steps}")
+        if self.max_reference < 0:
+            raise ThresherError(f"--max-reference must be at least 0 (0: all rows), got {self.max_reference}")
         if self.batch_size < 1:
             raise ThresherError(f"--batch-size must be at least 1, got {self.batch_size}")

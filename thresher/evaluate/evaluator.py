@@ -2,7 +2,8 @@
 
 The images go through one feature extractor (``thresher.evaluate.features``) once per set; the
 metrics then run on the features and each is timed (``seconds_<metric>`` keys), so users see what a
-metric costs before they scale it up. Balance is measured over classes (the reference classifier's
+metric costs before they scale it up. The training set is never held whole: it is read once, a batch
+at a time (``thresher.evaluate.training_pass``), for the nearest-training distances and its labels. Balance is measured over classes (the reference classifier's
 predictions, or the nearest class mean in feature space when only reference labels exist) and over
 clusters (nearest centroid, when the curation clusters are given).
 
@@ -31,8 +32,10 @@ import torch.nn.functional as F
 
 from thresher.errors import ThresherError
 from thresher.evaluate import metrics
-from thresher.evaluate.features import FeatureExtractor
+from thresher.evaluate.features import FeatureExtractor, RowBatch, extract_rows
 from thresher.evaluate.image_batches import check_images, images_to_tensor
+from thresher.evaluate.training_pass import Labeler, TrainingSummary, array_batches, scan_training
+from thresher.image_rows import ImageRows, as_rows
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class EvalConfig:
     memorization_pixels: bool = True  # also measure nearest-training distance in pixel space
     pixel_side: int = 32  # pixel-space memorization area-downsamples larger images to this side
     cluster_normalize: bool = True  # L2-normalize features before nearest-centroid assignment
+    # Training rows read, extracted and compared per batch (rounded up to a multiple of the extractor's own
+    # batch, see features.rows_batch_size): memory is this many rows, whatever the training set's size.
+    batch_size: int = 512
     seed: int = 0
 
 
@@ -120,59 +126,90 @@ def _group_metrics(
     return out
 
 
-def _class_labels_by_mean(
-    features: np.ndarray, ref_features: np.ndarray, ref_labels: np.ndarray, classes: np.ndarray
-) -> np.ndarray:
-    """Label each row with the class whose (normalized) reference mean is nearest: balance without a classifier."""
-    ref_labels = np.asarray(ref_labels)
-    normed = ref_features / np.maximum(np.linalg.norm(ref_features, axis=1, keepdims=True), 1e-12)
-    means = np.stack([normed[ref_labels == c].mean(axis=0) for c in classes])
-    return classes[metrics.nearest_centroid(features, means, normalize=True)]
+@dataclass(frozen=True)
+class _ClassLabeler:
+    """Class labels of rows: the classifier's top class, or (``means`` given) the nearest class mean in
+    feature space, for balance without a classifier."""
+
+    classes: np.ndarray
+    means: np.ndarray | None  # L2-normalized reference class means; None: argmax of the probabilities
+
+    def __call__(self, probs: np.ndarray | None, feats: np.ndarray | None) -> np.ndarray | None:
+        if self.means is None:
+            return None if probs is None else self.classes[probs.argmax(axis=1)]
+        if feats is None:
+            return None
+        return self.classes[metrics.nearest_centroid(feats, self.means, normalize=True)]
+
+
+def _class_labeler(
+    extractor: FeatureExtractor,
+    gen_p: np.ndarray | None,
+    ref_f: np.ndarray,
+    reference_labels: np.ndarray | None,
+) -> _ClassLabeler | None:
+    """A classifier extractor predicts the classes; otherwise, with reference labels, the nearest class
+    mean does (the means computed once, since training rows are labelled batch by batch)."""
+    class_ids = getattr(extractor, "class_ids", None)
+    if class_ids is not None and gen_p is not None:
+        return _ClassLabeler(np.asarray(class_ids), None)
+    if reference_labels is None:
+        return None
+    ref_labels = np.asarray(reference_labels)
+    classes = np.unique(ref_labels)
+    normed = ref_f / np.maximum(np.linalg.norm(ref_f, axis=1, keepdims=True), 1e-12)
+    return _ClassLabeler(classes, np.stack([normed[ref_labels == c].mean(axis=0) for c in classes]))
+
+
+def _scan_training(
+    train_images: np.ndarray | ImageRows,
+    generated: tuple[np.ndarray, np.ndarray],
+    heldout: tuple[np.ndarray, np.ndarray] | None,
+    extractor: FeatureExtractor,
+    config: EvalConfig,
+    *,
+    same: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None,
+    class_labeler: Labeler | None,
+    cluster_labeler: Labeler | None,
+) -> TrainingSummary:
+    """The one pass over the training rows; ``generated``/``heldout`` are (images, features) pairs, ``same``
+    the reference's (images, features, probs) when the training rows are the reference's."""
+    if same is None:
+        rows = as_rows(check_images(train_images) if isinstance(train_images, np.ndarray) else train_images)
+        channels = rows.shape[-1]
+        batches = extract_rows(extractor, rows, config.batch_size)
+    else:
+        channels = same[0].shape[-1]
+        batches = array_batches(*same, config.batch_size)
+    pixels = None
+    gen_pixels = held_pixels = None
+    if config.memorization_pixels:
+
+        def pixels(images: np.ndarray) -> np.ndarray:
+            return pixel_vectors(images, channels, config.pixel_side)
+
+        gen_pixels = pixels(generated[0])
+        held_pixels = None if heldout is None else pixels(heldout[0])
+
+    return scan_training(
+        batches,
+        generated=generated[1],
+        heldout=None if heldout is None else heldout[1],
+        pixels=pixels,
+        generated_pixels=gen_pixels,
+        heldout_pixels=held_pixels,
+        class_labeler=class_labeler,
+        cluster_labeler=cluster_labeler,
+    )
 
 
 CONFIDENT = 0.9  # top-class probability above which a generated sample counts as clearly classified
 
 
-def _class_groups(
-    extractor: FeatureExtractor,
-    gen_f: np.ndarray,
-    gen_p: np.ndarray | None,
-    ref_f: np.ndarray,
-    ref_p: np.ndarray | None,
-    train_f: np.ndarray | None,
-    train_p: np.ndarray | None,
-    reference_labels: np.ndarray | None,
-    train_labels: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None] | None:
-    """(classes, generated, reference, training) class labels for the balance metrics, or None.
-
-    A classifier extractor predicts them; otherwise, with reference labels, the nearest class mean in
-    feature space does. True labels are used wherever they are given.
-    """
-    class_ids = getattr(extractor, "class_ids", None)
-    if class_ids is not None and gen_p is not None:
-        classes = np.asarray(class_ids)
-
-        def label(probs: np.ndarray | None, feats: np.ndarray | None) -> np.ndarray | None:
-            return None if probs is None else classes[probs.argmax(axis=1)]
-
-    elif reference_labels is not None:
-        classes = np.unique(np.asarray(reference_labels))
-
-        def label(probs: np.ndarray | None, feats: np.ndarray | None) -> np.ndarray | None:
-            return None if feats is None else _class_labels_by_mean(feats, ref_f, reference_labels, classes)
-
-    else:
-        return None
-    ref_groups = np.asarray(reference_labels) if reference_labels is not None else label(ref_p, ref_f)
-    train_groups = np.asarray(train_labels) if train_labels is not None else label(train_p, train_f)
-    return classes, label(gen_p, gen_f), ref_groups, train_groups
-
-
 def evaluate_images(
     generated: np.ndarray,
     reference: np.ndarray,
-    train_images: np.ndarray | None,
+    train_images: np.ndarray | ImageRows | None,
     heldout_images: np.ndarray | None,
     extractor: FeatureExtractor,
     config: EvalConfig | None = None,
@@ -184,36 +221,36 @@ def evaluate_images(
 ) -> dict[str, Any]:
     """All metrics of ``generated`` vs ``reference`` (uint8 N x H x W x C arrays) as a flat JSON-able dict.
 
-    ``train_images``: what the model was trained on (memorization, training share); ``heldout_images``:
-    real images it never saw (the memorization baseline). ``reference_labels``/``train_labels``: true
-    labels for the class balance (predicted by the classifier where absent). ``cluster_centroids``:
-    curation centroids in the feature space of ``cluster_extractor`` (default: ``extractor``).
+    ``train_images``: what the model was trained on (memorization, training share), an array or
+    :class:`~thresher.image_rows.ImageRows` read once, ``config.batch_size`` rows at a time, so memory does
+    not grow with its size (passing ``reference`` itself reuses the reference's features);
+    ``heldout_images``: real images it never saw (the memorization baseline). ``reference_labels``/
+    ``train_labels``: true labels for the class balance (predicted by the classifier where absent).
+    ``cluster_centroids``: curation centroids in the feature space of ``cluster_extractor`` (default:
+    ``extractor``).
     """
     config = config or EvalConfig()
+    # The training set is often the reference itself; extract it only once then.
+    same_train = train_images is not None and train_images is reference
     generated, reference = check_images(generated), check_images(reference)
     for name, images in (("generated", generated), ("reference", reference)):
         if len(images) <= config.nearest_k:
             raise ThresherError(
                 f"{len(images)} {name} images are too few: the k-NN metrics need more than k={config.nearest_k}"
             )
+    if train_images is not None and len(train_images) == 0:
+        raise ThresherError("the training set has no images to measure memorization against")
     result: dict[str, Any] = {"extractor": extractor.name, "feature_dim": int(extractor.dim)}
     timer = _Timer(result)
     start = time.perf_counter()
 
-    # The training set is often the reference itself; extract it only once then.
-    same_train = train_images is reference
-    train_f = train_p = held_f = None
+    held_f = None
     with timer("extract"):
         gen_f, gen_p = extractor.features_and_probs(generated)
         ref_f, ref_p = extractor.features_and_probs(reference)
-        if same_train:
-            train_f, train_p = ref_f, ref_p
-        elif train_images is not None:
-            train_f, train_p = extractor.features_and_probs(train_images)
         if heldout_images is not None:
             held_f = extractor.extract(heldout_images)
     result.update(n_generated=len(gen_f), n_reference=len(ref_f))
-    result["n_train"] = None if train_f is None else len(train_f)
     result["n_heldout"] = None if held_f is None else len(held_f)
     result["classifier_holdout_accuracy"] = getattr(extractor, "holdout_accuracy", None)
 
@@ -247,47 +284,82 @@ def evaluate_images(
     with timer("vendi"):
         result["vendi"] = metrics.vendi_score(gen_f, method=config.vendi_method)
         result["vendi_reference"] = metrics.vendi_score(ref_f, method=config.vendi_method)
-    if train_f is not None:
-        with timer("memorization"):
-            stats = metrics.memorization_stats(gen_f, train_f, held_f)
-            result.update({f"memorization_{k}": v for k, v in stats.items()})
-            if config.memorization_pixels:
-                channels = check_images(train_images).shape[-1]
-                pixels = [
-                    pixel_vectors(x, channels, config.pixel_side) if x is not None else None
-                    for x in (generated, train_images, heldout_images)
-                ]
-                stats = metrics.memorization_stats(*pixels)
-                result.update({f"memorization_pixel_{k}": v for k, v in stats.items()})
 
-    class_groups = _class_groups(
-        extractor, gen_f, gen_p, ref_f, ref_p, train_f, train_p, reference_labels, train_labels
-    )
-    if class_groups is not None:
+    labeler = _class_labeler(extractor, gen_p, ref_f, reference_labels)
+    cluster_ex = cluster_extractor or extractor
+
+    def assign(images: np.ndarray, features: np.ndarray) -> np.ndarray:
+        feats = features if cluster_extractor is None else cluster_ex.extract(images)
+        return metrics.nearest_centroid(feats, cluster_centroids, normalize=config.cluster_normalize)
+
+    def train_classes(batch: RowBatch) -> np.ndarray:
+        labels = labeler(batch.probs, batch.features) if labeler is not None else None
+        if labels is None:  # the labeler was made from this extractor's outputs, which every batch has
+            raise ValueError("training rows lack the outputs their class labels are predicted from")
+        return labels
+
+    # the training rows' labels are predicted in the pass only where they are not given, nor the reference's
+    predict_classes = labeler is not None and train_labels is None and not same_train
+    assign_clusters = cluster_centroids is not None and not same_train
+    summary = None
+    if train_images is not None:
+        with timer("memorization"):
+            summary = _scan_training(
+                train_images,
+                (generated, gen_f),
+                None if held_f is None else (heldout_images, held_f),
+                extractor,
+                config,
+                # the reference's own features stand in for the training set's when they are the same rows
+                same=(reference, ref_f, ref_p) if same_train else None,
+                class_labeler=train_classes if predict_classes else None,
+                cluster_labeler=(lambda b: assign(b.images, b.features)) if assign_clusters else None,
+            )
+        # the pass interleaves reading, extracting and labelling the training rows with the distances:
+        # each part's time goes to its own key
+        result["seconds_memorization"] -= sum(v for k, v in summary.seconds.items() if k != "memorization")
+        result["seconds_extract"] += summary.seconds["extract"]
+        stats = metrics.memorization_stats_from_nearest(summary.nearest, summary.nearest_heldout)
+        result.update({f"memorization_{k}": v for k, v in stats.items()})
+        if summary.pixel_nearest is not None:
+            stats = metrics.memorization_stats_from_nearest(
+                summary.pixel_nearest, summary.pixel_nearest_heldout
+            )
+            result.update({f"memorization_pixel_{k}": v for k, v in stats.items()})
+    result["n_train"] = None if summary is None else summary.n
+
+    if labeler is not None:
         with timer("balance_class"):
-            result.update(_group_metrics("class", *class_groups, gen_f, ref_f, config))
+            if train_labels is not None:
+                train_groups = np.asarray(train_labels)
+            elif same_train:
+                train_groups = labeler(ref_p, ref_f)
+            else:
+                train_groups = None if summary is None else summary.class_labels
+            ref_groups = (
+                np.asarray(reference_labels) if reference_labels is not None else labeler(ref_p, ref_f)
+            )
+            gen_labels = labeler(gen_p, gen_f)
+            groups = (labeler.classes, gen_labels, ref_groups, train_groups)
+            result.update(_group_metrics("class", *groups, gen_f, ref_f, config))
             if gen_p is not None:
                 # The same shares over confidently classified samples only: malformed samples get some
                 # class by argmax, which blurs the shares of an undertrained generator.
-                classes, gen_labels = class_groups[0], class_groups[1]
                 confident = gen_p.max(axis=1) >= CONFIDENT
                 result["n_generated_confident"] = int(confident.sum())
                 result["class_share_gen_confident"] = [
-                    float((gen_labels[confident] == c).mean()) if confident.any() else None for c in classes
+                    float((gen_labels[confident] == c).mean()) if confident.any() else None
+                    for c in labeler.classes
                 ]
+        if summary is not None:
+            result["seconds_balance_class"] += summary.seconds["balance_class"]
 
     if cluster_centroids is not None:
         with timer("balance_cluster"):
-            cluster_ex = cluster_extractor or extractor
-
-            def assign(images: np.ndarray | None, features: np.ndarray | None) -> np.ndarray | None:
-                if images is None:
-                    return None
-                feats = features if cluster_extractor is None else cluster_ex.extract(images)
-                return metrics.nearest_centroid(feats, cluster_centroids, normalize=config.cluster_normalize)
-
             ref_clusters = assign(reference, ref_f)
-            train_clusters = ref_clusters if same_train else assign(train_images, train_f)
+            train_clusters = ref_clusters if same_train else None
+            if summary is not None and not same_train:
+                train_clusters = summary.cluster_labels
             result.update(
                 _group_metrics(
                     "cluster",
@@ -300,6 +372,8 @@ def evaluate_images(
                     config,
                 )
             )
+        if summary is not None:
+            result["seconds_balance_cluster"] += summary.seconds["balance_cluster"]
 
     result["seconds_total"] = time.perf_counter() - start
     return {key: _jsonable(value) for key, value in result.items()}

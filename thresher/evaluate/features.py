@@ -14,10 +14,16 @@ head. Images are numpy uint8 N x H x W x C (C = 1 or 3) everywhere. Names:
   ImageNet logits for IS. The offline choice for colour images where the Inception weights cannot be
   downloaded; its FIDs are not comparable to published (Inception) ones.
 - ``classifier``: a small CNN trained on the labelled reference images (``thresher.evaluate.classifier``).
+
+``extract_rows`` runs an extractor over :class:`thresher.image_rows.ImageRows` a batch at a time, for sets
+(the training rows) that are never held in memory whole.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -31,6 +37,7 @@ from tqdm.auto import tqdm
 from thresher.device import pick_device
 from thresher.errors import ThresherError
 from thresher.evaluate.image_batches import check_images, images_to_tensor
+from thresher.image_rows import ImageRows
 
 INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
@@ -47,6 +54,44 @@ class FeatureExtractor(Protocol):
     def extract(self, images: np.ndarray) -> np.ndarray: ...
 
     def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
+@dataclass
+class RowBatch:
+    """One batch of rows with its features (and class probabilities, None without a class head)."""
+
+    images: np.ndarray
+    features: np.ndarray
+    probs: np.ndarray | None
+
+
+def rows_batch_size(extractor: FeatureExtractor, batch_size: int) -> int:
+    """``batch_size`` rounded up to a multiple of the extractor's own batch (``batch_size`` attribute).
+
+    Extractors split what they are given into batches of their own; reading rows in a multiple of that
+    size hands the network exactly the batches a whole-set extraction would, so the features (and every
+    figure) do not depend on how the rows were streamed, even where a kernel's rounding depends on the
+    batch.
+    """
+    own = getattr(extractor, "batch_size", None)
+    if not isinstance(own, int) or own < 1:
+        return batch_size
+    return own * max(1, math.ceil(batch_size / own))
+
+
+def extract_rows(
+    extractor: FeatureExtractor, rows: ImageRows, batch_size: int, *, desc: str = "training rows"
+) -> Iterator[RowBatch]:
+    """Features and probabilities of ``rows``, one :class:`RowBatch` at a time, in row order.
+
+    Only one batch of images (``rows_batch_size(extractor, batch_size)`` rows) is in memory at a time.
+    """
+    size = rows_batch_size(extractor, batch_size)
+    total = math.ceil(len(rows) / size)
+    for batch in tqdm(rows.batches(size), total=total, desc=desc, leave=False):
+        images = check_images(batch)
+        features, probs = extractor.features_and_probs(images)
+        yield RowBatch(images, features, probs)
 
 
 def resize_bilinear_tf1(x: torch.Tensor, size: int) -> torch.Tensor:

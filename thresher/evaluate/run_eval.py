@@ -1,9 +1,11 @@
 """`thresher evaluate`: metrics of a training run (or a folder of generated images) against real data.
 
 The generated images come from the run's EMA model (or ``--images``); the reference is ``--against``
-(a subset, source or published dataset; default: the run's whole source); the training rows are the
-run's dataset, for memorization; held-out real images are the reference rows that are not training
-rows (matched by pixel content, so it works across sources), the baseline for memorization.
+(a subset, source or published dataset; default: the run's whole source), capped at ``--max-reference``
+rows by a seeded sample, and held in memory; the training rows are the run's dataset, for memorization,
+read a batch at a time (``thresher.catalog.image_store.pixel_rows``) so memory does not grow with their
+number; held-out real images are the reference rows that are not training rows (matched by pixel
+content, so it works across sources), the baseline for memorization.
 Every evaluation is a row of the catalog's ``evaluations`` table and a JSON file in the run folder.
 """
 
@@ -17,20 +19,26 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from thresher.catalog.image_store import pixel_rows
 from thresher.catalog.names import new_run_id, utcnow
-from thresher.catalog.samples import label_names, load_images
+from thresher.catalog.samples import label_names, labels_of
 from thresher.catalog.workspace import Workspace
-from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
+from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.report import TABLE_COLUMNS
+from thresher.image_rows import ImageRows, read_all
 from thresher.images import RGB, WHITE, background_name, parse_background
 from thresher.train.run import find_run_dir
 
 # Below this held-out accuracy the evaluation classifier's features and predictions say little (MNIST
 # reaches 0.98; real colour and texture data gave 0.67 and 0.77).
 TRUSTWORTHY_CLASSIFIER_ACCURACY = 0.9
+# The capped reference is one fixed sample of the reference, not one per --seed: evaluations of
+# different seeds (a sweep's cells) are then measured against the same rows and share one classifier.
+REFERENCE_SAMPLE_SEED = 0
 
 
 @dataclass
@@ -48,8 +56,11 @@ class EvalOutcome:
         ]
         shown = [f"{k}={m[k]:.4g}" for k in keys if isinstance(m.get(k), int | float)]
         seconds = m.get("seconds_total")
+        total, used = m.get("n_reference_total"), m.get("n_reference")
+        capped = isinstance(total, int) and isinstance(used, int) and total > used
+        sampled = f" (a sample of {total})" if capped else ""
         out = [
-            f"{self.id}: {m.get('n_generated')} generated vs {m.get('n_reference')} reference "
+            f"{self.id}: {m.get('n_generated')} generated vs {m.get('n_reference')} reference{sampled} "
             f"({m.get('extractor')})" + (f", {seconds:.1f}s" if isinstance(seconds, int | float) else ""),
             "  " + "  ".join(shown),
         ]
@@ -82,13 +93,28 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
     size = run_info.get("image_size")
     # The run's own background by default, so real images are decoded as the model saw them.
     background = parse_background(config.background or run_info.get("background") or "white")
-    ref_images = load_images(ws, reference.source, reference.sample_ids, size=size, background=background)
-    ref_labels = _labels(ws, reference)
-    train_images = (
-        load_images(ws, train.source, train.sample_ids, size=size, background=background) if train else None
+    ref_ids = reference_sample(reference.sample_ids, config.max_reference, REFERENCE_SAMPLE_SEED)
+    train_rows = (
+        pixel_rows(ws, train.source, train.sample_ids, size=size, background=background) if train else None
     )
-    train_labels = _labels(ws, train) if train else None
-    heldout = _heldout(ref_images, train_images)
+    # Evaluating against the training set itself (a run's default): its rows are read once and passed as
+    # the reference object too, which evaluate_images takes as "extract once" (nothing is held out then).
+    if (
+        train is not None
+        and train_rows is not None
+        and train.source == reference.source
+        and np.array_equal(train.sample_ids, ref_ids)
+    ):
+        ref_images = read_all(train_rows, config.batch_size)
+        train_images: np.ndarray | ImageRows | None = ref_images
+        heldout = None
+    else:
+        rows = pixel_rows(ws, reference.source, ref_ids, size=size, background=background)
+        ref_images = read_all(rows, config.batch_size)
+        train_images = train_rows
+        heldout = _heldout(ref_images, train_rows, config.batch_size)
+    ref_labels = _labels(ws, reference.source, ref_ids)
+    train_labels = _labels(ws, train.source, train.sample_ids) if train else None
     timings = {"seconds_load_real": time.perf_counter() - started}
 
     step = time.perf_counter()
@@ -125,7 +151,7 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
         train_images,
         heldout,
         extractor,
-        EvalConfig(seed=config.seed),
+        EvalConfig(seed=config.seed, batch_size=config.batch_size),
         reference_labels=ref_labels,
         train_labels=train_labels,
     )
@@ -133,7 +159,8 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
         {
             "n_generated": len(generated),
             "n_reference": len(ref_images),
-            "n_train": None if train_images is None else len(train_images),
+            "n_reference_total": len(reference.sample_ids),
+            "n_train": None if train_rows is None else len(train_rows),
             "n_heldout": None if heldout is None else len(heldout),
             "extractor": config.features,
             "against": reference.spec,
@@ -191,23 +218,43 @@ def _run_info(ws: Workspace, run: str) -> dict[str, Any]:
     return json.loads(row[0])
 
 
-def _labels(ws: Workspace, resolved: ResolvedDataset) -> np.ndarray | None:
-    with ws.connect(read_only=True) as con:
-        lookup = dict(
-            con.execute("SELECT sample_id, label FROM samples WHERE source = ?", [resolved.source]).fetchall()
-        )
-    labels = [lookup.get(int(i)) for i in resolved.sample_ids]
-    return None if any(v is None for v in labels) else np.asarray(labels, dtype=np.int64)
+def reference_sample(sample_ids: np.ndarray, max_reference: int, seed: int) -> np.ndarray:
+    """The reference rows an evaluation uses: all of them when there are at most ``max_reference``
+    (0: no cap), else a ``seed``-ed sample of that many, in the reference's own order."""
+    ids = np.asarray(sample_ids)
+    if max_reference == 0 or len(ids) <= max_reference:
+        return ids
+    keep = np.random.default_rng(seed).choice(len(ids), max_reference, replace=False)
+    return ids[np.sort(keep)]
 
 
-def _heldout(reference: np.ndarray, train: np.ndarray | None) -> np.ndarray | None:
-    """Reference images whose pixels match no training image: real images the model never saw."""
+def _labels(ws: Workspace, source: str, sample_ids: np.ndarray) -> np.ndarray | None:
+    """The rows' class labels, or None when any row has none (the classifier then predicts them)."""
+    labels = labels_of(ws, source, sample_ids)
+    return None if (labels < 0).any() else labels
+
+
+def _digest(image: np.ndarray) -> bytes:
+    """A hash of an image's pixel content: a grey image hashes the same as one channel or as three equal
+    ones, since a set of rows is one channel only when all its rows are grey (the capped reference and the
+    training rows can differ there)."""
+    if image.shape[-1] == 3 and (image == image[..., :1]).all():
+        image = image[..., :1]
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
+
+
+def _heldout(reference: np.ndarray, train: ImageRows | None, batch_size: int) -> np.ndarray | None:
+    """Reference images whose pixels match no training image: real images the model never saw.
+
+    The training rows are hashed a batch at a time, so only their 16-byte digests are held.
+    """
     if train is None:
         return None
-    seen = {hashlib.blake2b(img.tobytes(), digest_size=16).digest() for img in train}
-    keep = np.array(
-        [hashlib.blake2b(img.tobytes(), digest_size=16).digest() not in seen for img in reference]
-    )
+    seen: set[bytes] = set()
+    total = -(-len(train) // batch_size)
+    for batch in tqdm(train.batches(batch_size), total=total, desc="hashing training rows", leave=False):
+        seen.update(_digest(img) for img in batch)
+    keep = np.array([_digest(img) not in seen for img in reference], dtype=bool)
     return reference[keep] if keep.sum() >= 2 else None
 
 

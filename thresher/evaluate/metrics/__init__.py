@@ -22,12 +22,20 @@ from thresher.evaluate.metrics.frechet import (
     trace_sqrt_product,
 )
 from thresher.evaluate.metrics.inception_score import inception_score, renormalize_class_probs
-from thresher.evaluate.metrics.memorization import memorization_stats, nearest_train_distances
+from thresher.evaluate.metrics.memorization import (
+    RunningNearest,
+    memorization_stats,
+    memorization_stats_from_nearest,
+    memorization_stats_streaming,
+    nearest_distances_streaming,
+    nearest_train_distances,
+)
 from thresher.evaluate.metrics.prdc import PRDC, compute_prdc, knn_radii, knn_search
 from thresher.evaluate.metrics.vendi import vendi_score
 
 __all__ = [
     "PRDC",
+    "RunningNearest",
     "compute_prdc",
     "fid_from_features",
     "frechet_distance",
@@ -39,8 +47,11 @@ __all__ = [
     "knn_radii",
     "knn_search",
     "memorization_stats",
+    "memorization_stats_from_nearest",
+    "memorization_stats_streaming",
     "min_share_ratio",
     "nearest_centroid",
+    "nearest_distances_streaming",
     "nearest_train_distances",
     "normalized_entropy",
     "per_group_fid",

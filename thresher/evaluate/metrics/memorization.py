@@ -12,9 +12,15 @@ only proposes ``RERANK_CANDIDATES`` neighbours per query; their distances are re
 ``||q - t||`` of the actual vectors, and a query whose faiss ranking could have missed a closer row (its
 last candidate within a float32 error bound of the best exact distance) is searched exhaustively in
 float64. Exact copies measure exactly 0 on every machine.
+
+A training set too large for memory is compared block by block (:class:`RunningNearest`,
+:func:`nearest_distances_streaming`): the minimum over blocks of each block's exact nearest distance is the
+exact nearest distance over the whole set, so streaming changes no figure.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import faiss
 import numpy as np
@@ -93,6 +99,55 @@ def nearest_train_distances(queries: np.ndarray, train: np.ndarray) -> np.ndarra
     return exact_knn_distances(queries, train, 1)[:, 0]
 
 
+class RunningNearest:
+    """Exact nearest-training distance of fixed query rows, updated one block of training rows at a time."""
+
+    def __init__(self, queries: np.ndarray) -> None:
+        self.queries = np.asarray(queries)
+        if self.queries.ndim != 2:
+            raise ValueError(f"queries must be a 2-d array, got shape {self.queries.shape}")
+        self.distances = np.full(len(self.queries), np.inf)
+        self.rows_seen = 0
+
+    def add(self, block: np.ndarray) -> None:
+        """Take the training rows ``block`` into account (an empty block changes nothing)."""
+        block = np.asarray(block)
+        if len(block) == 0:
+            return
+        self.rows_seen += len(block)
+        if len(self.queries):
+            np.minimum(self.distances, nearest_train_distances(self.queries, block), out=self.distances)
+
+    def result(self) -> np.ndarray:
+        """The distances so far; ValueError if no training row was seen (there is no nearest one)."""
+        if self.rows_seen == 0:
+            raise ValueError("no training rows to measure the nearest distance to")
+        return self.distances
+
+
+def nearest_distances_streaming(queries: np.ndarray, blocks: Iterable[np.ndarray]) -> np.ndarray:
+    """:func:`nearest_train_distances` over the concatenation of ``blocks``, holding one block at a time;
+    the result is exactly the whole-array one."""
+    nearest = RunningNearest(queries)
+    for block in blocks:
+        nearest.add(block)
+    return nearest.result()
+
+
+def memorization_stats_from_nearest(
+    generated: np.ndarray, heldout: np.ndarray | None = None
+) -> dict[str, float]:
+    """:func:`memorization_stats` from the nearest-training distances of the generated (and held-out) rows."""
+    gen = np.asarray(generated, dtype=np.float64)
+    stats = {"mean": float(gen.mean()), "median": float(np.median(gen))}
+    if heldout is not None:
+        held = np.asarray(heldout, dtype=np.float64)
+        stats["heldout_mean"] = float(held.mean())
+        stats["heldout_median"] = float(np.median(held))
+        stats["ratio"] = float(stats["mean"] / stats["heldout_mean"]) if held.mean() > 0 else float("nan")
+    return stats
+
+
 def memorization_stats(
     generated: np.ndarray, train: np.ndarray, heldout: np.ndarray | None = None
 ) -> dict[str, float]:
@@ -100,10 +155,18 @@ def memorization_stats(
     (``heldout_mean``, ``heldout_median``) rows; ``ratio`` = mean / heldout_mean when held-out rows are given.
     """
     gen = nearest_train_distances(generated, train)
-    stats = {"mean": float(gen.mean()), "median": float(np.median(gen))}
-    if heldout is not None:
-        held = nearest_train_distances(heldout, train)
-        stats["heldout_mean"] = float(held.mean())
-        stats["heldout_median"] = float(np.median(held))
-        stats["ratio"] = float(stats["mean"] / stats["heldout_mean"]) if held.mean() > 0 else float("nan")
-    return stats
+    held = None if heldout is None else nearest_train_distances(heldout, train)
+    return memorization_stats_from_nearest(gen, held)
+
+
+def memorization_stats_streaming(
+    generated: np.ndarray, blocks: Iterable[np.ndarray], heldout: np.ndarray | None = None
+) -> dict[str, float]:
+    """:func:`memorization_stats` with the training rows given as blocks (read once, one at a time)."""
+    gen = RunningNearest(generated)
+    held = None if heldout is None else RunningNearest(heldout)
+    for block in blocks:
+        gen.add(block)
+        if held is not None:
+            held.add(block)
+    return memorization_stats_from_nearest(gen.result(), None if held is None else held.result())
