@@ -66,6 +66,7 @@ for _command in (
     _train.pretrain_cmd,
     _train.train_cmd,
     _train.reweight_cmd,
+    _train.store_cmd,
     _train.sample_cmd,
     _evaluate.evaluate_cmd,
     _evaluate.report_cmd,

@@ -25,3 +25,24 @@ def test_autoencoder_trains_saves_and_plugs_into_the_vae_path(tmp_path):
     error = (recon - images.float()).abs().mean().item()
     baseline = (images.float().mean(0, keepdim=True) - images.float()).abs().mean().item()
     assert error < 0.6 * baseline  # reconstructs far better than the mean digit does
+
+
+def test_a_source_larger_than_max_rows_trains_the_autoencoder_on_a_seeded_sample(mnist_lt, monkeypatch):
+    from thresher.catalog.samples import ok_sample_ids
+    from thresher.dataset_resolution import resolve_dataset
+    from thresher.train import autoencoder, run
+
+    seen = []
+
+    def record(cache_dir, key, images, config):
+        seen.append(np.asarray(images).copy())
+        return cache_dir / "ae-test"
+
+    monkeypatch.setattr(autoencoder, "ensure_autoencoder", record)
+    resolved = resolve_dataset(mnist_lt, "mnist-lt")
+    for _ in range(2):
+        run._source_autoencoder(mnist_lt, resolved, 16, AutoencoderConfig(max_rows=100))
+    run._source_autoencoder(mnist_lt, resolved, 16, AutoencoderConfig())
+    ids = ok_sample_ids(mnist_lt, "mnist-lt")
+    assert seen[0].shape == (100, 16, 16, 1) and np.array_equal(seen[0], seen[1])  # the same sample twice
+    assert seen[2].shape == (len(ids), 16, 16, 1)  # under the cap: every ok row

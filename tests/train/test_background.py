@@ -57,7 +57,7 @@ def test_the_training_set_holds_the_background_where_pixels_are_transparent(
 ):
     source, rgba = transparent
     data = load_training_set(workspace, resolve_dataset(workspace, source), background=background)
-    images = data.images.permute(0, 2, 3, 1).numpy()  # N x H x W x 3 uint8
+    images = data.images[:].permute(0, 2, 3, 1).numpy()  # N x H x W x 3 uint8
     assert images.shape == (8, 8, 8, 3)
     assert np.all(images[:, :3] == background)
     assert np.array_equal(images[:, 3:], rgba[:, 3:, :, :3])

@@ -1,63 +1,75 @@
-"""Latent encoding with a tiny random AutoencoderKL: scaling, the per-source cache and its reuse."""
+"""Latents with a tiny random AutoencoderKL: scaling, the source's latent store and its reuse."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
+from diffusers import AutoencoderKL
 
+from thresher.catalog.samples import load_images
+from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
-from thresher.train import latents
-from thresher.train.latents import (
-    decode_latents,
-    encode_images,
-    encode_training_set,
-    latent_cache_path,
-    load_vae,
-)
-from thresher.train.training_set import TrainingSet
+from thresher.train.latents import VaeEncoder, decode_latents, encode_images, load_vae, weights_sha1
+from thresher.train.run import prepare_training_data
 
 
-def test_encode_caches_once_and_every_subset_reuses_it(tmp_path, mnist16, tiny_vae_path, monkeypatch):
-    cache = tmp_path / "cache"
-    encoded = encode_training_set(mnist16, str(tiny_vae_path), cache, "mnist@rev1", patch_size=2)
+def _latents(ws, spec: str, vae: str, **kwargs):
+    options = {"image_size": 16, "autoencoder": None, "model_size": "DiT-T/2", "device": "cpu", **kwargs}
+    return prepare_training_data(ws, resolve_dataset(ws, spec), vae=vae, **options)
+
+
+def test_latents_are_stored_once_per_source_and_every_subset_reuses_them(
+    mnist_lt, tiny_vae_path, monkeypatch
+):
+    encoded = _latents(mnist_lt, "mnist-lt", str(tiny_vae_path))
+    n = len(encoded)
     assert encoded.space == "latent" and encoded.vae == str(tiny_vae_path)
-    assert encoded.images.shape == (16, 4, 14, 14) and encoded.images.dtype == torch.float32
-    assert torch.equal(encoded.sample_ids, mnist16.sample_ids) and torch.equal(encoded.labels, mnist16.labels)
-    path = latent_cache_path(cache, "mnist@rev1", str(tiny_vae_path), 28)
-    assert [p.name for p in cache.iterdir()] == [path.name]
-
-    # Latents are the posterior mean, shifted and scaled by the VAE's config.
+    assert encoded.images.shape == (n, 4, 8, 8) and encoded.images.dtype == torch.float32
+    # Latents are the posterior mean of the decoded rows, shifted and scaled by the VAE's config.
+    ids = encoded.sample_ids.numpy()
+    pixels = torch.from_numpy(load_images(mnist_lt, "mnist-lt", ids[:40], size=16)).permute(0, 3, 1, 2)
     vae = load_vae(str(tiny_vae_path))
     with torch.no_grad():
-        mean = vae.encode(mnist16.images[:2].float() / 127.5 - 1).latent_dist.mean
-    assert torch.allclose(encoded.images[:2], (mean - 0.1) * 0.5, atol=1e-5)
+        mean = vae.encode(pixels.float() / 127.5 - 1).latent_dist.mean
+    torch.testing.assert_close(encoded.images[:40], (mean - 0.1) * 0.5, atol=1e-5, rtol=1e-5)
 
-    # The second call, and any subset of the same source, never encodes again.
-    def refuse(*args, **kwargs):
-        raise AssertionError("encoded although the cache holds every row")
+    # Asking again, or for any subset of the source, never encodes again: the parts are there.
+    def refuse(self, pixels):
+        raise AssertionError("encoded although the store holds every row")
 
-    monkeypatch.setattr(latents, "encode_images", refuse)
-    again = encode_training_set(mnist16, str(tiny_vae_path), cache, "mnist@rev1", patch_size=2)
-    assert torch.equal(again.images, encoded.images)
-    rows = torch.tensor([9, 2, 5])
-    subset = TrainingSet(mnist16.images[rows], mnist16.labels[rows], mnist16.sample_ids[rows], num_classes=10)
-    assert torch.equal(encode_training_set(subset, str(tiny_vae_path), cache, "mnist@rev1", patch_size=2).images,
-                       encoded.images[rows])  # fmt: skip
-    monkeypatch.undo()
-
-    # Rows the cache lacks are encoded and appended; another revision gets its own file.
-    extra = TrainingSet(mnist16.images[:3], None, torch.tensor([1, 2, 3]))
-    encode_training_set(extra, str(tiny_vae_path), cache, "mnist@rev1", patch_size=2)
-    assert len(latents._read_cache(path)[0]) == 19
-    encode_training_set(extra, str(tiny_vae_path), cache, "mnist@rev2", patch_size=2)
-    assert len(list(cache.iterdir())) == 2
+    monkeypatch.setattr(VaeEncoder, "encode", refuse)
+    again = _latents(mnist_lt, "mnist-lt", str(tiny_vae_path))
+    assert torch.equal(again.images[:], encoded.images[:])
+    rows = np.array([9, 2, 5, n - 1])
+    assert torch.equal(again.images[rows], encoded.images[torch.from_numpy(rows)])
+    # Another size is another store, so it does encode.
+    with pytest.raises(AssertionError, match="encoded although"):
+        _latents(mnist_lt, "mnist-lt", str(tiny_vae_path), image_size=20)
 
 
-def test_image_size_must_divide_by_vae_factor_times_patch(tmp_path, mnist16, tiny_vae_path):
-    with pytest.raises(ThresherError, match="VAE factor 2 × patch size 8"):
-        encode_training_set(mnist16, str(tiny_vae_path), tmp_path, "mnist@rev1", patch_size=8)
+def test_another_state_of_the_same_vae_is_another_store(mnist_lt, tiny_vae_path, tmp_path):
+    first = _latents(mnist_lt, "mnist-lt", str(tiny_vae_path))
+    retrained = tmp_path / "tiny-vae"
+    vae = AutoencoderKL.from_pretrained(tiny_vae_path)
+    with torch.no_grad():
+        vae.encoder.conv_in.weight.mul_(1.5)
+    vae.save_pretrained(retrained)
+    (tmp_path / "same-name").symlink_to(retrained)
+    assert weights_sha1(load_vae(str(retrained))) != weights_sha1(load_vae(str(tiny_vae_path)))
+    second = _latents(mnist_lt, "mnist-lt", str(retrained))
+    assert second.images.view.folder != first.images.view.folder
+    assert not torch.allclose(second.images[:8], first.images[:8])
+
+
+def test_image_size_must_divide_by_vae_factor_times_patch(mnist_lt, tiny_vae_path, tmp_path):
+    with pytest.raises(
+        ThresherError, match="image size 20 is not divisible by the VAE factor 2 × patch size 4"
+    ):
+        _latents(mnist_lt, "mnist-lt", str(tiny_vae_path), image_size=20, model_size="DiT-T/4")
+    assert not (mnist_lt.root / "cache" / "stores").exists()  # refused before anything was encoded
     with pytest.raises(ThresherError, match="cannot load the VAE"):
-        encode_training_set(mnist16, str(tmp_path / "missing-vae"), tmp_path, "mnist@rev1", patch_size=2)
+        _latents(mnist_lt, "mnist-lt", str(tmp_path / "missing-vae"))
 
 
 def test_decode_inverts_the_scaling(tiny_vae_path, mnist16):

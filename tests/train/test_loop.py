@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,7 +16,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from thresher.errors import ThresherError
-from thresher.train.latents import encode_training_set
+from thresher.train.latents import encode_images, load_vae
 from thresher.train.loop import train
 from thresher.train.training_set import TrainingSet
 
@@ -83,7 +84,8 @@ def test_run_folder_outputs(tmp_path, mnist16, make_config):
 
 
 def test_latent_runs_sample_through_the_vae(tmp_path, mnist16, tiny_vae_path, make_config):
-    latent = encode_training_set(mnist16, str(tiny_vae_path), tmp_path / "cache", "mnist@rev1", patch_size=2)
+    latents = encode_images(mnist16.images, load_vae(str(tiny_vae_path)))
+    latent = replace(mnist16, images=latents, space="latent", vae=str(tiny_vae_path))
     train(make_config(model_size="DiT-T/2", steps=2), latent, tmp_path / "run")
     assert json.loads((tmp_path / "run" / "model.json").read_text())["vae"] == str(tiny_vae_path)
     assert Image.open(tmp_path / "run" / "samples.png").size == (4 * 30 + 2, 30 + 2)  # decoded to 28 px

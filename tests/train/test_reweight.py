@@ -177,7 +177,7 @@ def test_loss_weighting_ignores_a_group_of_weight_zero(ws, tmp_path):
     resolved = resolve_dataset(ws, "sub@v1")
     data = load_training_set(ws, resolved, weights=run)
     is_five = data.labels == 5
-    scrambled = data.images.clone()
+    scrambled = data.images[:].clone()
     scrambled[is_five] = torch.randint(0, 256, scrambled[is_five].shape, dtype=torch.uint8)
     config = TrainConfig(steps=2, batch_size=100, weighting="loss", ema_decay=0.0, **TINY)
 

@@ -199,8 +199,9 @@ class StoreView:
         return block[..., :1]  # a colour part's grey rows in an all-grey view: three equal channels
 
     def row(self, position: int) -> np.ndarray:
-        part = int(self._part[position])
-        return self._fit_channels(self._array(part)[self._row[position]][None])[0]
+        part, row = int(self._part[position]), int(self._row[position])
+        # a copy: a slice of the read-only memory map would be handed to torch as unwritable memory
+        return self._fit_channels(np.array(self._array(part)[row : row + 1]))[0]
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         for start in range(0, len(self), batch_size):

@@ -150,6 +150,11 @@ class _DecodeBatches(Dataset):
             return part, None, None, f"cannot decode rows {int(rows[0])}..{int(rows[-1])}: {exc}"
 
 
+def _as_decoded(item: tuple) -> tuple:
+    """The loader's collate function: items stay numpy (the default would turn them into tensors)."""
+    return item
+
+
 def _uniform(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(b, H, W, C) with C = 3 if any row is colour (grey rows repeated) else 1, and the rows' grey flags."""
     grey = np.array([a.ndim == 2 for a in arrays])
@@ -191,6 +196,7 @@ def _build(
         _DecodeBatches(dataset, batches, key.size, background),
         batch_size=None,
         num_workers=num_workers,
+        collate_fn=_as_decoded,
     )
     what = "pixel store" if encoder is None else f"latent store ({encoder.name})"
     current, chunks, greys = -1, [], []

@@ -6,7 +6,14 @@ import click
 
 from thresher.catalog.workspace import Workspace
 from thresher.commands.options import config_options, take
-from thresher.train.config import PretrainConfig, ReweightConfig, SampleConfig, TrainConfig, TrainRunConfig
+from thresher.train.config import (
+    PretrainConfig,
+    ReweightConfig,
+    SampleConfig,
+    StoreConfig,
+    TrainConfig,
+    TrainRunConfig,
+)
 
 
 @click.command("train")
@@ -56,4 +63,16 @@ def reweight_cmd(ws: Workspace, **values) -> None:
     from thresher.train.reweight import run_reweight
 
     for line in run_reweight(ws, ReweightConfig(**values)).lines():
+        click.echo(line)
+
+
+@click.command("store")
+@config_options(StoreConfig)
+@click.pass_obj
+def store_cmd(ws: Workspace, **values) -> None:
+    """Build a dataset's image store ahead of training: its decoded pixels, or --vae latents (train and
+    evaluate build what they need on first use; a rerun builds only what is missing)."""
+    from thresher.train.store_run import build_store
+
+    for line in build_store(ws, StoreConfig(**values)).lines():
         click.echo(line)

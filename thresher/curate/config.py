@@ -94,6 +94,9 @@ class EmbedRunConfig:
     reduce: str | None = setting(None, "Also reduce the embeddings, e.g. umap:10.")
     batch_size: int = setting(256, "Images per batch.")
     num_workers: int | None = setting(None, "DataLoader workers (default: the CPU count, at most 4).")
+    part_size: int = setting(
+        50_000, "Rows per part file: the unit of resumption and of the work each process takes."
+    )
     device: str | None = setting(None, "cpu, cuda, cuda:1, mps (default: CUDA when present).")
     precision: str = setting("auto", "Model precision (CPU always runs fp32).", choices=EMBED_PRECISIONS)
     normalize: bool = setting(True, "L2-normalize the embeddings.")
@@ -112,6 +115,8 @@ class EmbedRunConfig:
             raise ThresherError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.num_workers is not None and self.num_workers < 0:
             raise ThresherError(f"--num-workers must be at least 0, got {self.num_workers}")
+        if self.part_size < 1:
+            raise ThresherError(f"--part-size must be at least 1, got {self.part_size}")
 
     @property
     def resolved_num_workers(self) -> int:

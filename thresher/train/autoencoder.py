@@ -43,6 +43,9 @@ class AutoencoderConfig:
     latent_noise: float = 0.1
     latent_l2: float = 1e-3
     seed: int = 0
+    # A source with more ok rows trains it on a seeded sample of this many: a 30k-parameter autoencoder
+    # learns nothing more from a million digits, and the sample bounds its memory.
+    max_rows: int = 20_000
 
 
 class _LatentDist:

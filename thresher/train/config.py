@@ -350,3 +350,29 @@ class ReweightConfig:
             raise ThresherError("--clusters names the groups of --groups cluster; drop it for --groups class")
         if self.run is not None:
             check_name(self.run, "run name")
+
+
+@dataclass
+class StoreConfig:
+    """``thresher store``: build a dataset's image store ahead of training (pixels, or ``--vae`` latents)."""
+
+    dataset: str = setting(
+        help="NAME[@vN] subset, a source id, a published folder, or hf://datasets/<owner>/<repo>@vN.",
+        aliases=("-d",),
+    )
+    image_size: int | None = setting(None, "Resize images to this side first.")
+    vae: str | None = setting(
+        None, "Store latents of this autoencoder: thresher-ae or a diffusers AutoencoderKL (Hub id or path)."
+    )
+    background: str = setting(
+        "white", "Colour transparent pixels are composited onto when decoding: white, black or R,G,B."
+    )
+    num_workers: int = setting(2, "DataLoader workers that decode rows.")
+    device: str | None = setting(None, "cpu, cuda, … for the autoencoder (default: CUDA when present).")
+
+    def __post_init__(self) -> None:
+        parse_background(self.background)
+        if self.image_size is not None and self.image_size < 1:
+            raise ThresherError(f"--image-size must be at least 1, got {self.image_size}")
+        if self.num_workers < 0:
+            raise ThresherError(f"--num-workers must be at least 0, got {self.num_workers}")

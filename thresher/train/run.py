@@ -12,11 +12,13 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from thresher.catalog.names import new_run_id
 from thresher.catalog.runs import find_run_dir, finish_run, start_run
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
-from thresher.device import process_state
+from thresher.device import pick_device, process_state
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, background_name, parse_background
 from thresher.train.autoencoder import AUTOENCODER_NAME, AutoencoderConfig
@@ -64,6 +66,7 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         weights=config.weights,
         clusters=config.clusters,
         background=parse_background(config.background),
+        num_workers=config.train.num_workers,
     )
     # The model must fit the data before the run is registered, so a bad size records no failed run.
     dit_config(
@@ -129,18 +132,33 @@ def prepare_training_data(
     image_size: int | None,
     vae: str | None,
     autoencoder: AutoencoderConfig | None,
-    model_size: str,
+    model_size: str | None,
     device: str | None,
     unconditional: bool = False,
     weights: str | None = None,
     clusters: str | None = None,
     background: RGB = WHITE,
+    num_workers: int = 0,
 ) -> TrainingSet:
     """The rows of ``resolved`` as the model sees them: pixels, or latents of ``vae`` (encoded once per
-    source and cached), with labels or clusters and weights. Training and the pretraining share it.
+    source into its latent store), with labels or clusters and weights. Training and the pretraining share it.
 
     ``background``: what transparent pixels are composited onto when the images are decoded; a non-white
-    one is part of the latent and autoencoder cache keys (white keeps the keys caches already have)."""
+    one is part of the latent and autoencoder cache keys (white keeps the keys caches already have).
+    ``model_size`` (``DiT-S/2``) is checked against the latents' side; None skips the check (a store
+    built ahead of training). ``num_workers`` decode rows where the store lacks them."""
+    encoder = None
+    if vae:
+        from thresher.train.latents import VaeEncoder
+
+        vae_name = (
+            _source_autoencoder(ws, resolved, image_size, autoencoder, background)
+            if vae == AUTOENCODER_NAME
+            else vae
+        )
+        encoder = VaeEncoder(vae_name, pick_device(device) if device else process_state(device).device)
+        if image_size is not None and model_size is not None:  # refused before any row is encoded
+            encoder.check_side(image_size, _patch_size(model_size))
     data = load_training_set(
         ws,
         resolved,
@@ -149,24 +167,17 @@ def prepare_training_data(
         weights=weights,
         clusters=clusters,
         background=background,
-    )
-    if not vae:
-        return data
-    from thresher.train.latents import encode_training_set
-
-    vae_name = (
-        _source_autoencoder(ws, resolved, image_size, autoencoder, background)
-        if vae == AUTOENCODER_NAME
-        else vae
-    )
-    return encode_training_set(
-        data,
-        vae_name,
-        ws.cache_dir("latents"),
-        f"{resolved.source}@{resolved.revision}{_background_key(background)}",
-        patch_size=int(model_size.rsplit("/", 1)[-1]),
+        encoder=encoder,
+        num_workers=num_workers,
         device=device,
     )
+    if encoder is not None and image_size is None and model_size is not None:
+        encoder.check_side(data.resolution * encoder.factor, _patch_size(model_size))
+    return data
+
+
+def _patch_size(model_size: str) -> int:
+    return int(model_size.rsplit("/", 1)[-1])
 
 
 def _background_key(background: RGB) -> str:
@@ -181,8 +192,9 @@ def _source_autoencoder(
     ae_config: AutoencoderConfig | None,
     background: RGB = WHITE,
 ) -> str:
-    """``--vae thresher-ae``: the small autoencoder of the whole source (every ok row), trained on first use,
-    so the full set and all its pruned subsets share one latent space and one latent cache."""
+    """``--vae thresher-ae``: the small autoencoder of the whole source (every ok row, or a seeded sample of
+    ``max_rows`` of them), trained on first use, so the full set and all its pruned subsets share one latent
+    space and one latent store."""
     from thresher.catalog.samples import load_images, ok_sample_ids
     from thresher.train.autoencoder import autoencoder_dir, ensure_autoencoder
 
@@ -192,6 +204,8 @@ def _source_autoencoder(
     if (autoencoder_dir(cache, key, ae_config) / "config.json").is_file():
         return str(autoencoder_dir(cache, key, ae_config))
     ids = ok_sample_ids(ws, resolved.source)
+    if len(ids) > ae_config.max_rows:  # decode only the sample, not the whole source
+        ids = np.sort(np.random.default_rng(ae_config.seed).choice(ids, ae_config.max_rows, replace=False))
     images = load_images(ws, resolved.source, ids, size=image_size, background=background)
     return str(ensure_autoencoder(cache, key, images, ae_config))
 

@@ -1,4 +1,5 @@
-"""The rows of a resolved dataset as a :class:`TrainingSet`: decoded images, labels or clusters, weights."""
+"""The rows of a resolved dataset as a :class:`TrainingSet`: images (or latents) read from the source's
+image store, labels or clusters, weights."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from thresher.catalog.samples import label_names, labels_of, load_images
+from thresher.catalog.image_store_build import Encoder, open_store
+from thresher.catalog.samples import label_names, labels_of
 from thresher.catalog.scores import score_files
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset
@@ -16,7 +18,7 @@ from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE
 from thresher.train.conditioning import cluster_condition, cluster_labels, resolve_clustering
 from thresher.train.reweight_store import REWEIGHT_KIND, reweight_weights
-from thresher.train.training_set import TrainingSet
+from thresher.train.training_set import StoredRows, TrainingSet
 
 
 def load_training_set(
@@ -28,11 +30,16 @@ def load_training_set(
     weights: str | None = None,
     clusters: str | None = None,
     background: RGB = WHITE,
+    encoder: Encoder | None = None,
+    num_workers: int = 0,
+    device: str | None = None,
 ) -> TrainingSet:
-    """Decode the resolved rows into a pixel :class:`TrainingSet` (latents are made from it by the caller).
+    """The resolved rows as a :class:`TrainingSet` read from the source's image store: pixels, or with an
+    ``encoder`` (:class:`thresher.train.latents.VaeEncoder`) its latents. The store's missing parts are built
+    first (``num_workers`` decode; split across processes under ``accelerate launch``).
 
     Labels are the catalog's classes, or with ``clusters`` (a clustering run id) each row's k-means cluster.
-    Transparent pixels take the ``background`` colour (``thresher.catalog.samples.load_images``).
+    Transparent pixels take the ``background`` colour (``thresher.catalog.samples.decode_row``).
     """
     labels, num_classes, condition = None, None, "label"
     if clusters is not None:
@@ -43,10 +50,13 @@ def load_training_set(
         condition = cluster_condition(clusters)
     elif not unconditional:
         labels, num_classes = _labels(ws, resolved)
-    # Decoded after the labels, so a bad --clusters fails before the slowest step.
-    images = load_images(ws, resolved.source, resolved.sample_ids, size=image_size, background=background)
+    # Read after the labels, so a bad --clusters fails before the slowest step.
+    view = open_store(ws, resolved.source, resolved.sample_ids, size=image_size, background=background,
+                      encoder=encoder, num_workers=num_workers, device=device)  # fmt: skip
     return TrainingSet(
-        images=torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(),
+        images=StoredRows(view),
+        space="pixel" if encoder is None else "latent",
+        vae=None if encoder is None else encoder.name,
         labels=labels,
         sample_ids=torch.from_numpy(resolved.sample_ids),
         weights=None if weights is None else torch.from_numpy(sample_weights(ws, resolved, weights)),

@@ -1,8 +1,10 @@
 """The rows a training run sees, in memory, and how torch iterates over them.
 
-A :class:`TrainingSet` is what a resolved subset (``name@vN``) becomes: pixels (uint8) or cached VAE
-latents (float), labels, per-sample weights (e.g. DRO group weights) and the catalog's sample ids, which
-the trainer reports back so "distinct rows seen == subset size" can be checked.
+A :class:`TrainingSet` is what a resolved subset (``name@vN``) becomes: pixels (uint8) or VAE latents
+(float), labels, per-sample weights (e.g. DRO group weights) and the catalog's sample ids, which the trainer
+reports back so "distinct rows seen == subset size" can be checked. The rows are a tensor in memory or
+:class:`StoredRows`, a view of an image store read row by row from memory-mapped parts (what training
+from a workspace uses: memory does not grow with the number of rows, docs/architecture.md, "Image stores").
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
@@ -19,9 +22,53 @@ from thresher.train.flow import NULL_LABEL
 SPACES = ("pixel", "latent")
 
 
+class StoredRows:
+    """An image store view (:class:`thresher.catalog.image_store.StoreView`) with the part of the tensor
+    interface a :class:`TrainingSet` uses: ``len``, ``shape`` N×C×H×W, ``dtype``, and indexing by an int
+    (one C×H×W row) or by a slice, index array or mask (a tensor of those rows). Pixel rows are stored
+    H×W×C and turned channels-first per row."""
+
+    ndim = 4
+
+    def __init__(self, view) -> None:  # a StoreView; not imported here so training sets stay light
+        self.view = view
+        self.pixels = view.is_pixels
+
+    def __len__(self) -> int:
+        return len(self.view)
+
+    @property
+    def shape(self) -> torch.Size:
+        n, *row = self.view.shape
+        return torch.Size((n, row[2], row[0], row[1]) if self.pixels else (n, *row))
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.uint8 if self.pixels else torch.float32
+
+    def is_floating_point(self) -> bool:
+        return not self.pixels
+
+    def _channels_first(self, rows: np.ndarray) -> torch.Tensor:
+        tensor = torch.from_numpy(np.ascontiguousarray(rows))
+        return tensor.permute(0, 3, 1, 2).contiguous() if self.pixels else tensor
+
+    def __getitem__(self, index: int | slice | np.ndarray | torch.Tensor) -> torch.Tensor:
+        if isinstance(index, int | np.integer) or (isinstance(index, torch.Tensor) and index.ndim == 0):
+            return self._channels_first(self.view.row(int(index))[None])[0]
+        if isinstance(index, slice):
+            positions = np.arange(len(self))[index]
+        else:
+            positions = np.asarray(index)
+            if positions.dtype == bool:
+                positions = np.flatnonzero(positions)
+        return self._channels_first(self.view.take(positions))
+
+
 @dataclass
 class TrainingSet:
-    """Training rows. ``images``: uint8 N×C×H×W (space "pixel") or float N×C×h×w latents (space "latent").
+    """Training rows. ``images``: uint8 N×C×H×W (space "pixel") or float N×C×h×w latents (space "latent"),
+    in memory or :class:`StoredRows`.
 
     ``labels`` are int64 class indices in [0, num_classes) or None; ``condition`` says what they are: the
     catalog's class labels ("label") or the clusters of a k-means run ("clusters:<run>", see
@@ -29,7 +76,7 @@ class TrainingSet:
     ``vae`` names the VAE that made latents, so samples can be decoded.
     """
 
-    images: torch.Tensor
+    images: torch.Tensor | StoredRows
     labels: torch.Tensor | None
     sample_ids: torch.Tensor
     weights: torch.Tensor | None = None

@@ -1,0 +1,53 @@
+"""Two CPU processes over gloo (`accelerate launch --num_processes 2 thresher embed`): the same store as one
+process, parts dealt to the ranks, one catalog row."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from thresher.catalog.workspace import Workspace
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _launch(*args: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--num_cpu_threads_per_process", "1", "--main_process_port", str(_free_port()), *args,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.slow
+def test_two_processes_embed_what_one_process_embeds(mnist_lt, tmp_path):
+    two = Workspace(tmp_path / "two")
+    shutil.copytree(mnist_lt.root, two.root)
+    args = ("embed", "--embedder", "hog", "--part-size", "400", "--num-workers", "0", "--device", "cpu")
+    _launch("-m", "thresher.cli", "--workspace", str(two.root), *args)
+    one = subprocess.run([sys.executable, "-m", "thresher.cli", "--workspace", str(mnist_lt.root), *args],
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert one.returncode == 0, one.stderr[-2000:]
+    folders = [ws.root / "embeddings" / "mnist-lt" / "hog" for ws in (mnist_lt, two)]
+    assert len(list(folders[0].glob("part-*.npy"))) == 5  # 1703 rows in parts of 400
+    assert _files(folders[1]) == _files(folders[0])
+    with two.connect(read_only=True) as con:  # only the main process registered them
+        assert con.execute("SELECT count(*) FROM embeddings").fetchone()[0] == 1

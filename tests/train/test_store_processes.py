@@ -1,0 +1,62 @@
+"""Two CPU processes over gloo (`accelerate launch --num_processes 2`) build a source's pixel and latent
+stores: the same files as one process, the parts dealt to the ranks."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from thresher.catalog.image_store_build import open_store
+from thresher.catalog.samples import ok_sample_ids
+from thresher.catalog.workspace import Workspace
+from thresher.train.latents import VaeEncoder
+
+DRIVER = Path(__file__).with_name("store_driver.py")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _launch(*args: str) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "--num_cpu_threads_per_process", "1", "--main_process_port", str(_free_port()), *args,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.mark.slow  # two fresh interpreters importing torch + diffusers: ~1 min on 2 shared cores
+def test_two_processes_build_the_stores_one_process_builds(mnist_lt, tmp_path, tiny_vae_path):
+    import json
+
+    two = Workspace(tmp_path / "two")
+    shutil.copytree(mnist_lt.root, two.root)
+    _launch(str(DRIVER), "--workspace", str(two.root), "--vae", str(tiny_vae_path), "--out", str(tmp_path))
+    ranks = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    for name in ("pixels", "latents"):  # the 7 parts were dealt to the ranks in turn ...
+        assert ranks[0][name].pop("written") == [0, 2, 4, 6] and ranks[1][name].pop("written") == [1, 3, 5]
+    assert ranks[0] == ranks[1]  # ... and both processes then read every row, the same rows
+    ids = ok_sample_ids(mnist_lt, "mnist-lt")
+    for name, encoder in (("pixels", None), ("latents", VaeEncoder(str(tiny_vae_path), "cpu"))):
+        one = open_store(mnist_lt, "mnist-lt", ids, size=16, encoder=encoder, part_rows=256, device="cpu")
+        built = Path(ranks[0][name]["folder"])
+        assert built.name == one.folder.name
+        assert _files(built) == _files(one.folder)  # byte for byte, markers included
+        assert len(list(built.glob("part-*.npy"))) == -(-int(ids.max() + 1) // 256)
