@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thresher.catalog.part_files import part_done, read_part
+from thresher.catalog.part_files import marker_path, part_done, read_part
 from thresher.catalog.workspace import Workspace, embedder_folder
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE
@@ -221,3 +221,30 @@ def pixel_rows(
     from thresher.catalog.image_store_build import open_store
 
     return open_store(ws, source, sample_ids, size=size, background=background)
+
+
+def list_stores(ws: Workspace) -> list[dict]:
+    """Every image store of the workspace: source, encoder, size, complete parts, rows and bytes on disk."""
+    root = ws.root / "cache" / "stores"
+    out = []
+    for meta_file in sorted(root.glob("*/*/meta.json")) if root.is_dir() else []:
+        try:
+            meta = json.loads(meta_file.read_text())
+        except ValueError:
+            continue
+        folder = meta_file.parent
+        parts = sorted(int(m.name.split(".")[1]) for m in folder.glob("_SUCCESS.*"))
+        done = [p for p in parts if part_done(folder, p)]
+        rows = sum(json.loads(marker_path(folder, p).read_text() or '{"rows": 0}')["rows"] for p in done)
+        out.append(
+            {
+                "source": meta.get("source"),
+                "encoder": meta.get("encoder"),
+                "size": meta.get("size"),
+                "parts": len(done),
+                "rows": rows,
+                "bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
+                "folder": ws.to_stored(folder),
+            }
+        )
+    return out

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from thresher.catalog.image_store import list_stores
 from thresher.catalog.runs import shown_status
 from thresher.catalog.tables import rows_as_dicts
 from thresher.catalog.workspace import Workspace
@@ -23,6 +24,7 @@ class WorkspaceStatus:
     pretrainings: list[dict[str, Any]] = field(default_factory=list)
     score_runs: list[dict[str, Any]] = field(default_factory=list)
     sweeps: list[dict[str, Any]] = field(default_factory=list)
+    stores: list[dict[str, Any]] = field(default_factory=list)
     evaluations: int = 0
 
     def render(self) -> str:
@@ -60,6 +62,12 @@ class WorkspaceStatus:
         out += [f"  {t['id']:<40} {t['status']:<11} on {t['dataset']}" for t in self.trainings] or ["  none"]
         out += ["", f"evaluations: {self.evaluations}", "", "sweeps:"]
         out += [f"  {s['name']:<40} {s['done']}/{s['cells']} cells done" for s in self.sweeps] or ["  none"]
+        out += ["", "image stores:"]
+        out += [
+            f"  {s['source']:<24} {s['encoder']:<40} {s['size'] or 'native'}px  {s['rows']} rows in "
+            f"{s['parts']} parts, {s['bytes'] / 2**20:.1f} MiB"
+            for s in self.stores
+        ] or ["  none"]
         return "\n".join(out)
 
 
@@ -118,4 +126,5 @@ def workspace_status(ws: Workspace) -> WorkspaceStatus:
             )
         )
         status.evaluations = con.execute("SELECT count(*) FROM evaluations").fetchone()[0]
+    status.stores = list_stores(ws)
     return status
