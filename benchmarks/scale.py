@@ -63,7 +63,10 @@ def measure(ws: Path, *args: str) -> dict[str, float]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "thresher.cli", "-w", str(ws), *args],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=False,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
+        # bytecode caching on (a sandbox may set PYTHONDONTWRITEBYTECODE): otherwise every stage spends
+        # seconds recompiling torch and the rest, which no installed tool does
+        env={**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+             "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"},
     )  # fmt: skip
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)

@@ -8,20 +8,27 @@ revision and checked against what ingest recorded.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import datasets
 import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from thresher.catalog.source_loaders import SourceRequest, load_source
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, composite_onto
 
+if TYPE_CHECKING:
+    import datasets
+
 
 def open_source(ws: Workspace, source_id: str) -> tuple[datasets.Dataset, str]:
     """The source's rows as a Dataset (image column renamed to ``image``) and the label column or None."""
+    # Imported here: the catalog's id and label lookups (select, publish of an index) need no datasets.
+    import datasets
+
+    from thresher.catalog.source_loaders import SourceRequest, load_source
+
     with ws.connect(read_only=True) as con:
         row = fetch_source(con, source_id)
     if row["kind"] == "builtin":

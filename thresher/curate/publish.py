@@ -29,13 +29,10 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import numpy as np
 import pyarrow.parquet as pq
-from datasets.features.features import require_storage_embed
-from datasets.table import embed_table_storage
 
 from thresher.cards.dataset_card import label_names_of, render_dataset_card
 from thresher.catalog.samples import open_source
@@ -48,6 +45,9 @@ from thresher.curate.hub import default_api, parse_hub_target, push_version
 from thresher.curate.subset_plots import plot_counts_before_after
 from thresher.errors import ThresherError
 from thresher.output_paths import writable_folder
+
+if TYPE_CHECKING:
+    import datasets
 
 ROWS_PER_SHARD = 50_000
 EMBED_BATCH_ROWS = 100  # rows whose media bytes are read at once (datasets' own batch size for images)
@@ -251,6 +251,10 @@ def materialize_rows(
 def embed_media(dataset: datasets.Dataset, cache_file: Path) -> datasets.Dataset:
     """``dataset`` with the bytes of every media file its cells point at embedded (paths cut to base
     names), streamed in batches into ``cache_file``; returned as is when no column can point at files."""
+    # datasets is imported only here: an index-only publish (the common, fast case) does not need it
+    from datasets.features.features import require_storage_embed
+    from datasets.table import embed_table_storage
+
     if not any(require_storage_embed(feature) for feature in dataset.features.values()):
         return dataset
     embedded = dataset.with_format("arrow").map(

@@ -41,3 +41,24 @@ def test_keep_rules_and_their_aliases():
 def test_unknown_method_lists_the_known_ones():
     with pytest.raises(ThresherError, match="unknown method 'nope'; choose one of: .*cluster"):
         get_method("nope")
+
+
+def test_every_module_that_defines_methods_is_a_family_and_lookups_stay_light():
+    import importlib
+    import pkgutil
+    import subprocess
+    import sys
+
+    import thresher.curate.scores as package
+    from thresher.curate.scores.registry import FAMILIES
+
+    defining = {
+        info.name
+        for info in pkgutil.iter_modules(package.__path__)
+        if hasattr(importlib.import_module(f"{package.__name__}.{info.name}"), "METHODS")
+    }
+    assert defining == set(FAMILIES)
+    # a method lookup (what `select --method cluster` does first) imports neither torch nor scikit-learn
+    probe = ("import sys; from thresher.curate.scores.registry import get_method; get_method('cluster'); "
+             "print(sorted(m for m in ('torch', 'sklearn', 'scipy.linalg') if m in sys.modules))")  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"

@@ -12,7 +12,6 @@ Every method reduces to a score run in the long Parquet format (docs/architectur
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,18 +77,20 @@ class ScoreMethod:
 _REGISTRY: dict[str, ScoreMethod] | None = None
 
 
+FAMILIES = ("random_order", "cluster_distance", "dedup", "gradient", "surrogate")
+"""The modules of :mod:`thresher.curate.scores` that define ``METHODS``. Named rather than discovered: the
+package's other modules (the gradient and surrogate-feature computations) import torch and scikit-learn,
+which a `select` of a cluster or random method should not pay for."""
+
+
 def registry() -> dict[str, ScoreMethod]:
-    """Every method, by name, from the modules of :mod:`thresher.curate.scores` that define ``METHODS``."""
+    """Every method, by name, from the :data:`FAMILIES` modules."""
     global _REGISTRY
     if _REGISTRY is None:
-        import thresher.curate.scores as package
-
         found: dict[str, ScoreMethod] = {}
-        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-            if info.name == "registry":
-                continue
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            for method in getattr(module, "METHODS", []):
+        for family in FAMILIES:
+            module = importlib.import_module(f"thresher.curate.scores.{family}")
+            for method in module.METHODS:
                 if method.name in found:
                     raise ValueError(f"score method {method.name!r} is defined twice")
                 found[method.name] = method

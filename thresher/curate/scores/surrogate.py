@@ -31,7 +31,6 @@ from thresher.catalog.workspace import Workspace
 from thresher.curate.config import parse_shrinkage
 from thresher.curate.groups import group_ids, resolve_groups
 from thresher.curate.scores.registry import ScoreContext, ScoreMethod
-from thresher.curate.scores.surrogate_features import gaussian_log_likelihood, moderate_distance
 from thresher.errors import ThresherError
 
 MODERATE_CENTER = "median"
@@ -74,6 +73,9 @@ def surrogate_scores_run(
     run_id = f"{method}-{config_hash(config)}"
     if run_exists(ws, run_id):
         return run_id
+
+    # scipy and scikit-learn load only when a surrogate score is computed, not on every registry lookup
+    from thresher.curate.scores.surrogate_features import gaussian_log_likelihood, moderate_distance
 
     ids, vectors = EmbeddingStore(path).load()
     if len(ids) == 0:
