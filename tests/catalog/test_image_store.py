@@ -102,3 +102,23 @@ def test_several_sizes_need_an_image_size(workspace, tmp_path):
     with pytest.raises(ThresherError, match="several sizes .*pass an image size"):
         open_store(workspace, source, np.array([0, 1]), part_rows=1)
     assert pixel_rows(workspace, source, np.array([0, 1]), size=4).shape == (2, 4, 4, 1)
+
+
+def test_a_killed_build_leaves_no_temporaries_behind_after_the_next(mnist_lt):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    ids = ok_sample_ids(mnist_lt, "mnist-lt")
+    view = open_store(mnist_lt, "mnist-lt", ids[:10], part_rows=256)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    host = socket.gethostname()
+    dead = view.folder / f".part-00001.npy~{host}~{int(gone.stdout)}~ab12cd34.tmp"
+    alive = view.folder / f".part-00002.npy~{host}~{os.getpid()}~ab12cd34.tmp"
+    elsewhere = view.folder / f".part-00003.npy~another-host~{int(gone.stdout)}~ab12cd34.tmp"
+    for path in (dead, alive, elsewhere):
+        path.write_bytes(b"half a part")
+    open_store(mnist_lt, "mnist-lt", ids[300:310], part_rows=256)  # builds part 1
+    assert not dead.exists() and alive.exists() and elsewhere.exists()
+    assert not [p for p in view.folder.iterdir() if p.name.endswith(".tmp") and p not in (alive, elsewhere)]

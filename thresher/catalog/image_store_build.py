@@ -29,7 +29,7 @@ from thresher.catalog.image_store import (
     parts_of,
     store_dir,
 )
-from thresher.catalog.part_files import marker_path, write_meta, write_part
+from thresher.catalog.part_files import marker_path, remove_dead_temporaries, write_meta, write_part
 from thresher.catalog.samples import decode_row, ok_sample_ids, open_source
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.device import process_state
@@ -93,6 +93,7 @@ def open_store(
     if todo:
         if state.is_main_process:
             folder.mkdir(parents=True, exist_ok=True)
+            remove_dead_temporaries(folder)  # what a killed build left behind
             if not (folder / "meta.json").is_file():
                 write_meta(folder, key.meta())
             damaged = [p for p in todo if marker_path(folder, p).exists()]

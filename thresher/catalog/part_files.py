@@ -11,11 +11,32 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import socket
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+
+def _own_suffix() -> str:
+    """``~host~pid~random.tmp``: a temporary file name of this process, which tells who left it behind."""
+    return f"~{socket.gethostname()}~{os.getpid()}~{secrets.token_hex(4)}.tmp"
+
+
+def remove_dead_temporaries(out_dir: Path) -> list[Path]:
+    """Delete the temporary files in ``out_dir`` whose writer is provably gone (this host, pid not alive):
+    what a killed build left behind. Files of live processes or of other hosts are never touched."""
+    from thresher.catalog.runs import shown_status
+
+    removed = []
+    for path in out_dir.glob(".*~*~*~*.tmp") if out_dir.is_dir() else []:
+        host, pid = path.name.split("~")[-3:-1]
+        if pid.isdigit() and shown_status("running", int(pid), host) == "interrupted":
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def part_stem(index: int) -> str:
@@ -55,19 +76,20 @@ def write_part(out_dir: Path, index: int, ids: np.ndarray, array: np.ndarray, **
     marker = marker_path(out_dir, index)
     marker.unlink(missing_ok=True)
     array_file, ids_file = part_files(out_dir, index)
-    tmp_array, tmp_ids = (
-        array_file.with_name(f".{array_file.name}.tmp"),
-        ids_file.with_name(f".{ids_file.name}.tmp"),
-    )
+    # Temporary names of this process only: two processes that build the same part at once (sweep shards
+    # sharing a store) each write whole files and rename them in, never into each other's files.
+    own = _own_suffix()
+    tmp_array = array_file.with_name(f".{array_file.name}{own}")
+    tmp_ids = ids_file.with_name(f".{ids_file.name}{own}")
     with open(tmp_array, "wb") as fh:
         np.save(fh, array)
     table = {"sample_id": pa.array(np.asarray(ids, dtype=np.int64), type=pa.int64())}
     table.update({name: pa.array(values) for name, values in columns.items()})
     pq.write_table(pa.table(table), tmp_ids)
+    sizes = {"rows": len(ids), "array_bytes": tmp_array.stat().st_size, "ids_bytes": tmp_ids.stat().st_size}
     os.replace(tmp_array, array_file)
     os.replace(tmp_ids, ids_file)
-    sizes = {"rows": len(ids), "array_bytes": array_file.stat().st_size, "ids_bytes": ids_file.stat().st_size}
-    tmp_marker = marker.with_name(f".{marker.name}.tmp")
+    tmp_marker = marker.with_name(f".{marker.name}{own}")
     tmp_marker.write_text(json.dumps(sizes) + "\n")
     os.replace(tmp_marker, marker)
 
@@ -84,6 +106,6 @@ def read_part(
 
 
 def write_meta(out_dir: Path, meta: dict) -> None:
-    tmp = out_dir / ".meta.json.tmp"
+    tmp = out_dir / f".meta.json{_own_suffix()}"
     tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, out_dir / "meta.json")

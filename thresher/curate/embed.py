@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from thresher.catalog.embeddings import ids_fingerprint, write_embedding_part
-from thresher.catalog.part_files import part_done, write_meta
+from thresher.catalog.part_files import part_done, remove_dead_temporaries, write_meta
 from thresher.device import pick_device
 from thresher.embedders import Embedder, Preprocess, build_embedder
 from thresher.errors import ThresherError
@@ -146,6 +146,7 @@ def embed_dataset(
 
     if state.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(out_dir)  # what a killed run left behind
         if embedder.fits_to_data:
             _fit_or_load(embedder, dataset, sample_ids, out_dir, config)
         if not (out_dir / "meta.json").is_file():  # on resume it exists and matches (checked above)
