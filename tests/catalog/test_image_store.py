@@ -112,7 +112,9 @@ def test_a_killed_build_leaves_no_temporaries_behind_after_the_next(mnist_lt):
 
     ids = ok_sample_ids(mnist_lt, "mnist-lt")
     view = open_store(mnist_lt, "mnist-lt", ids[:10], part_rows=256)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     host = socket.gethostname()
     dead = view.folder / f".part-00001.npy~{host}~{int(gone.stdout)}~ab12cd34.tmp"
     alive = view.folder / f".part-00002.npy~{host}~{os.getpid()}~ab12cd34.tmp"

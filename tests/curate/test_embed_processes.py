@@ -4,31 +4,14 @@ process, parts dealt to the ranks, one catalog row."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.two_processes import launch_two
 from thresher.catalog.workspace import Workspace
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _launch(*args: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--num_cpu_threads_per_process", "1", "--main_process_port", str(_free_port()), *args,
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -42,7 +25,7 @@ def test_two_processes_embed_what_one_process_embeds(mnist_lt, tmp_path):
     two = Workspace(tmp_path / "two")
     shutil.copytree(mnist_lt.root, two.root)
     args = ("embed", "--embedder", "hog", "--part-size", "400", "--num-workers", "0", "--device", "cpu")
-    _launch("-m", "thresher.cli", "--workspace", str(two.root), *args)
+    launch_two("-m", "thresher.cli", "--workspace", str(two.root), *args)
     one = subprocess.run([sys.executable, "-m", "thresher.cli", "--workspace", str(mnist_lt.root), *args],
                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert one.returncode == 0, one.stderr[-2000:]

@@ -96,7 +96,7 @@ def _scores_of(ws: Path, kind: str):
     return runs
 
 
-def test_kill_embed_cluster_select_publish_train(base: Path, tmp_path: Path) -> None:
+def test_kill_embed_cluster_select_publish_train_store(base: Path, tmp_path: Path) -> None:
     TINY = ("--model", "DiT-T/4", "--width", "32", "--depth", "1", "--heads", "2", "--batch-size", "32",
             "--grid-steps", "1", "--unconditional")  # fmt: skip
 
@@ -215,6 +215,27 @@ def test_kill_embed_cluster_select_publish_train(base: Path, tmp_path: Path) -> 
             "identical" if same else ("clear error" if clear_error(code, output) else output[-300:]),
             killed,
         )
+
+    # --- store (the image store train and evaluate read) ------------------------------------------------
+    store = ("store", "-d", "half", "--image-size", "16", "--num-workers", "0")
+    reference_store = _copy(reference, tmp_path, "store-ref")
+    assert cli(reference_store, *store)[0] == 0
+    (ref_folder,) = (reference_store / "cache" / "stores").glob("*/*")
+    ref_files = {p.name: p.read_bytes() for p in ref_folder.iterdir()}
+    for fault in ("cache/stores/*/*/.part-00000.npy~*", "cache/stores/*/*/part-00000.npy",
+                  "cache/stores/*/*/_SUCCESS.00000", 2.0):  # fmt: skip
+        ws = _copy(reference, tmp_path, f"store-{len(OUTCOMES)}")
+        killed = cli(ws, *store, kill_when=fault)[2]
+        code, output, _ = cli(ws, *store)
+        folders = list((ws / "cache" / "stores").glob("*/*"))
+        files = {p.name: p.read_bytes() for p in folders[0].iterdir()} if len(folders) == 1 else None
+        record(
+            "store",
+            str(fault),
+            "identical" if code == 0 and files == ref_files else
+            ("clear error" if clear_error(code, output) else output[-300:]),
+            killed,
+        )  # fmt: skip
 
     table = Counter((c, o) for c, _, o, _ in OUTCOMES)
     print("\ncommand  cases  identical  clear error  other")

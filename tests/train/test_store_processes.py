@@ -4,36 +4,17 @@ stores: the same files as one process, the parts dealt to the ranks."""
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.two_processes import launch_two
 from thresher.catalog.image_store_build import open_store
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.workspace import Workspace
 from thresher.train.latents import VaeEncoder
 
 DRIVER = Path(__file__).with_name("store_driver.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _launch(*args: str) -> subprocess.CompletedProcess:
-    command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--num_cpu_threads_per_process", "1", "--main_process_port", str(_free_port()), *args,
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -48,7 +29,7 @@ def test_two_processes_build_the_stores_one_process_builds(mnist_lt, tmp_path, t
 
     two = Workspace(tmp_path / "two")
     shutil.copytree(mnist_lt.root, two.root)
-    _launch(str(DRIVER), "--workspace", str(two.root), "--vae", str(tiny_vae_path), "--out", str(tmp_path))
+    launch_two(str(DRIVER), "--workspace", str(two.root), "--vae", str(tiny_vae_path), "--out", str(tmp_path))
     ranks = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
     for name in ("pixels", "latents"):  # the 7 parts were dealt to the ranks in turn ...
         assert ranks[0][name].pop("written") == [0, 2, 4, 6] and ranks[1][name].pop("written") == [1, 3, 5]

@@ -61,4 +61,6 @@ def test_every_module_that_defines_methods_is_a_family_and_lookups_stay_light():
     # a method lookup (what `select --method cluster` does first) imports neither torch nor scikit-learn
     probe = ("import sys; from thresher.curate.scores.registry import get_method; get_method('cluster'); "
              "print(sorted(m for m in ('torch', 'sklearn', 'scipy.linalg') if m in sys.modules))")  # fmt: skip
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
+    )
