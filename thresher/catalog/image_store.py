@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thresher.catalog.part_files import marker_path, part_done, read_part
+from thresher.catalog.part_files import ArrayFile, marker_path, part_done, part_files, read_part
 from thresher.catalog.workspace import Workspace, embedder_folder
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE
@@ -106,12 +106,13 @@ def part_matches(folder: Path, part: int, expected_ids: np.ndarray) -> bool:
 
 
 class StoreView:
-    """Rows ``sample_ids`` of a store, in that order, gathered from the memory-mapped parts on demand.
+    """Rows ``sample_ids`` of a store, in that order, read from the parts on demand (positioned reads of the
+    rows a batch needs: :class:`thresher.catalog.part_files.ArrayFile`).
 
     Pixel stores satisfy :class:`thresher.image_rows.ImageRows` (uint8 H×W×C rows): the view has one channel
     when every one of its rows decoded grey, else three (grey rows repeated, as ``load_images`` does), so a
-    view equals ``load_images`` of the same rows. Latent views give c×h×w float32 rows. Part files are
-    opened lazily in each process, so a view can be handed to DataLoader workers.
+    view equals ``load_images`` of the same rows. Latent views give c×h×w float32 rows. A view holds no
+    open file, so it can be handed to DataLoader workers.
     """
 
     def __init__(self, folder: Path, key: StoreKey, sample_ids: np.ndarray) -> None:
@@ -122,9 +123,13 @@ class StoreView:
         self._part = parts.astype(np.int32)
         self._row = np.empty(len(self.sample_ids), dtype=np.int64)
         grey = np.empty(len(self.sample_ids), dtype=bool)
-        shapes: dict[int, tuple[int, ...]] = {}
+        self._files: dict[int, ArrayFile] = {}
         for part in parts_of(self.sample_ids, key.part_rows):
-            ids, array, extra = read_part(folder, int(part), ("grey",))
+            ids, _, extra = read_part(folder, int(part), ("grey",))
+            array = self._files[int(part)] = ArrayFile.open(part_files(folder, int(part))[0])
+            if array.shape[0] != len(ids):
+                raise ThresherError(f"part {int(part)} of image store {folder} has {array.shape[0]} rows for "
+                                    f"{len(ids)} ids; delete the folder to have it rebuilt")  # fmt: skip
             mine = np.flatnonzero(parts == part)
             found = np.minimum(np.searchsorted(ids, self.sample_ids[mine]), max(len(ids) - 1, 0))
             if len(ids) == 0 or not np.array_equal(ids[found], self.sample_ids[mine]):
@@ -134,14 +139,12 @@ class StoreView:
                 )
             self._row[mine] = found
             grey[mine] = extra["grey"][found]
-            shapes[int(part)] = array.shape[1:]
-        self._arrays: dict[int, np.ndarray] = {}
-        self._shapes = shapes
-        sides = {s[:2] if self.is_pixels else s[1:] for s in shapes.values()}
+        shapes = [f.shape[1:] for f in self._files.values()]
+        sides = {s[:2] if self.is_pixels else s[1:] for s in shapes}
         if len(sides) > 1:
             shown = ", ".join(f"{w}x{h}" for h, w in sorted(sides)[:3])
             raise ThresherError(f"images of {key.source!r} have several sizes ({shown}): pass an image size")
-        first = next(iter(shapes.values()), (1, 1, 1))
+        first = shapes[0] if shapes else (1, 1, 1)
         if self.is_pixels:
             self._row_shape = (*first[:2], 1 if grey.all() else 3)
         else:
@@ -170,16 +173,6 @@ class StoreView:
     def dtype(self) -> np.dtype:
         return np.dtype(np.uint8 if self.is_pixels else np.float32)
 
-    def _array(self, part: int) -> np.ndarray:
-        if part not in self._arrays:
-            _, self._arrays[part], _ = read_part(self.folder, part)
-        return self._arrays[part]
-
-    def __getstate__(self) -> dict:
-        state = dict(self.__dict__)
-        state["_arrays"] = {}  # memory maps are reopened in the process that unpickles the view
-        return state
-
     def take(self, positions: np.ndarray) -> np.ndarray:
         """The rows at ``positions`` of the view (any order, repeats allowed), one array."""
         positions = np.asarray(positions, dtype=np.int64).reshape(-1)
@@ -187,7 +180,7 @@ class StoreView:
         parts = self._part[positions]
         for part in np.unique(parts):
             where = np.flatnonzero(parts == part)
-            block = self._array(int(part))[self._row[positions[where]]]
+            block = self._files[int(part)].read_rows(self._row[positions[where]])
             out[where] = self._fit_channels(block)
         return out
 
@@ -200,8 +193,7 @@ class StoreView:
 
     def row(self, position: int) -> np.ndarray:
         part, row = int(self._part[position]), int(self._row[position])
-        # a copy: a slice of the read-only memory map would be handed to torch as unwritable memory
-        return self._fit_channels(np.array(self._array(part)[row : row + 1]))[0]
+        return self._fit_channels(self._files[part].read_rows(np.array([row])))[0]
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         for start in range(0, len(self), batch_size):
