@@ -167,7 +167,10 @@ def _inspect_rows(
         load_from_cache_file=False,
         keep_in_memory=True,
     )
-    errors = checked["error"]
+    # Whole columns from the Arrow table: datasets' lazy `checked["error"]` reads one row per item when
+    # iterated, which took 75 of 110 s at 10^5 rows.
+    result = checked.data
+    errors = result.column("error").to_pylist()
     skipped: dict[str, int] = {}
     for error in errors:
         if error is not None:
@@ -179,9 +182,9 @@ def _inspect_rows(
             "source": pa.array([source_id] * n, pa.string()),
             "row": rows,
             "sample_id": rows,
-            "label": pa.array(checked["label"], pa.int32()),
-            "width": np.asarray(checked["width"], dtype=np.int32),
-            "height": np.asarray(checked["height"], dtype=np.int32),
+            "label": result.column("label").cast(pa.int32()),
+            "width": result.column("width").cast(pa.int32()),
+            "height": result.column("height").cast(pa.int32()),
             "status": ["ok" if e is None else "skipped" for e in errors],
             "error": pa.array(errors, pa.string()),
         }
