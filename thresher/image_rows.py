@@ -2,7 +2,7 @@
 
 Training and evaluation see a source's rows through this protocol instead of one whole-set array, so their
 memory does not grow with the number of rows (docs/architecture.md, "Image stores"). The store-backed
-implementation is :class:`thresher.catalog.image_store.StoreView` (memory-mapped parts); :class:`ArrayRows`
+implementation is :class:`thresher.catalog.image_store.StoreView` (rows read from part files); :class:`ArrayRows`
 wraps an array already in memory (generated images, tests, small sets).
 """
 

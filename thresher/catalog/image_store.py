@@ -1,4 +1,4 @@
-"""Image stores: a source's decoded pixels, or an autoencoder's latents of them, in memory-mapped parts.
+"""Image stores: a source's decoded pixels, or an autoencoder's latents of them, in parts read row by row.
 
 Training and evaluation read rows from here a batch at a time instead of decoding the whole set into one
 array, so their memory does not grow with the number of rows (docs/architecture.md, "Image stores").

@@ -3,7 +3,7 @@
 A :class:`TrainingSet` is what a resolved subset (``name@vN``) becomes: pixels (uint8) or VAE latents
 (float), labels, per-sample weights (e.g. DRO group weights) and the catalog's sample ids, which the trainer
 reports back so "distinct rows seen == subset size" can be checked. The rows are a tensor in memory or
-:class:`StoredRows`, a view of an image store read row by row from memory-mapped parts (what training
+:class:`StoredRows`, a view of an image store read row by row from its part files (what training
 from a workspace uses: memory does not grow with the number of rows, docs/architecture.md, "Image stores").
 """
 
