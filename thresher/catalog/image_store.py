@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from thresher.catalog.part_files import ArrayFile, marker_path, part_done, part_files, read_part
+from thresher.catalog.samples import check_one_size
 from thresher.catalog.workspace import Workspace, embedder_folder
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE
@@ -141,9 +142,7 @@ class StoreView:
             grey[mine] = extra["grey"][found]
         shapes = [f.shape[1:] for f in self._files.values()]
         sides = {s[:2] if self.is_pixels else s[1:] for s in shapes}
-        if len(sides) > 1:
-            shown = ", ".join(f"{w}x{h}" for h, w in sorted(sides)[:3])
-            raise ThresherError(f"images of {key.source!r} have several sizes ({shown}): pass an image size")
+        check_one_size(sides, key.source)
         first = shapes[0] if shapes else (1, 1, 1)
         if self.is_pixels:
             self._row_shape = (*first[:2], 1 if grey.all() else 3)

@@ -30,7 +30,7 @@ from thresher.catalog.image_store import (
     store_dir,
 )
 from thresher.catalog.part_files import marker_path, remove_dead_temporaries, write_meta, write_part
-from thresher.catalog.samples import decode_row, ok_sample_ids, open_source
+from thresher.catalog.samples import check_one_size, decode_row, ok_sample_ids, open_source, stack_rows
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.device import process_state
 from thresher.errors import ThresherError
@@ -126,11 +126,13 @@ class _DecodeBatches(Dataset):
     def __init__(
         self,
         dataset: datasets.Dataset,
+        source: str,
         batches: list[tuple[int, np.ndarray]],
         size: int | None,
         background: RGB,
     ) -> None:
         self.dataset = dataset.select_columns(["image"])
+        self.source = source
         self.batches = batches
         self.size = size
         self.background = background
@@ -144,28 +146,21 @@ class _DecodeBatches(Dataset):
             arrays = [
                 decode_row(img, self.size, self.background) for img in self.dataset[rows.tolist()]["image"]
             ]
-            return part, *_uniform(arrays), None
+            return part, *stack_rows(arrays, self.source), None
         except ThresherError as exc:
             return part, None, None, str(exc)
         except (OSError, ValueError) as exc:
-            return part, None, None, f"cannot decode rows {int(rows[0])}..{int(rows[-1])}: {exc}"
+            return (
+                part,
+                None,
+                None,
+                f"source {self.source!r}: cannot decode rows {int(rows[0])}..{int(rows[-1])}: {exc}",
+            )
 
 
 def _as_decoded(item: tuple) -> tuple:
     """The loader's collate function: items stay numpy (the default would turn them into tensors)."""
     return item
-
-
-def _uniform(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(b, H, W, C) with C = 3 if any row is colour (grey rows repeated) else 1, and the rows' grey flags."""
-    grey = np.array([a.ndim == 2 for a in arrays])
-    sizes = {a.shape[:2] for a in arrays}
-    if len(sizes) > 1:
-        shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3])
-        raise ThresherError(f"images have several sizes ({shown}): pass an image size")
-    if grey.all():
-        return np.stack(arrays)[..., None], grey
-    return np.stack([np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a for a in arrays]), grey
 
 
 def _as_channels(pixels: np.ndarray, channels: int) -> np.ndarray:
@@ -194,7 +189,7 @@ def _build(
         (p, ids[s : s + batch_size]) for p, ids in parts.items() for s in range(0, len(ids), batch_size)
     ]
     loader = DataLoader(
-        _DecodeBatches(dataset, batches, key.size, background),
+        _DecodeBatches(dataset, key.source, batches, key.size, background),
         batch_size=None,
         num_workers=num_workers,
         collate_fn=_as_decoded,
@@ -204,9 +199,9 @@ def _build(
     with tqdm(total=sum(len(ids) for ids in parts.values()), desc=what, unit="img", disable=not show) as bar:
         for part, pixels, grey, error in loader:
             if error is not None:
-                raise ThresherError(f"source {key.source!r}: {error}")
+                raise ThresherError(error)
             if part != current and chunks:
-                _flush(folder, current, parts[current], chunks, greys, encoder is None)
+                _flush(folder, key.source, current, parts[current], chunks, greys, encoder is None)
                 chunks, greys = [], []
             current = part
             chunks.append(
@@ -214,16 +209,20 @@ def _build(
             )
             greys.append(grey)
             bar.update(len(grey))
-    _flush(folder, current, parts[current], chunks, greys, encoder is None)
+    _flush(folder, key.source, current, parts[current], chunks, greys, encoder is None)
 
 
 def _flush(
-    folder: Path, part: int, ids: np.ndarray, chunks: list[np.ndarray], greys: list[np.ndarray], pixels: bool
+    folder: Path,
+    source: str,
+    part: int,
+    ids: np.ndarray,
+    chunks: list[np.ndarray],
+    greys: list[np.ndarray],
+    pixels: bool,
 ) -> None:
     if pixels:
-        if len({c.shape[1:3] for c in chunks}) > 1:
-            shown = ", ".join(f"{c.shape[2]}x{c.shape[1]}" for c in chunks[:3])
-            raise ThresherError(f"images have several sizes ({shown}): pass an image size")
+        check_one_size({c.shape[1:3] for c in chunks}, source)
         if any(c.shape[-1] == 3 for c in chunks):
             chunks = [np.repeat(c, 3, axis=-1) if c.shape[-1] == 1 else c for c in chunks]
     array = np.concatenate(chunks)

@@ -107,13 +107,24 @@ def load_images(
         arrays += [decode_row(img, size, background) for img in batch["image"]]
     if not arrays:
         return np.zeros((0, 1, 1, 1), np.uint8)
-    colour = any(a.ndim == 3 for a in arrays)
-    arrays = [np.repeat(a[..., None], 3, axis=-1) if colour and a.ndim == 2 else a for a in arrays]
-    sizes = {a.shape[:2] for a in arrays}
+    return stack_rows(arrays, source_id)[0]
+
+
+def stack_rows(arrays: list[np.ndarray], source_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decoded rows (``decode_row``) as one uint8 N×H×W×C array and their grey flags: C is 1 when every row
+    is grey, else 3 (grey rows repeated, which loses nothing). Rows of several sizes are one-line error."""
+    grey = np.array([a.ndim == 2 for a in arrays])
+    check_one_size({a.shape[:2] for a in arrays}, source_id)
+    if grey.all():
+        return np.stack(arrays)[..., None], grey
+    return np.stack([np.repeat(a[..., None], 3, axis=-1) if a.ndim == 2 else a for a in arrays]), grey
+
+
+def check_one_size(sizes: set[tuple[int, ...]], source_id: str) -> None:
+    """Refuse rows of ``source_id`` with several (height, width) sizes: only an image size makes them one."""
     if len(sizes) > 1:
         shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3]) + (", ..." if len(sizes) > 3 else "")
         raise ThresherError(f"images of {source_id!r} have several sizes ({shown}): pass an image size")
-    return np.stack(arrays) if colour else np.stack(arrays)[..., None]
 
 
 def labels_of(ws: Workspace, source_id: str, sample_ids: np.ndarray) -> np.ndarray:
