@@ -1,15 +1,20 @@
-"""The `thresher` command line: a thin layer that parses options into config dataclasses and calls the library.
+"""The `thresher` command line: one click command per row of the command table (:mod:`thresher.api`).
 
 Any :class:`ThresherError` becomes ``error: <one line>`` on stderr and exit code 2; click's own usage
-errors also exit 2. Commands import their library modules lazily so ``thresher --help`` stays fast.
+errors also exit 2. The table imports only config dataclasses, so ``thresher --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import click
 
+from thresher.api import COMMANDS
 from thresher.catalog.workspace import Workspace
+from thresher.commands.build import click_command, show_library_warnings
 from thresher.errors import ThresherError
+
+# Commands that are front ends themselves, not rows of the table (a test keeps the two in step).
+FRONT_END_COMMANDS: tuple[str, ...] = ()
 
 
 class _Group(click.Group):
@@ -39,13 +44,7 @@ class _Group(click.Group):
 def main(ctx: click.Context, workspace: str) -> None:
     """thresher: curate, prune, publish, train on and evaluate image datasets for generative models."""
     ctx.obj = Workspace(workspace)
-
-
-# Subcommands live in thresher.commands, one module per stage.
-from thresher.commands import curate as _curate  # noqa: E402
-from thresher.commands import evaluate as _evaluate  # noqa: E402
-from thresher.commands import experiments as _experiments  # noqa: E402
-from thresher.commands import train as _train  # noqa: E402
+    show_library_warnings()
 
 
 def _workspace_option(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -54,26 +53,8 @@ def _workspace_option(ctx: click.Context, _param: click.Parameter, value: str | 
         ctx.obj = Workspace(value)
 
 
-for _command in (
-    _curate.ingest,
-    _curate.embed,
-    _curate.cluster,
-    _curate.score,
-    _curate.select_cmd,
-    _curate.publish,
-    _curate.query,
-    _curate.status,
-    _train.pretrain_cmd,
-    _train.train_cmd,
-    _train.reweight_cmd,
-    _train.store_cmd,
-    _train.sample_cmd,
-    _evaluate.evaluate_cmd,
-    _evaluate.report_cmd,
-    _experiments.sweep_cmd,
-    _experiments.demo_cmd,
-):
-    _command.params.append(
+def _add(command: click.Command) -> None:
+    command.params.append(
         click.Option(
             ["--workspace", "-w"],
             type=click.Path(file_okay=False),
@@ -83,7 +64,11 @@ for _command in (
             help="Workspace folder (overrides the one given before the command).",
         )
     )
-    main.add_command(_command)
+    main.add_command(command)
+
+
+for _row in COMMANDS.values():
+    _add(click_command(_row))
 
 
 if __name__ == "__main__":  # `python -m thresher.cli`, as `accelerate launch -m thresher.cli` runs it

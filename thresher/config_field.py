@@ -9,6 +9,9 @@ or ``cli=False`` for a field no command exposes.
 from __future__ import annotations
 
 import dataclasses
+import sys
+import types
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,3 +45,47 @@ def setting(
     if default is _NO_DEFAULT:
         return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def field_type(cls: type, field: dataclasses.Field) -> Any:
+    """The field's type, evaluated in its module (one field at a time, so a heavy type that only a hidden
+    field uses, imported under TYPE_CHECKING, never has to be resolved)."""
+    if not isinstance(field.type, str):
+        return field.type
+    namespace = vars(sys.modules[cls.__module__])
+    return eval(field.type, {"typing": typing, **namespace})  # noqa: S307 - the annotation of our own class
+
+
+def without_none(hint: Any) -> Any:
+    """``int | None`` → ``int``; any other type unchanged."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def accepts_none(hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    return origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def field_default(field: dataclasses.Field) -> Any:
+    """The field's default value (a fresh one for factories), or ``dataclasses.MISSING``."""
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return dataclasses.MISSING
+
+
+def flag_of(field: dataclasses.Field) -> str:
+    """The field's command-line flag (``--keep-count`` for ``keep_count`` unless ``flag=`` says otherwise)."""
+    return field.metadata.get("flag", "--" + field.name.replace("_", "-")).split("/")[0]
+
+
+def nested_config(cls: type, field: dataclasses.Field) -> type | None:
+    """The dataclass type of a field that holds a whole config (``TrainRunConfig.train``), else None."""
+    hint = without_none(field_type(cls, field))
+    return hint if dataclasses.is_dataclass(hint) else None

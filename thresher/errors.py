@@ -12,3 +12,12 @@ class ThresherError(Exception):
     """A problem with the user's input or workspace, reported as one line, exit code 2."""
 
     exit_code = 2
+
+
+class ConfigError(ThresherError):
+    """A request whose config is invalid; ``field`` names the offending field when it is known (the
+    service answers 422 with it)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

@@ -46,7 +46,7 @@ def test_training_on_a_subset_sees_exactly_its_rows(subset, tmp_path):
             "done",
         )
     out = run_sampling(subset, SampleConfig(run=outcome.run_id, n=6, out=str(tmp_path / "gen"), steps=2))
-    assert len(list(out.glob("*.png"))) == 6
+    assert len(list(out.destination.glob("*.png"))) == 6
 
 
 def test_published_folder_resolves_to_the_same_rows(subset, tmp_path):

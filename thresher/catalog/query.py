@@ -24,6 +24,7 @@ from typing import Any
 
 import duckdb
 
+from thresher.catalog.config import QueryConfig
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
@@ -39,6 +40,12 @@ _STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'")
 class QueryResult:
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    # How the command line shows it (``thresher query --format``); the data above is the result.
+    fmt: str = "table"
+    max_rows: int | None = 200
+
+    def lines(self) -> list[str]:
+        return [self.render(self.fmt, self.max_rows)]
 
     def render(self, fmt: str = "table", max_rows: int | None = 200) -> str:
         if fmt == "json":
@@ -52,6 +59,13 @@ class QueryResult:
             writer.writerows(self.rows)
             return buf.getvalue().rstrip("\n")
         return _table(self.columns, self.rows, max_rows)
+
+
+def query(ws: Workspace, config: QueryConfig) -> QueryResult:
+    """`thresher query`: :func:`run_query` of the config's SQL, shown in its format."""
+    result = run_query(ws, config.sql)
+    result.fmt, result.max_rows = config.fmt, config.max_rows
+    return result
 
 
 def run_query(ws: Workspace, sql: str) -> QueryResult:

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, composite_onto
+from thresher.progress import track
 
 if TYPE_CHECKING:
     import datasets
@@ -103,7 +103,7 @@ def load_images(
     subset = dataset.select(np.asarray(sample_ids, dtype=np.int64)).select_columns(["image"])
     arrays = []
     n_batches = (len(subset) + 255) // 256
-    for batch in tqdm(subset.iter(batch_size=256), total=n_batches, desc="decoding images", leave=False):
+    for batch in track(subset.iter(batch_size=256), "decoding images", total=n_batches, transient=True):
         arrays += [decode_row(img, size, background) for img in batch["image"]]
     if not arrays:
         return np.zeros((0, 1, 1, 1), np.uint8)

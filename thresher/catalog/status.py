@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from thresher.catalog.config import StatusConfig
 from thresher.catalog.image_store import list_stores
 from thresher.catalog.runs import shown_status
 from thresher.catalog.tables import rows_as_dicts
@@ -26,6 +27,9 @@ class WorkspaceStatus:
     sweeps: list[dict[str, Any]] = field(default_factory=list)
     stores: list[dict[str, Any]] = field(default_factory=list)
     evaluations: int = 0
+
+    def lines(self) -> list[str]:
+        return [self.render()]
 
     def render(self) -> str:
         if self.schema_version is None:
@@ -71,7 +75,7 @@ class WorkspaceStatus:
         return "\n".join(out)
 
 
-def workspace_status(ws: Workspace) -> WorkspaceStatus:
+def workspace_status(ws: Workspace, _config: StatusConfig | None = None) -> WorkspaceStatus:
     if not ws.exists:
         return WorkspaceStatus(str(ws.root), None)
     with ws.connect(read_only=True) as con:

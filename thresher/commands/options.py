@@ -10,13 +10,13 @@ then builds its config from the parsed values in one step, which validates it (`
 from __future__ import annotations
 
 import dataclasses
-import sys
-import types
 import typing
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import click
+
+from thresher.config_field import field_default, field_type, nested_config, without_none
 
 F = Callable[..., Any]
 
@@ -38,19 +38,9 @@ def float_pair(text: str) -> tuple[float, float]:
     return low, high
 
 
-def _unwrap_optional(hint: Any) -> Any:
-    """``int | None`` → ``int``."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return hint
-
-
 def _converter(hint: Any) -> tuple[Any, Callable[[Any], Any] | None, Callable[[Any], str] | None]:
     """(click type, value converter, default formatter) for a field's type."""
-    base = _unwrap_optional(hint)
+    base = without_none(hint)
     origin = typing.get_origin(base)
     if origin is tuple and typing.get_args(base) == (float, float):
         return str, float_pair, lambda v: ",".join(f"{x:g}" for x in v)
@@ -58,6 +48,8 @@ def _converter(hint: Any) -> tuple[Any, Callable[[Any], Any] | None, Callable[[A
         return str, int_list, lambda v: ",".join(str(x) for x in v)
     if origin is tuple and typing.get_args(base) == (int, ...):
         return str, lambda text: tuple(int_list(text)), lambda v: ",".join(str(x) for x in v)
+    if origin is tuple and typing.get_args(base) == (str, ...):  # a repeatable option
+        return str, tuple, None
     if base in (int, float, str):
         return base, None, None
     raise TypeError(f"no command-line form for a field of type {hint!r}")
@@ -71,18 +63,22 @@ def config_options(cls: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
         meta = field.metadata
         if field.name in skipped or meta.get("cli") is False or not field.init:
             continue
+        nested = nested_config(cls, field)
+        if nested is not None:  # a config inside a config: its options join the command's (see ``take``)
+            decorators.append(config_options(nested, skip=skip))
+            continue
         flag = meta.get("flag", "--" + field.name.replace("_", "-"))
         names = [flag, *meta.get("aliases", ()), field.name]
-        required = field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
-        default = None
-        if field.default is not dataclasses.MISSING:
-            default = field.default
-        elif field.default_factory is not dataclasses.MISSING:
-            default = field.default_factory()
+        default = field_default(field)
+        required = default is dataclasses.MISSING
+        default = None if required else default
         kwargs: dict[str, Any] = {"help": meta.get("help"), "required": required}
-        full_hint = _field_hint(cls, field)
-        hint = _unwrap_optional(full_hint)
-        if hint is bool:
+        full_hint = field_type(cls, field)
+        hint = without_none(full_hint)
+        if hint is bool and "/" in flag:  # --on/--off, and None when neither is given
+            names = [flag, field.name]
+            kwargs.update(default=default, show_default=default is not None)
+        elif hint is bool:
             if default:  # on by default: --x/--no-x
                 names = [f"{flag}/--no-{flag[2:]}", field.name]
                 kwargs.update(default=True, show_default=True)
@@ -93,7 +89,9 @@ def config_options(cls: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
             if "choices" in meta:
                 click_type = click.Choice([str(c) for c in meta["choices"]])
             kwargs["type"] = click_type
-            if default is not None:
+            if typing.get_args(without_none(full_hint)) == (str, ...):
+                kwargs["multiple"] = True
+            elif default is not None:
                 kwargs["default"] = show(default) if show else default
                 kwargs["show_default"] = True
             if convert is not None:
@@ -110,15 +108,6 @@ def config_options(cls: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
     return apply
 
 
-def _field_hint(cls: type, field: dataclasses.Field) -> Any:
-    """The field's type, evaluated in its module (one field at a time, so a heavy type that only a hidden
-    field uses, imported under TYPE_CHECKING, never has to be resolved)."""
-    if not isinstance(field.type, str):
-        return field.type
-    namespace = vars(sys.modules[cls.__module__])
-    return eval(field.type, {"typing": typing, **namespace})  # noqa: S307 - the annotation of our own class
-
-
 def _callback(convert: Callable[[Any], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
     def callback(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
         return None if value is None else convert(value)
@@ -127,6 +116,13 @@ def _callback(convert: Callable[[Any], Any]) -> Callable[[click.Context, click.P
 
 
 def take(cls: type, values: dict[str, Any]) -> dict[str, Any]:
-    """Pop the values that belong to ``cls``'s fields out of ``values`` (for configs nested in configs)."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {name: values.pop(name) for name in list(values) if name in names}
+    """Pop the values that belong to ``cls``'s fields out of ``values``, building its nested configs from
+    theirs first (the inverse of the flattening in :func:`config_options`)."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        nested = nested_config(cls, field) if field.metadata.get("cli", True) else None
+        if nested is not None:
+            out[field.name] = nested(**take(nested, values))
+    names = {f.name for f in dataclasses.fields(cls)} - set(out)
+    out.update({name: values.pop(name) for name in list(values) if name in names})
+    return out

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
-from tqdm import tqdm
 
 from thresher.curate.kmeans_seeding import (
     MAX_SEED,
@@ -35,6 +34,7 @@ from thresher.curate.kmeans_seeding import (
     restart_seeds,
 )
 from thresher.errors import ThresherError
+from thresher.progress import track
 
 Chunk = tuple[np.ndarray, np.ndarray]
 """``(ids, vectors)``: ids of shape (n,), vectors of shape (n, d), any float dtype."""
@@ -295,7 +295,7 @@ def assign_chunks(
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Stream ``(ids, cluster, distance)`` per input chunk: constant memory, one pass over the rows."""
     index = _flat_index(model.centroids, model.spherical, model.device == "cuda")
-    for ids, vectors in tqdm(chunks, desc="assign", unit="chunk", disable=not model.config.progress or None):
+    for ids, vectors in track(chunks, "assign", unit="chunk", enabled=model.config.progress):
         if len(ids) != len(vectors):
             raise ThresherError(f"chunk has {len(ids)} ids but {len(vectors)} vectors")
         x = _as_float32(vectors, model.normalize)

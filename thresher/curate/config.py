@@ -128,8 +128,11 @@ class ClusterRunConfig:
     ks: list[int] = setting(help="Number of clusters, or a comma-separated list to compare.", flag="--k")
     embedder: str | None = setting(None, "Which embeddings (default: the source's latest).", aliases=("-e",))
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
-    # None: cosine for normalized embeddings, Euclidean otherwise (UMAP)
-    spherical: bool | None = setting(None, cli=False)
+    spherical: bool | None = setting(
+        None,
+        "Cosine (spherical) or L2 k-means (default: cosine for normalized embeddings, L2 for UMAP outputs).",
+        flag="--spherical/--euclidean",
+    )
     init: str = setting("kmeans++", "Centroid seeding.", choices=KMEANS_INITS)
     restarts: int = setting(1, "k-means restarts; the lowest inertia wins.")
     niter: int = setting(25, "k-means iterations.")

@@ -27,7 +27,6 @@ import torch
 from accelerate import PartialState
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from thresher.catalog.embeddings import ids_fingerprint, write_embedding_part
 from thresher.catalog.part_files import part_done, remove_dead_temporaries, write_meta
@@ -35,6 +34,7 @@ from thresher.device import pick_device
 from thresher.embedders import Embedder, Preprocess, build_embedder
 from thresher.errors import ThresherError
 from thresher.images import background_name
+from thresher.progress import task, track
 
 DTYPES = ("float16", "float32")
 FITTED_DIR = "embedder"
@@ -224,9 +224,7 @@ def _fit_or_load(
     rows = np.sort(rng.choice(sample_ids, size=n_fit, replace=False))
     images = dataset.select_columns([config.image_column]).select(rows)
     embedder.fit(
-        tqdm(
-            (row[config.image_column] for row in images), total=n_fit, desc=f"fit {embedder.name}", unit="img"
-        )
+        track((row[config.image_column] for row in images), f"fit {embedder.name}", total=n_fit, unit="img")
     )
     embedder.save(fitted)
 
@@ -254,12 +252,8 @@ def _embed_parts(
     )
     np_dtype = np.dtype(config.dtype)
     current, chunks = -1, []
-    with tqdm(
-        total=sum(len(rows) for _, rows in batches),
-        desc=f"embed {embedder.name}",
-        unit="img",
-        disable=not show,
-    ) as bar:
+    total = sum(len(rows) for _, rows in batches)
+    with task(f"embed {embedder.name}", total, unit="img", enabled=show) as bar:
         for part, images in loader:
             if part != current and chunks:
                 _flush(out_dir, current, sample_ids, config.shard_size, chunks)
@@ -269,7 +263,7 @@ def _embed_parts(
             if config.normalize:
                 vectors = F.normalize(vectors, dim=-1)
             chunks.append(vectors.cpu().numpy().astype(np_dtype, copy=False))
-            bar.update(len(images))
+            bar.advance(len(images))
     _flush(out_dir, current, sample_ids, config.shard_size, chunks)
 
 

@@ -39,6 +39,14 @@ class IngestResult:
     def n_skipped(self) -> int:
         return self.n_rows - self.n_ok
 
+    def lines(self) -> list[str]:
+        if self.already:
+            restored = "; its saved rows were missing and have been restored" if self.restored else ""
+            return [f"{self.source_id}: already ingested ({self.n_ok}/{self.n_rows} rows ok){restored}"]
+        out = [f"{self.source_id}: {self.n_rows} rows, {self.n_ok} ok, {self.n_skipped} skipped"]
+        out += [f"  skipped {count} × {reason}" for reason, count in sorted(self.skipped.items())]
+        return out
+
 
 def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
     request = SourceRequest(

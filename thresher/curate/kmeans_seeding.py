@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from tqdm import tqdm
 
 from thresher.errors import ThresherError
+from thresher.progress import track
 
 MAX_SEED = (1 << 31) - 1  # faiss's ClusteringParameters.seed is a C int
 # seeding only has to hit every group once; Lloyd's iterations then refine on the full sample
@@ -66,9 +66,7 @@ def kmeans_plusplus(
     seeds[0] = x[first]
     # squared distances via |x|² - 2x·c + |c|²: one BLAS matmul per step instead of n×d subtractions
     closest = np.maximum(sq_norms - 2.0 * (x @ x[first]) + sq_norms[first], 0.0)
-    for step in tqdm(
-        range(1, k), desc="k-means++ seeding", leave=False, disable=not progress or k < 64 or None
-    ):
+    for step in track(range(1, k), "k-means++ seeding", transient=True, enabled=progress and k >= 64):
         cumulative = np.cumsum(closest, dtype=np.float64)
         if cumulative[-1] <= 0:  # fewer distinct rows than k: any row is as good as another
             candidates = rng.integers(n, size=trials)

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from thresher.curate.cluster import Chunk, ClusterConfig, assign, fit_kmeans, sample_for_training
 from thresher.errors import ThresherError
+from thresher.progress import track
 
 
 def sweep_k(
@@ -59,7 +59,7 @@ def sweep_k(
         raise ThresherError(f"{len(labels)} labels for {n_rows} rows")
     samples: dict[int, np.ndarray] = {}  # by sample size: every k whose sample holds all rows shares one
     rows = []
-    for k in tqdm(ks, desc="k sweep", unit="k", disable=not config.progress or None):
+    for k in track(ks, "k sweep", unit="k", enabled=config.progress):
         k_config = replace(config, k=k)
         size = min(k_config.resolved_max_train, n_rows)
         if size not in samples:

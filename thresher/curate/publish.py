@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,6 +49,8 @@ from thresher.output_paths import writable_folder
 if TYPE_CHECKING:
     import datasets
 
+log = logging.getLogger(__name__)
+
 ROWS_PER_SHARD = 50_000
 EMBED_BATCH_ROWS = 100  # rows whose media bytes are read at once (datasets' own batch size for images)
 
@@ -60,6 +62,9 @@ class PublishResult:
     destination: str
     files: list[str]
     commit: str | None = None
+
+    def lines(self) -> list[str]:
+        return [f"{self.name}@v{self.version} → {self.destination} ({len(self.files)} files)"]
 
 
 def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> PublishResult:
@@ -194,7 +199,7 @@ def _gallery(ws: Workspace, stats: dict[str, Any], bundle: Path, max_clusters: i
         files = write_gallery(ws, stats, kept, bundle / "gallery", max_clusters=max_clusters)
     except Exception as exc:  # noqa: BLE001 - the version is complete without its pictures
         shutil.rmtree(bundle / "gallery", ignore_errors=True)
-        warnings.warn(f"no gallery for {stats.get('name')}@v{stats.get('version')}: {exc}", stacklevel=2)
+        log.warning("no gallery for %s@v%s: %s", stats.get("name"), stats.get("version"), exc)
         return None
     return gallery_markdown(files, bundle)
 

@@ -20,12 +20,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from thresher.catalog.embeddings import EmbeddingStore, ids_fingerprint, write_embedding_part
 from thresher.catalog.part_files import write_meta
 from thresher.curate.embed import EmbeddingInfo
 from thresher.errors import ThresherError
+from thresher.progress import track
 
 METHODS = ("umap",)
 
@@ -94,7 +94,7 @@ def reduce_embeddings(
     )
 
     offset = 0
-    for index in tqdm(range(store.num_parts), desc=f"reduce {spec}", unit="part"):
+    for index in track(range(store.num_parts), f"reduce {spec}", unit="part"):
         part_ids, vectors = store.part(index)
         rows = np.arange(offset, offset + len(part_ids))
         # Rows of the fit sample keep their fitted coordinates (as fit_transform would); only the rest are

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from thresher.evaluate.image_batches import check_images, images_to_tensor
 from thresher.evaluate.negatives import make_negatives
+from thresher.progress import track
 
 # Bump when the architecture or the training recipe changes, so old cache entries are not reused.
 CLASSIFIER_VERSION = 2
@@ -132,7 +132,9 @@ class ReferenceClassifier:
         """Penultimate-layer features (N, feature_dim) and softmax class probabilities (N, classes)."""
         images = check_images(images)
         feats, probs = [], []
-        for start in tqdm(range(0, len(images), self.batch_size), desc="classifier features", leave=False):
+        for start in track(
+            range(0, len(images), self.batch_size), "classifier features", unit="batch", transient=True
+        ):
             x = model_input(images[start : start + self.batch_size], self.config.input_size, self.channels)
             f, logits = self.model(x.to(self.device))
             feats.append(f.float().cpu().numpy())
@@ -203,7 +205,7 @@ def train_classifier(
         optimizer, max_lr=config.learning_rate, total_steps=config.epochs * steps_per_epoch
     )
     model.train()
-    for _ in tqdm(range(config.epochs), desc="training evaluation classifier", leave=False):
+    for _ in track(range(config.epochs), "training evaluation classifier", unit="epoch", transient=True):
         perm = torch.randperm(len(train_idx), generator=generator)
         for start in range(0, len(train_idx), config.batch_size):
             batch = perm[start : start + config.batch_size]

@@ -64,3 +64,18 @@ class EvalRunConfig:
             raise ThresherError(f"--max-reference must be at least 0 (0: all rows), got {self.max_reference}")
         if self.batch_size < 1:
             raise ThresherError(f"--batch-size must be at least 1, got {self.batch_size}")
+
+
+@dataclass
+class ReportConfig:
+    out: str | None = setting(None, "Folder for the page and figures.")
+    runs: tuple[str, ...] = setting(
+        (), "Only these runs (repeatable; default: every evaluation).", flag="--run", metavar="RUN"
+    )
+    sweep: str | None = setting(
+        None, "The report of a sweep (`thresher sweep`): its figures, tables and claims."
+    )
+
+    def __post_init__(self) -> None:
+        if self.sweep and self.runs:
+            raise ThresherError("--sweep reports the sweep's own cells: drop --run")

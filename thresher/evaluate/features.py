@@ -32,12 +32,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torchvision.models import inception as tv_inception
-from tqdm.auto import tqdm
 
 from thresher.device import pick_device
 from thresher.errors import ThresherError
 from thresher.evaluate.image_batches import check_images, images_to_tensor
 from thresher.image_rows import ImageRows
+from thresher.progress import track
 
 INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
@@ -88,7 +88,7 @@ def extract_rows(
     """
     size = rows_batch_size(extractor, batch_size)
     total = math.ceil(len(rows) / size)
-    for batch in tqdm(rows.batches(size), total=total, desc=desc, leave=False):
+    for batch in track(rows.batches(size), desc, total=total, unit="batch", transient=True):
         images = check_images(batch)
         features, probs = extractor.features_and_probs(images)
         yield RowBatch(images, features, probs)
@@ -221,7 +221,9 @@ class InceptionExtractor:
     def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         images = check_images(images)
         feats, probs = [], []
-        for start in tqdm(range(0, len(images), self.batch_size), desc="inception features", leave=False):
+        for start in track(
+            range(0, len(images), self.batch_size), "inception features", unit="batch", transient=True
+        ):
             x = images_to_tensor(images[start : start + self.batch_size], 3).to(self.device)
             x = (resize_bilinear_tf1(x, INCEPTION_SIZE) - 128.0) / 128.0
             net = self.net
@@ -259,7 +261,9 @@ class EmbedderExtractor:
     def extract(self, images: np.ndarray) -> np.ndarray:
         images = check_images(images)
         out = []
-        for start in tqdm(range(0, len(images), self.batch_size), desc=f"{self.name} features", leave=False):
+        for start in track(
+            range(0, len(images), self.batch_size), f"{self.name} features", unit="batch", transient=True
+        ):
             batch = images[start : start + self.batch_size]
             pils = [
                 Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).convert("RGB") for img in batch
@@ -281,7 +285,9 @@ class EfficientNetExtractor(EmbedderExtractor):
     def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         images = check_images(images)
         feats, probs = [], []
-        for start in tqdm(range(0, len(images), self.batch_size), desc=f"{self.name} features", leave=False):
+        for start in track(
+            range(0, len(images), self.batch_size), f"{self.name} features", unit="batch", transient=True
+        ):
             batch = images[start : start + self.batch_size]
             pils = [Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img) for img in batch]
             x = torch.stack([self.embedder.preprocess(p) for p in pils])

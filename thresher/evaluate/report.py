@@ -79,6 +79,9 @@ class ReportFiles:
     html: Path
     figures: list[Path] = field(default_factory=list)
 
+    def lines(self) -> list[str]:
+        return [f"report: {self.html} ({len(self.figures)} figures)"]
+
 
 def _method(record: Mapping[str, Any]) -> str:
     """The line a record belongs to; ``–`` for images evaluated without a training run."""

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from thresher.catalog.image_store import pixel_rows
 from thresher.catalog.names import new_run_id, utcnow
@@ -31,6 +30,7 @@ from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.report import TABLE_COLUMNS
 from thresher.image_rows import ImageRows, read_all
 from thresher.images import RGB, WHITE, background_name, parse_background
+from thresher.progress import track
 from thresher.train.run import find_run_dir
 
 # Below this held-out accuracy the evaluation classifier's features and predictions say little (MNIST
@@ -252,7 +252,9 @@ def _heldout(reference: np.ndarray, train: ImageRows | None, batch_size: int) ->
         return None
     seen: set[bytes] = set()
     total = -(-len(train) // batch_size)
-    for batch in tqdm(train.batches(batch_size), total=total, desc="hashing training rows", leave=False):
+    for batch in track(
+        train.batches(batch_size), "hashing training rows", total=total, unit="batch", transient=True
+    ):
         seen.update(_digest(img) for img in batch)
     keep = np.array([_digest(img) not in seen for img in reference], dtype=bool)
     return reference[keep] if keep.sum() >= 2 else None

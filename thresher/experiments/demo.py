@@ -27,10 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from thresher.catalog.workspace import Workspace
 from thresher.experiments.demo_config import DEMO_DATASETS, RARE_CLASSES, DemoConfig, demo_spec
+from thresher.progress import note
 
 
 @dataclass
@@ -38,6 +37,9 @@ class DemoResult:
     report: Path
     rows: list[dict[str, Any]]
     seconds: float
+
+    def lines(self) -> list[str]:
+        return ["", f"demo finished in {self.seconds / 60:.1f} min; report: {self.report}"]
 
 
 def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
@@ -63,7 +65,7 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
         version = subset.partition("@v")[2] if subset else None
         if subset and not (destination / f"v{version}").exists():
             publish(ws, PublishConfig(ref=subset, to=str(destination)))
-            tqdm.write(f"published {subset} as {destination}")
+            note(f"published {subset} as {destination}")
     rows = [
         headline_row(
             ws,

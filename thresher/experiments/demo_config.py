@@ -73,8 +73,16 @@ class DemoConfig:
     k: int = setting(10, cli=False)
     n_generated: int = setting(1000, cli=False)
     recipe: DemoRecipe = setting(default_factory=DemoRecipe, cli=False)
+    unconditional: bool = setting(
+        False,
+        "Train the plain unconditional DiT instead of conditioning it on the demo's clusters "
+        "(less recognizable digits; for comparison).",
+    )
 
     def resolved(self) -> DemoConfig:
+        if self.unconditional and self.recipe.cluster_conditioning:
+            recipe = replace(self.recipe, cluster_conditioning=False)
+            return replace(self, unconditional=False, recipe=recipe).resolved()
         if not self.quick:
             return replace(self, train_seeds=self.train_seeds or (0, 1))
         # Smoke-test size: every stage runs, figures are not meaningful.

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from thresher.catalog.runs import finished_runs, run_exists
 from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep
@@ -27,6 +26,7 @@ from thresher.errors import ThresherError
 from thresher.experiments.sweep_cells import Cell, SweepContext, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
 from thresher.experiments.sweep_spec import SweepSpec
+from thresher.progress import note, task
 
 # One initial noise for every cell's grid samples, so a method's row of images across ratios differs only
 # by the model (the paper's Figure 2/3).
@@ -84,14 +84,13 @@ def run_spec(ws: Workspace, spec: SweepSpec, shard: tuple[int, int] | None = Non
     record_sweep(ws, spec.name, _spec_record(spec), spec.path, [c.key for c in cells])
     mine = shard_cells(cells, shard)
     todo = [c for c in mine if finished_cell(ws, c.key) is None]
-    tqdm.write(f"sweep {spec.name}: {len(cells)} cells, {len(mine)} in this shard, {len(todo)} to run")
-    bar = tqdm(total=len(mine), initial=len(mine) - len(todo), desc=f"sweep {spec.name}", unit="cell")
-    for cell in todo:
-        bar.set_postfix_str(f"{cell.series} r={cell.ratio:g} seed {cell.seed}")
-        seconds = _run_cell(ws, spec, cell, prerequisites)
-        tqdm.write(f"  {cell.series} r={cell.ratio:g} seed {cell.seed}: {seconds['total']:.0f}s")
-        bar.update(1)
-    bar.close()
+    note(f"sweep {spec.name}: {len(cells)} cells, {len(mine)} in this shard, {len(todo)} to run")
+    with task(f"sweep {spec.name}", len(mine), unit="cell", initial=len(mine) - len(todo)) as bar:
+        for cell in todo:
+            bar.describe(f"{cell.series} r={cell.ratio:g} seed {cell.seed}")
+            seconds = _run_cell(ws, spec, cell, prerequisites)
+            note(f"  {cell.series} r={cell.ratio:g} seed {cell.seed}: {seconds['total']:.0f}s")
+            bar.advance()
     return SweepOutcome(
         spec.name,
         len(cells),

@@ -122,7 +122,8 @@ class TrainRunConfig:
         help="NAME[@vN] subset, a source id, a published folder, or hf://datasets/<owner>/<repo>@vN.",
         aliases=("-d",),
     )
-    train: TrainConfig = setting(default_factory=TrainConfig, cli=False)
+    # Nested: the command line shows its fields as the command's own options, the service takes an object.
+    train: TrainConfig = setting(default_factory=TrainConfig)
     image_size: int | None = setting(
         None, "Resize images to this side first (must divide by the patch size)."
     )

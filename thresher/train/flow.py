@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
 
 from thresher.errors import ThresherError
+from thresher.progress import track
 from thresher.train.config import SAMPLERS, T_SAMPLINGS
 
 # v(x, t, labels) -> velocity, with t of shape (B,) and labels None meaning "no condition".
@@ -111,7 +111,7 @@ def integrate(
     times = times.to(noise.device)
     x = noise
     batch = noise.shape[0]
-    for i in tqdm(range(steps), desc=f"{sampler} sampling", disable=not progress, leave=False):
+    for i in track(range(steps), f"{sampler} sampling", unit="step", transient=True, enabled=progress):
         t, t_next = times[i].expand(batch), times[i + 1].expand(batch)
         h = times[i + 1] - times[i]
         slope = guided_velocity(velocity_fn, x, t, labels, scales[i])

@@ -31,10 +31,10 @@ from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from thresher.device import pick_device
 from thresher.errors import ThresherError
+from thresher.progress import task
 from thresher.train.conditioning import label_counts
 from thresher.train.config import TrainConfig
 from thresher.train.ema import create_ema
@@ -230,8 +230,9 @@ def train(
 
     steps_per_epoch = len(loader)
     rank, device = accelerator.process_index, accelerator.device
-    bar = tqdm(total=config.steps, initial=progress.step, desc="training", unit="step",
-               disable=not accelerator.is_main_process)  # fmt: skip
+    bar = task(
+        "training", config.steps, unit="step", initial=progress.step, enabled=accelerator.is_main_process
+    )
     window_loss, window_steps, window_start = torch.zeros((), device=device), 0, time.perf_counter()
     session_start, session_steps, local_images, final_loss = time.perf_counter(), 0, 0, float("nan")
     model.train()
@@ -270,7 +271,7 @@ def train(
                 if accelerator.is_main_process:
                     with metrics_path.open("a") as log:
                         log.write(json.dumps(record) + "\n")
-                bar.set_postfix(loss=f"{final_loss:.4f}", img_s=f"{rate:.1f}")
+                bar.describe(f"loss={final_loss:.4f}, img_s={rate:.1f}")
                 window_loss.zero_()
                 window_steps, window_start = 0, time.perf_counter()
             if on_epoch_end is not None and progress.step % steps_per_epoch == 0:
@@ -282,7 +283,7 @@ def train(
                 model.train()
             if progress.step % config.checkpoint_every == 0 or progress.step == config.steps:
                 _save_checkpoint(accelerator, run_dir, progress.step, config.keep_checkpoints)
-            bar.update(1)
+            bar.advance()
             if progress.step >= config.steps:
                 break
     bar.close()

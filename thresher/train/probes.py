@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from thresher.errors import ThresherError
+from thresher.progress import track
 from thresher.train.flow import VelocityFn, flow_loss
 
 DEFAULT_LOSS_BATCH = 64  # samples (each with its P probes) per forward pass of per_sample_losses
@@ -58,9 +58,7 @@ def probe_points(
     t = times.repeat_interleave(m_noises).expand(len(ids), p).contiguous()
     noise = torch.empty(len(ids), p, *shape)
     generator = torch.Generator()
-    rows = tqdm(
-        enumerate(ids.tolist()), total=len(ids), desc="probe points", disable=not progress, leave=False
-    )
+    rows = track(enumerate(ids.tolist()), "probe points", total=len(ids), transient=True, enabled=progress)
     for row, sample_id in rows:
         generator.manual_seed(int(np.random.SeedSequence([seed, sample_id]).generate_state(1, np.uint64)[0]))
         noise[row] = torch.randn(p, *shape, generator=generator)
@@ -123,7 +121,9 @@ def per_sample_losses(
     n, p = t.shape
     device, out = _device(model), torch.empty(n, p)
     with eval_mode(model), torch.no_grad():
-        for start in tqdm(range(0, n, batch_size), desc="probe losses", disable=not progress, leave=False):
+        for start in track(
+            range(0, n, batch_size), "probe losses", unit="batch", transient=True, enabled=progress
+        ):
             end = min(start + batch_size, n)
             xs = x[start:end].to(device).repeat_interleave(p, dim=0)
             labs = None if labels is None else labels[start:end].to(device).repeat_interleave(p, dim=0)

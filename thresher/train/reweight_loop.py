@@ -15,6 +15,7 @@ import torch
 import yaml
 
 from thresher.errors import ThresherError
+from thresher.progress import task
 from thresher.train.config import ReweightConfig
 from thresher.train.group_weights import GroupWeights
 
@@ -61,7 +62,6 @@ def reweight_loop(
     from accelerate import Accelerator
     from accelerate.utils import DataLoaderConfiguration, set_seed
     from torch.utils.data import DataLoader
-    from tqdm.auto import tqdm
 
     from thresher.device import pick_device
     from thresher.train.flow import NULL_LABEL, flow_loss, sample_t
@@ -108,7 +108,7 @@ def reweight_loop(
     window = {k: torch.zeros(G, dtype=torch.float64) for k in ("proxy", "reference", "count")}
     window_loss, window_steps = 0.0, 0
     step, epoch = 0, 0
-    bar = tqdm(total=config.steps, desc="reweight", unit="step", disable=not accelerator.is_main_process)
+    bar = task("reweight", config.steps, unit="step", enabled=accelerator.is_main_process)
     model.train()
     while step < config.steps:
         sampler.set_epoch(epoch)
@@ -157,11 +157,11 @@ def reweight_loop(
                 if accelerator.is_main_process:
                     with (run_dir / "metrics.jsonl").open("a") as log:
                         log.write(json.dumps(record) + "\n")
-                bar.set_postfix(loss=f"{record['loss']:.4f}")
+                bar.describe(f"loss={record['loss']:.4f}")
                 for value in window.values():
                     value.zero_()
                 window_loss, window_steps = 0.0, 0
-            bar.update(1)
+            bar.advance()
             if step >= config.steps:
                 break
         epoch += 1

@@ -256,7 +256,16 @@ def _run_id(ws: Workspace, config: TrainRunConfig) -> str:
     return new_run_id("train")
 
 
-def run_sampling(ws: Workspace, config: SampleConfig) -> Path:
+@dataclass
+class SampleResult:
+    n: int
+    destination: Path
+
+    def lines(self) -> list[str]:
+        return [f"{self.n} images → {self.destination}"]
+
+
+def run_sampling(ws: Workspace, config: SampleConfig) -> SampleResult:
     from thresher.output_paths import new_output_file, writable_folder
     from thresher.train.sampling import generate, save_images
 
@@ -290,4 +299,4 @@ def run_sampling(ws: Workspace, config: SampleConfig) -> Path:
         batch_size=config.batch_size,
         device=config.device,
     )
-    return save_images(images, out)
+    return SampleResult(config.n, save_images(images, out))

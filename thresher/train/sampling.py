@@ -19,10 +19,10 @@ import torch
 from diffusers import AutoencoderKL
 from PIL import Image
 from torchvision.utils import make_grid
-from tqdm.auto import tqdm
 
 from thresher.device import autocast_dtype, pick_device
 from thresher.errors import ThresherError
+from thresher.progress import track
 from thresher.train.conditioning import CLUSTER_CONDITION, prior_labels
 from thresher.train.flow import integrate
 from thresher.train.latents import decode_latents, load_vae
@@ -129,7 +129,7 @@ def sample_images(
     was_training = model.training
     model.eval()
     chunks = []
-    for start in tqdm(range(0, n, batch_size), desc="generating", unit="batch", disable=not progress):
+    for start in track(range(0, n, batch_size), "generating", unit="batch", enabled=progress):
         batch_labels = None if labels is None else labels[start : start + batch_size].to(device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             x = integrate(

@@ -25,7 +25,6 @@ from typing import Any
 import faiss
 import numpy as np
 import pyarrow.parquet as pq
-from tqdm import tqdm
 
 from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
 from thresher.catalog.runs import run_config, run_exists
@@ -33,6 +32,7 @@ from thresher.catalog.scores import score_files, score_run, score_table, write_s
 from thresher.catalog.workspace import Workspace
 from thresher.curate.scores.registry import ScoreContext, ScoreMethod
 from thresher.errors import ThresherError
+from thresher.progress import track
 
 # float32 dot products of two identical unit vectors land within ~1e-6 of 1 (worse in high d), so
 # without slack eps=0 would keep some exact duplicates; 1e-5 is an angle of ~0.26 degrees.
@@ -130,7 +130,7 @@ def semdedup(
     kept = np.zeros(n, dtype=bool)
     score = np.full(n, NO_KEPT_NEIGHBOUR, dtype=np.float32)
     groups = _cluster_members(cluster) if n else []
-    for members in tqdm(groups, desc="semdedup", unit="cluster", disable=not config.progress or None):
+    for members in track(groups, "semdedup", unit="cluster", enabled=config.progress):
         if distance is not None:
             key = np.asarray(distance)[members]
             members = members[np.argsort(-key if config.keep == "furthest" else key, kind="stable")]

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from tqdm.auto import tqdm
 
 from thresher.errors import ThresherError
+from thresher.progress import track
 from thresher.train.flow import VelocityFn
 from thresher.train.probes import (  # noqa: F401 - the probe API, re-exported with the scores
     DEFAULT_LOSS_BATCH,
@@ -175,7 +175,7 @@ def gradient_chunks(
     else:
         per_sample = vmap(grad(sample_loss), in_dims=(None, 0, 0, 0, 0))
     n = x.shape[0]
-    for start in tqdm(range(0, n, chunk_size), desc=desc, disable=not progress, leave=False):
+    for start in track(range(0, n, chunk_size), desc, unit="chunk", transient=True, enabled=progress):
         rows = slice(start, min(start + chunk_size, n))
         inputs = [a[rows].to(device) for a in (x, t, noise)]
         if labels is not None:

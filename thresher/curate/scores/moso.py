@@ -24,7 +24,6 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from thresher.curate.scores.gradient_signals import (
     SampleLoss,
@@ -33,6 +32,7 @@ from thresher.curate.scores.gradient_signals import (
     select_parameters,
 )
 from thresher.errors import ThresherError
+from thresher.progress import track
 
 # A checkpoint: the model itself, or a zero-argument loader returning it (called once, when its turn
 # comes, so only one checkpoint is in memory at a time), paired with the learning rate it was trained at.
@@ -72,7 +72,7 @@ def moso_scores(
         return scores
     passes = dict(chunk_size=chunk_size, loss=loss)
     for index, (model_or_loader, lr) in enumerate(
-        tqdm(checkpoints, desc="MoSo checkpoints", disable=not progress or len(checkpoints) < 2)
+        track(checkpoints, "MoSo checkpoints", enabled=progress and len(checkpoints) >= 2)
     ):
         model = _materialise(model_or_loader)
         chosen = select_parameters(model, params)

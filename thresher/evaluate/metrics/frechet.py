@@ -17,7 +17,8 @@ KID (Bińkowski et al. 2018) is the unbiased MMD^2 with the polynomial kernel
 from __future__ import annotations
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from thresher.progress import track
 
 
 def _check_features(features: np.ndarray, name: str) -> np.ndarray:
@@ -133,7 +134,7 @@ def kernel_inception_distance(
     size = min(subset_size, gen.shape[0], ref.shape[0])
     rng = np.random.default_rng(seed)
     values = np.empty(num_subsets)
-    for i in tqdm(range(num_subsets), desc="KID subsets", leave=False):
+    for i in track(range(num_subsets), "KID subsets", transient=True):
         gen_idx = rng.choice(gen.shape[0], size, replace=False)
         ref_idx = rng.choice(ref.shape[0], size, replace=False)
         values[i] = polynomial_mmd2_unbiased(

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import faiss
 import numpy as np
-from tqdm.auto import tqdm
+
+from thresher.progress import track
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def _count_balls_containing(
     center_sq = (centers64**2).sum(axis=1)
     radii_sq = radii.astype(np.float64) ** 2
     counts = np.empty(points.shape[0], dtype=np.int64)
-    for start in tqdm(range(0, points.shape[0], block), desc="manifold balls", leave=False):
+    for start in track(range(0, points.shape[0], block), "manifold balls", unit="block", transient=True):
         chunk = points[start : start + block].astype(np.float64)
         dist_sq = (chunk**2).sum(axis=1)[:, None] + center_sq[None, :] - 2.0 * chunk @ centers64.T
         counts[start : start + block] = (dist_sq < radii_sq[None, :]).sum(axis=1)
