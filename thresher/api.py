@@ -32,7 +32,7 @@ from thresher.curate.config import (
     ScoreRunConfig,
     SelectConfig,
 )
-from thresher.errors import ThresherError
+from thresher.errors import ConfigError
 from thresher.evaluate.config import EvalRunConfig, ReportConfig
 from thresher.experiments.demo_config import DemoConfig
 from thresher.experiments.sweep_config import SweepRunConfig
@@ -196,5 +196,5 @@ COMMANDS: dict[str, Command] = {
 def command(name: str) -> Command:
     """The table's row for ``name``; an unknown name is a one-line error listing the known ones."""
     if name not in COMMANDS:
-        raise ThresherError(f"unknown command {name!r}; choose one of: {', '.join(COMMANDS)}")
+        raise ConfigError(f"unknown command {name!r}; choose one of: {', '.join(COMMANDS)}", field="command")
     return COMMANDS[name]

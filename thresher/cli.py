@@ -11,10 +11,11 @@ import click
 from thresher.api import COMMANDS
 from thresher.catalog.workspace import Workspace
 from thresher.commands.build import click_command, show_library_warnings
+from thresher.commands.serve import serve_cmd
 from thresher.errors import ThresherError
 
 # Commands that are front ends themselves, not rows of the table (a test keeps the two in step).
-FRONT_END_COMMANDS: tuple[str, ...] = ()
+FRONT_END_COMMANDS = ("serve",)
 
 
 class _Group(click.Group):
@@ -69,6 +70,7 @@ def _add(command: click.Command) -> None:
 
 for _row in COMMANDS.values():
     _add(click_command(_row))
+_add(serve_cmd)
 
 
 if __name__ == "__main__":  # `python -m thresher.cli`, as `accelerate launch -m thresher.cli` runs it

@@ -3,7 +3,8 @@
 Config dataclasses are the one place a default lives. ``setting(default, help, …)`` records the default
 and, as plain metadata (no click here), what :mod:`thresher.commands.options` needs to make the option:
 its help, its flag where it differs from the field name, older flags kept as aliases, the allowed values,
-or ``cli=False`` for a field no command exposes.
+``cli=False`` for a field no command exposes, and ``path="read"|"write"`` for a value that may name a local
+file or folder (the service accepts such a value only inside the workspace or an allowed folder).
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ def setting(
     choices: Sequence[Any] | None = None,
     metavar: str | None = None,
     cli: bool = True,
+    path: str | None = None,
     default_factory: Callable[[], Any] | None = None,
 ) -> Any:
     metadata: dict[str, Any] = {"cli": cli}
+    if path is not None:  # "read" or "write": the value may name a file or folder (the service confines it)
+        if path not in ("read", "write"):
+            raise ValueError(f"path must be 'read' or 'write', not {path!r}")
+        metadata["path"] = path
     if help is not None:
         metadata["help"] = help
     if flag is not None:

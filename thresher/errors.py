@@ -21,3 +21,11 @@ class ConfigError(ThresherError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class NotFound(ThresherError):
+    """What the request names does not exist (a job, a subset, a run): 404 over HTTP."""
+
+
+class Conflict(ThresherError):
+    """The request cannot be done in the current state (cancel a finished job): 409 over HTTP."""

@@ -149,6 +149,14 @@ class Workspace:
         finally:
             con.close()
 
+    @contextlib.contextmanager
+    def connect_isolated(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection no other caller shares, for a reader that changes connection settings
+        (``thresher query`` locks its connection down). A plain read-only open here; the service's
+        snapshot workspace gives each caller a database instance of its own (``catalog/snapshot.py``)."""
+        with self.connect(read_only=True) as con:
+            yield con
+
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         """Open the catalog, waiting (bounded) while another process holds its lock."""
         wait = float(os.environ.get("THRESHER_LOCK_WAIT", LOCK_WAIT_SECONDS))

@@ -54,7 +54,8 @@ def parse_shrinkage(text: str | float) -> str | float:
 @dataclass
 class IngestConfig:
     source: str = setting(
-        help="A Hub id, an image folder, Parquet file/glob, a save_to_disk folder, or builtin:NAME."
+        help="A Hub id, an image folder, Parquet file/glob, a save_to_disk folder, or builtin:NAME.",
+        path="read",
     )
     name: str | None = setting(None, "Source id in the workspace (default: derived from SOURCE).")
     config: str | None = setting(None, "Hub dataset configuration.")
@@ -246,7 +247,7 @@ class SelectConfig:
 @dataclass
 class PublishConfig:
     ref: str = setting(help="NAME or NAME@vN.")
-    to: str = setting(help="A local folder or hf://datasets/<owner>/<repo>.", flag="--to")
+    to: str = setting(help="A local folder or hf://datasets/<owner>/<repo>.", flag="--to", path="write")
     materialize: bool = setting(False, "Also copy the kept rows (image bytes included) as Parquet shards.")
     private: bool = setting(False, "Create the Hub repo as private.")
     gallery_clusters: int = setting(

@@ -9,7 +9,9 @@ from thresher.config_field import setting
 
 @dataclass
 class SweepRunConfig:
-    spec: str = setting(help="A sweep spec (YAML) or a preset name: paper-mini, quick, demo, demo-quick.")
+    spec: str = setting(
+        help="A sweep spec (YAML) or a preset name: paper-mini, quick, demo, demo-quick.", path="read"
+    )
     shard: str | None = setting(
         None,
         "Run only every n-th cell, i/n (1 ≤ i ≤ n): n machines or processes split a sweep with one command "

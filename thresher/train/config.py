@@ -121,6 +121,7 @@ class TrainRunConfig:
     dataset: str = setting(
         help="NAME[@vN] subset, a source id, a published folder, or hf://datasets/<owner>/<repo>@vN.",
         aliases=("-d",),
+        path="read",
     )
     # Nested: the command line shows its fields as the command's own options, the service takes an object.
     train: TrainConfig = setting(default_factory=TrainConfig)
@@ -131,11 +132,13 @@ class TrainRunConfig:
         None,
         "Train in a latent space: thresher-ae (a small autoencoder of the source, trained on first use; "
         "about 5x the pixel-space throughput) or a diffusers AutoencoderKL (Hub id or path).",
+        path="read",
     )
     weights: str | None = setting(
         None,
         "Per-sample/group weights: a `thresher reweight` run id (its DRO group weights), a score run id, or a "
         "Parquet file with a weight column.",
+        path="read",
     )
     run: str | None = setting(
         None, "Run name (default: a fresh id); with --resume, the run to continue.", flag="--run"
@@ -174,7 +177,7 @@ class SampleConfig:
 
     run: str = setting(help="Run id or run folder.", flag="--run")
     n: int = setting(help="Number of images.", flag="--n")
-    out: str = setting(help="A folder (PNGs) or a .parquet file.")
+    out: str = setting(help="A folder (PNGs) or a .parquet file.", path="write")
     seed: int = setting(0, "Seed of the initial noise and the drawn labels.")
     labels: str = setting(
         "auto",
@@ -225,7 +228,7 @@ class PretrainConfig:
     )
     image_size: int | None = setting(None, "Resize images to this side first.")
     vae: str | None = setting(
-        None, "Latent space: thresher-ae or a diffusers AutoencoderKL (default: pixels)."
+        None, "Latent space: thresher-ae or a diffusers AutoencoderKL (default: pixels).", path="read"
     )
     unconditional: bool = setting(
         False, "Ignore class labels (otherwise a labelled source trains conditioned)."
@@ -280,8 +283,11 @@ class ReweightConfig:
     VAE, background, conditioning); the proxy has the reference's architecture unless overridden.
     """
 
-    dataset: str = setting(help="The subset to reweight: NAME[@vN] (or any --dataset of `thresher train`).",
-                           aliases=("-d",))  # fmt: skip
+    dataset: str = setting(
+        help="The subset to reweight: NAME[@vN] (or any --dataset of `thresher train`).",
+        aliases=("-d",),
+        path="read",
+    )
     reference: str = setting(
         help="The reference: a `thresher train` run id of this workspace.", metavar="RUN"
     )
@@ -360,10 +366,13 @@ class StoreConfig:
     dataset: str = setting(
         help="NAME[@vN] subset, a source id, a published folder, or hf://datasets/<owner>/<repo>@vN.",
         aliases=("-d",),
+        path="read",
     )
     image_size: int | None = setting(None, "Resize images to this side first.")
     vae: str | None = setting(
-        None, "Store latents of this autoencoder: thresher-ae or a diffusers AutoencoderKL (Hub id or path)."
+        None,
+        "Store latents of this autoencoder: thresher-ae or a diffusers AutoencoderKL (Hub id or path).",
+        path="read",
     )
     background: str = setting(
         "white", "Colour transparent pixels are composited onto when decoding: white, black or R,G,B."

@@ -1,0 +1,2 @@
+// The web app (replaced by the full app).
+document.getElementById("main").textContent = "thresher";
