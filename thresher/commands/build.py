@@ -17,7 +17,7 @@ import click
 from thresher.api import Command
 from thresher.catalog.workspace import Workspace
 from thresher.commands.options import config_options, take
-from thresher.commands.progress_bars import TqdmSink
+from thresher.progress_bars import TqdmSink
 from thresher.progress import reporting
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from thresher.commands.progress_bars import TqdmSink
+from thresher.progress_bars import TqdmSink
 from thresher.progress import note, reporting, task, track
 
 
