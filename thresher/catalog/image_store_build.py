@@ -3,9 +3,10 @@
 DataLoader workers decode batches of rows (``decode_row``, the decode ``load_images`` uses); an optional
 encoder (an autoencoder: :class:`thresher.train.latents.VaeEncoder`) maps each batch to latents; a part is
 written when its last batch arrives. Nothing holds more than one part. Only the parts the requested rows
-fall in are built, and only those that are missing, incomplete, truncated or out of date with the catalog's
-ok rows: a rerun or another subset of the source reuses the rest. Under ``accelerate launch`` the parts to
-build are dealt to the ranks in turn, and every rank waits for all of them before reading.
+fall in are built, and only those that are missing, incomplete, truncated, corrupt (checksums) or out of
+date with the catalog's ok rows: a rerun or another subset of the source reuses the rest. Under
+``accelerate launch`` the parts to build are dealt to the ranks in turn, and every rank waits for all of
+them before reading.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from thresher.catalog.image_store import (
     StoreKey,
     StoreView,
     check_meta,
-    part_matches,
+    part_problem_for,
     parts_of,
     store_dir,
 )
@@ -87,7 +88,8 @@ def open_store(
     folder = store_dir(ws, key)
     check_meta(folder, key)
     expected = {int(p): _range(ok, int(p), part_rows) for p in parts_of(sample_ids, part_rows)}
-    todo = [p for p, ids in expected.items() if not part_matches(folder, p, ids)]
+    problems = {p: part_problem_for(folder, p, ids) for p, ids in expected.items()}
+    todo = [p for p, problem in problems.items() if problem is not None]
     state = process_state(device)
     state.wait_for_everyone()  # every rank has decided what is missing before any rank writes
     if todo:
@@ -98,9 +100,10 @@ def open_store(
                 write_meta(folder, key.meta())
             damaged = [p for p in todo if marker_path(folder, p).exists()]
             if damaged:
+                reasons = sorted({str(problems[p]) for p in damaged})
                 print(
                     f"image store {folder}: rebuilding part(s) {', '.join(map(str, damaged))} "
-                    "(truncated, changed or out of date)",
+                    f"({'; '.join(reasons)})",
                     file=sys.stderr,
                 )
         state.wait_for_everyone()

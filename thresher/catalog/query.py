@@ -7,9 +7,11 @@ label and purity per clustering run and cluster) and ``score_runs`` (each finish
 
 Read-only by construction, in three layers: the catalog is opened read-only; every statement must be one
 DuckDB itself parses as SELECT (or an EXPLAIN whose explained statement is a SELECT: ``EXPLAIN ANALYZE``
-executes what it explains); and the connection then gets external access switched off except for the
-workspace and the paths the query names, with its configuration locked, so not even a statement that
-slipped past the parser could reach another file or turn the setting back.
+executes what it explains); and the connection then gets external access switched off except for a list
+of files, with its configuration locked, so not even a statement that slipped past the parser could reach
+another file or turn the setting back. The list holds files, never folders: the views' own files, resolved
+inside the resolved workspace, and the files the query's string literals name (a glob: the files it
+matches now). A named path that lies in the workspace but resolves outside it (a symlink) is refused.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import duckdb
@@ -33,7 +36,7 @@ from thresher.errors import ThresherError
 # a SELECT, since EXPLAIN ANALYZE runs the statement it explains (a COPY … TO wrote files that way).
 _READ_STATEMENTS = {"SELECT"}
 _EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s*(\([^)]*\))?\s*(ANALY[SZ]E\b)?", re.IGNORECASE)
-_STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+_GLOB_CHARACTERS = re.compile(r"[*?\[]")
 
 
 @dataclass
@@ -72,10 +75,10 @@ def run_query(ws: Workspace, sql: str) -> QueryResult:
     """Run read-only SQL; besides the catalog tables it sees the views ``scores``, ``subset_members``,
     ``clusters``, ``score_runs`` and ``embeddings_meta``."""
     check_read_only(sql)
+    named = named_files(sql, ws)
     with ws.connect(read_only=True) as con:
-        _create_views(con, ws)
-        _create_subset_views(con, ws)
-        _lock_down(con, ws, sql)
+        view_files = _create_views(con, ws) | _create_subset_views(con, ws)
+        _lock_down(con, view_files | named)
         try:
             cur = con.execute(sql)
         except duckdb.Error as exc:
@@ -100,35 +103,101 @@ def check_read_only(sql: str) -> None:
             raise ThresherError(f"thresher query is read-only: {kind} statements are not allowed")
 
 
-def _lock_down(con: duckdb.DuckDBPyConnection, ws: Workspace, sql: str) -> None:
-    """No file access beyond the workspace and the paths the query names; no extension loading; and the
-    configuration locked so a statement cannot undo it."""
-    allowed = {_as_dir(ws.root.absolute()), _as_dir(ws.root.resolve())} | named_paths(sql)
+def _lock_down(con: duckdb.DuckDBPyConnection, allowed_files: set[str]) -> None:
+    """No file access beyond ``allowed_files`` (files, never folders: DuckDB checks a folder entry as a
+    path prefix); no extension loading; and the configuration locked so a statement cannot undo it."""
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
-    con.execute("SET allowed_directories = ?", [sorted(allowed)])
+    con.execute("SET allowed_directories = []")
+    con.execute("SET allowed_paths = ?", [sorted(allowed_files)])
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
 
 
-def named_paths(sql: str) -> set[str]:
-    """The existing folders (as allowed-directory entries) of the paths the query's string literals name,
-    globs cut at their first wildcard: what the user asked to read explicitly."""
+def named_files(sql: str, ws: Workspace) -> set[str]:
+    """The files the query's string literals name (comments are not literals): what the user asked to read
+    explicitly. A glob gives the files DuckDB's own ``glob`` matches now, plus the pattern itself, which
+    DuckDB must be allowed to expand. Each file is allowed by its resolved path and, when that is the same
+    file, by the path as DuckDB checks it (absolute, ``..`` removed as text). A path that lies in the
+    workspace (or passes through a folder that resolves into it) but resolves outside it is refused: a link
+    planted in the workspace must not reach the rest of the machine."""
     out: set[str] = set()
-    for match in _STRING_LITERAL.finditer(sql):
-        text = match.group(1).replace("''", "'")
-        if "/" not in text and not text.endswith((".parquet", ".csv", ".json")):
-            continue
-        head = re.split(r"[*?\[{]", text, maxsplit=1)[0]
-        path = Path(head).expanduser()
-        folder = path if path.is_dir() else path.parent
-        if folder.is_dir() and str(folder) not in ("", "/"):
-            out |= {_as_dir(folder), _as_dir(folder.resolve())}
+    with duckdb.connect() as helper:
+        for text in _string_literals(sql):
+            # Absolute with its ``..`` kept, so they are followed as the OS follows them (after links).
+            as_written = os.path.join(os.getcwd(), os.path.expanduser(text))
+            if _GLOB_CHARACTERS.search(text):
+                if "/" not in text and not os.path.splitext(text)[1]:
+                    continue  # '*' or 'a?' is a value, not a file pattern
+                try:
+                    paths = [row[0] for row in helper.execute("SELECT file FROM glob(?)", [text]).fetchall()]
+                except duckdb.Error:
+                    continue
+                if paths:
+                    out.add(os.path.abspath(as_written))
+            else:
+                paths = [as_written]
+            for path in paths:
+                try:
+                    resolved = os.path.realpath(path)
+                    if not os.path.exists(resolved):
+                        continue
+                except (OSError, ValueError):  # a literal too long or odd to be a path is not one
+                    continue
+                if _passes_through(path, ws.root) and not _inside(resolved, ws.root):
+                    raise ThresherError(
+                        f"query names {text!r}, a path in the workspace that resolves outside the "
+                        f"workspace ({resolved}): refused"
+                    )
+                if os.path.isfile(resolved):
+                    out.add(resolved)
+                    checked = os.path.abspath(path)
+                    if os.path.realpath(checked) == resolved:
+                        out.add(checked)
     return out
 
 
-def _as_dir(path: Path) -> str:
-    return str(path).rstrip("/") + "/"
+def _string_literals(sql: str) -> list[str]:
+    """The values of the query's string constants, as DuckDB's own tokenizer finds them (so a quote inside
+    a comment is not one) and reads them (``'it''s'``, ``E'…'``, ``$$…$$``), on a connection that can
+    reach no file."""
+    data = sql.encode()
+    tokens = duckdb.tokenize(sql)  # byte offsets
+    bounds = [offset for offset, _ in tokens[1:]] + [len(data)]
+    texts = []
+    with duckdb.connect() as con:
+        con.execute("SET enable_external_access = false")
+        for (offset, kind), end in zip(tokens, bounds, strict=True):
+            if kind == duckdb.token_type.string_const:
+                token = data[offset:end].decode().strip()
+                try:
+                    value = con.execute(f"SELECT {token}").fetchone()
+                except duckdb.Error:
+                    continue
+                if value is not None and isinstance(value[0], str):
+                    texts.append(value[0])
+    return texts
+
+
+def _passes_through(path: str, root: Path) -> bool:
+    """Whether ``path`` or one of its folders is (or links to) the workspace or a place inside it."""
+    return any(_inside(os.path.realpath(p), root) for p in (path, *map(str, PurePosixPath(path).parents)))
+
+
+def _inside(resolved: str, root: Path) -> bool:
+    return resolved == str(root) or resolved.startswith(str(root).rstrip("/") + "/")
+
+
+def _view_files(files: list[Path], ws: Workspace) -> set[str]:
+    """The workspace files a view reads, as it names them and resolved; each must resolve inside the
+    (resolved) workspace, or a link planted there would open another file."""
+    allowed = set()
+    for f in files:
+        real = os.path.realpath(f)
+        if not _inside(real, ws.root):
+            raise ThresherError(f"workspace file {f} resolves outside the workspace ({real}): refused")
+        allowed |= {str(f), real}
+    return allowed
 
 
 def _parse(sql: str) -> list[Any]:
@@ -147,7 +216,8 @@ def _kind(statement: Any) -> str:
         return "UNKNOWN"
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+def _create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[str]:
+    """Create ``embeddings_meta`` and ``scores``; return the files they read (``_view_files``)."""
     # Temporary views live in memory, so they work on a read-only catalog and vanish with the connection.
     con.execute("CREATE TEMP VIEW embeddings_meta AS SELECT * FROM main.embeddings")
     # Only committed score runs: a killed run's leftovers (``scores/.<run>.partial/``) are never read.
@@ -169,12 +239,13 @@ def _create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
             "NULL::DOUBLE AS score, NULL::INTEGER AS cluster, NULL::DOUBLE AS distance, NULL::BIGINT AS rank, "
             "NULL::TEXT AS run_id WHERE false"
         )
+    return _view_files(files, ws)
 
 
-def _create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
+def _create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[str]:
     """``subset_members`` (name, version, sample_id, label, cluster), ``clusters`` (per clustering run and
     cluster: size, mean distance, majority label, purity) and ``score_runs`` (each finished run's kind,
-    method and parameters): the questions users ask first, as views."""
+    method and parameters): the questions users ask first, as views. Returns the files they read."""
     versions = con.execute("SELECT name, version FROM subsets ORDER BY name, version").fetchall()
     files = [ws.subset_dir(n, v) / "ids.parquet" for n, v in versions]
     files = [f for f in files if f.is_file()]
@@ -214,6 +285,7 @@ def _create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
         "json_extract_string(config, '$.method') AS method, config AS params, finished "
         "FROM main.runs WHERE status = 'done' AND kind <> 'train'"
     )
+    return _view_files(files, ws)
 
 
 def _literal(text: str) -> str:

@@ -2,7 +2,8 @@
 
 A row whose image cannot be decoded (zero bytes, not an image, truncated, larger than the pixel limit)
 is recorded in `samples` with status ``skipped`` and the reason; every later step reads only rows with
-status ``ok``. Ingest never stops on a bad row.
+status ``ok``. Ingest never stops on a bad row. Files of a folder source that are not rows (hidden, no image
+type) are counted in the result's ``skipped`` too: nothing the user handed over disappears silently.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ class IngestResult:
     source_id: str
     n_rows: int
     n_ok: int
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count, of rows and of left-out files
     already: bool = False
     restored: bool = False  # a built-in's saved rows were missing and have been written again
+    files_left_out: int = 0  # files of the source that are not rows (hidden, not an image type): in skipped
 
     @property
     def n_skipped(self) -> int:
-        return self.n_rows - self.n_ok
+        return self.n_rows - self.n_ok + self.files_left_out
 
     def lines(self) -> list[str]:
         if self.already:
@@ -73,13 +75,23 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
                 if restored:  # the generated rows were deleted by hand: same revision, so save them again
                     shutil.rmtree(ws.source_dir(source_id) / "dataset", ignore_errors=True)
                     loaded.dataset.save_to_disk(str(ws.source_dir(source_id) / "dataset"))
-                return IngestResult(source_id, existing[1], existing[2], already=True, restored=restored)
+                return IngestResult(
+                    source_id,
+                    existing[1],
+                    existing[2],
+                    dict(loaded.left_out),
+                    already=True,
+                    restored=restored,
+                    files_left_out=sum(loaded.left_out.values()),
+                )
             raise ThresherError(
                 f"source {source_id!r} is already ingested at revision {existing[0]}; "
                 f"this one is {loaded.revision}: pass --name to ingest it under another name"
             )
 
     table, skipped = _inspect_rows(loaded, config.max_pixels, source_id, config.num_proc)
+    for reason, count in loaded.left_out.items():
+        skipped[reason] = skipped.get(reason, 0) + count
     if loaded.kind == "builtin":
         # Built-ins are generated, so the workspace keeps the rows themselves.
         loaded.dataset.save_to_disk(str(ws.source_dir(source_id) / "dataset"))
@@ -109,7 +121,9 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
             ],
         )
         con.execute("COMMIT")
-    return IngestResult(source_id, len(loaded.dataset), n_ok, skipped)
+    return IngestResult(
+        source_id, len(loaded.dataset), n_ok, skipped, files_left_out=sum(loaded.left_out.values())
+    )
 
 
 def _saved_rows_readable(ws: Workspace, source_id: str) -> bool:
