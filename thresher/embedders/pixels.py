@@ -96,6 +96,10 @@ class PixelPCAEmbedder(Embedder):
     def _set_state(self, channels: int, mean: np.ndarray, components: np.ndarray) -> None:
         self.channels = int(channels)
         self._mean = torch.as_tensor(mean, dtype=torch.float32, device=self.device)
+        # Contiguous whatever the source: sklearn's fitted components are Fortran-ordered, the saved ones are
+        # not, and the matmul's summation order (so the last bit of an embedding) follows the layout: a run
+        # resumed from the saved state must embed exactly as the run that fitted it.
+        components = np.ascontiguousarray(components, dtype=np.float32)
         self._components = torch.as_tensor(components, dtype=torch.float32, device=self.device)
 
     def save(self, path: str | Path) -> None:
