@@ -157,10 +157,10 @@ def test_the_connection_itself_cannot_reach_other_files(clustered, tmp_path):
     and the named paths, and the setting cannot be turned back."""
     import duckdb
 
-    from thresher.catalog.query import _lock_down
+    from thresher.catalog.query_access import lock_down
 
     con = duckdb.connect()
-    _lock_down(con, set())
+    lock_down(con, set())
     for sql in (f"COPY (SELECT 1) TO '{tmp_path}/x.csv'", "SELECT * FROM read_csv('/etc/hostname')",
                 "SET enable_external_access = true"):  # fmt: skip
         with pytest.raises(duckdb.Error):
