@@ -199,7 +199,7 @@ def test_random_weight_networks_follow_the_seed_and_never_mix(digits, tmp_path) 
 
 
 def test_a_corrupted_part_is_refused_when_read_and_redone_by_the_next_run(
-    digits, sample_ids, tmp_path, capsys
+    digits, sample_ids, tmp_path, caplog
 ):
     """Hardening item 20: an embeddings part whose bytes changed at the same size was read as valid vectors."""
     out = tmp_path / "emb"
@@ -217,10 +217,10 @@ def test_a_corrupted_part_is_refused_when_read_and_redone_by_the_next_run(
     assert "\n" not in str(caught.value)
     with pytest.raises(ThresherError, match="part 1 .* is corrupt"):
         store.part(1)  # a store object that read the part intact before checks it again
-    capsys.readouterr()
+    caplog.clear()
 
     embedder, calls = _counting(build_embedder("pixels:16:8", device=CPU))
     info = embed_dataset(digits, sample_ids, out, _config(embedder))
     assert (info.written, info.complete, sum(calls)) == ([1], True, 64)
-    assert f"embeddings at {out}: redoing part 1 (corrupt)" in capsys.readouterr().err.splitlines()
+    assert f"embeddings at {out}: redoing part 1 (corrupt)" in [r.getMessage() for r in caplog.records]
     np.testing.assert_array_equal(EmbeddingStore(out).load()[1], before)

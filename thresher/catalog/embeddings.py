@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,13 +30,15 @@ from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
+log = logging.getLogger(__name__)
+
 
 def write_embedding_part(out_dir: Path, index: int, ids: np.ndarray, vectors: np.ndarray) -> None:
     """Write one part of vectors and their sample ids (atomically, marker last). A part written over a
     marker is one a rerun found damaged: one line says so."""
     if marker_path(out_dir, index).exists():
         problem = part_problem(out_dir, index)
-        print(f"embeddings at {out_dir}: redoing part {index} ({problem or 'rewritten'})", file=sys.stderr)
+        log.warning("embeddings at %s: redoing part %s (%s)", out_dir, index, problem or "rewritten")
     write_part(out_dir, index, ids, vectors)
 
 

@@ -11,14 +11,13 @@ them before reading.
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from typing import Protocol
 
 import datasets
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from thresher.catalog.image_store import (
     PART_ROWS,
@@ -36,6 +35,9 @@ from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.device import process_state
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, background_name
+from thresher.progress import task
+
+log = logging.getLogger(__name__)
 
 
 class Encoder(Protocol):
@@ -101,10 +103,11 @@ def open_store(
             damaged = [p for p in todo if marker_path(folder, p).exists()]
             if damaged:
                 reasons = sorted({str(problems[p]) for p in damaged})
-                print(
-                    f"image store {folder}: rebuilding part(s) {', '.join(map(str, damaged))} "
-                    f"({'; '.join(reasons)})",
-                    file=sys.stderr,
+                log.warning(
+                    "image store %s: rebuilding part(s) %s (%s)",
+                    folder,
+                    ", ".join(map(str, damaged)),
+                    "; ".join(reasons),
                 )
         state.wait_for_everyone()
         mine = todo[state.process_index :: state.num_processes]
@@ -199,7 +202,7 @@ def _build(
     )
     what = "pixel store" if encoder is None else f"latent store ({encoder.name})"
     current, chunks, greys = -1, [], []
-    with tqdm(total=sum(len(ids) for ids in parts.values()), desc=what, unit="img", disable=not show) as bar:
+    with task(what, sum(len(ids) for ids in parts.values()), unit="img", enabled=show) as bar:
         for part, pixels, grey, error in loader:
             if error is not None:
                 raise ThresherError(error)
@@ -211,7 +214,7 @@ def _build(
                 pixels if encoder is None else encoder.encode(_as_channels(pixels, encoder.in_channels))
             )
             greys.append(grey)
-            bar.update(len(grey))
+            bar.advance(len(grey))
     _flush(folder, key.source, current, parts[current], chunks, greys, encoder is None)
 
 
