@@ -34,7 +34,9 @@ def test_hostile_class_names_are_text_in_the_card_and_its_sql_runs(workspace, tm
     body = card.split("---", 2)[2]
     html = MarkdownIt("commonmark").enable("table").render(body)
 
-    assert 'src="x"' not in html and "onerror" not in re.sub(r"&lt;img src=x onerror=alert\(1\)&gt;", "", html)
+    assert 'src="x"' not in html and "onerror" not in re.sub(
+        r"&lt;img src=x onerror=alert\(1\)&gt;", "", html
+    )
     rows = [r for r in html.split("<tr>") if "<td>" in r]
     class_rows = [r for r in rows if any(n.split()[0].replace("<", "&lt;")[:8] in r for n in CLASSES)]
     assert len(class_rows) == len(CLASSES)
