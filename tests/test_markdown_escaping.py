@@ -55,5 +55,5 @@ def test_table_cells_keep_the_table_shape():
 
 
 def test_a_sql_literal_parses_to_the_path_it_quotes():
-    path = "/data/it's a \"folder\"/ids.parquet"
+    path = '/data/it\'s a "folder"/ids.parquet'
     assert duckdb.connect().execute(f"SELECT {sql_literal(path)}").fetchone()[0] == path
