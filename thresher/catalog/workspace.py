@@ -127,6 +127,11 @@ class Workspace:
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id
 
+    def reports_dir(self, name: str) -> Path:
+        """Where a report lands by default: ``reports/demo/``, ``reports/evaluations/``,
+        ``reports/sweep-<name>/`` (one place for all of them, hardening item 14)."""
+        return self.root / "reports" / name
+
     def cache_dir(self, what: str) -> Path:
         path = self.root / "cache" / what
         path.mkdir(parents=True, exist_ok=True)

@@ -55,7 +55,7 @@ def write_sweep_report(ws: Workspace, name: str, out_dir: Path | None = None) ->
     total, cells = sweep_cells(ws, name)
     if not cells:
         raise ThresherError(f"sweep {name!r} has no finished cell yet (0 of {total}): run `thresher sweep`")
-    out = Path(out_dir) if out_dir else ws.root / "reports" / f"sweep-{name}"
+    out = Path(out_dir) if out_dir else ws.reports_dir(f"sweep-{name}")
     out.mkdir(parents=True, exist_ok=True)
     records = [_record(c) for c in cells]
     rare = rare_classes_of(records)
