@@ -13,28 +13,46 @@ from thresher.catalog.query_access import view_files
 from thresher.catalog.workspace import Workspace
 
 
+def _tables(con: duckdb.DuckDBPyConnection) -> str:
+    """The catalog's own schema, fully qualified: a view named like a table (``samples``) must not find
+    itself when it reads the table."""
+    (database,) = con.execute("SELECT current_database()").fetchone()
+    return '"' + str(database).replace('"', '""') + '".main'
+
+
 def create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[str]:
-    """Create ``embeddings_meta`` and ``scores``; return the files they read (``_view_files``)."""
-    # Temporary views live in memory, so they work on a read-only catalog and vanish with the connection.
-    con.execute("CREATE TEMP VIEW embeddings_meta AS SELECT * FROM main.embeddings")
+    """Create ``embeddings_meta``, ``samples`` (the table with each label's name) and ``scores`` (with the
+    run's source); return the files they read (``view_files``)."""
+    main = _tables(con)
+    con.execute(f"CREATE TEMP VIEW embeddings_meta AS SELECT * FROM {main}.embeddings")
+    # Hardening item 12: a sample's class by name, beside its id.
+    con.execute(
+        f"CREATE TEMP VIEW samples AS SELECT s.*, "
+        f"json_extract_string(src.label_names, '$[' || s.label || ']') AS label_name "
+        f"FROM {main}.samples s LEFT JOIN {main}.sources src ON src.id = s.source"
+    )
     # Only committed score runs: a killed run's leftovers (``scores/.<run>.partial/``) are never read.
     files = [
         path
-        for (run_id,) in con.execute("SELECT id FROM runs WHERE status = 'done' ORDER BY id").fetchall()
+        for (run_id,) in con.execute(
+            f"SELECT id FROM {main}.runs WHERE status = 'done' ORDER BY id"
+        ).fetchall()
         for path in sorted(ws.scores_dir(run_id).glob("part-*.parquet"))
     ]
     if files:
         listed = ", ".join(_literal(str(f)) for f in files)
         con.execute(
-            "CREATE TEMP VIEW scores AS SELECT * EXCLUDE (filename), "
+            "CREATE TEMP VIEW scores AS SELECT p.*, r.source FROM ("
+            "SELECT * EXCLUDE (filename), "
             "regexp_extract(filename, '.*/scores/([^/]+)/part-[^/]*$', 1) AS run_id "
-            f"FROM read_parquet([{listed}], filename = true, union_by_name = true)"
+            f"FROM read_parquet([{listed}], filename = true, union_by_name = true)) p "
+            f"LEFT JOIN {main}.runs r ON r.id = p.run_id"
         )
     else:
         con.execute(
             "CREATE TEMP VIEW scores AS SELECT NULL::BIGINT AS sample_id, NULL::TEXT AS method, "
             "NULL::DOUBLE AS score, NULL::INTEGER AS cluster, NULL::DOUBLE AS distance, NULL::BIGINT AS rank, "
-            "NULL::TEXT AS run_id WHERE false"
+            "NULL::TEXT AS run_id, NULL::TEXT AS source WHERE false"
         )
     return view_files(files, ws)
 
@@ -43,7 +61,8 @@ def create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[st
     """``subset_members`` (name, version, sample_id, label, cluster), ``clusters`` (per clustering run and
     cluster: size, mean distance, majority label, purity) and ``score_runs`` (each finished run's kind,
     method and parameters): the questions users ask first, as views. Returns the files they read."""
-    versions = con.execute("SELECT name, version FROM subsets ORDER BY name, version").fetchall()
+    main = _tables(con)
+    versions = con.execute(f"SELECT name, version FROM {main}.subsets ORDER BY name, version").fetchall()
     files = [ws.subset_dir(n, v) / "ids.parquet" for n, v in versions]
     files = [f for f in files if f.is_file()]
     if files:
@@ -60,11 +79,11 @@ def create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[st
             "NULL::BIGINT AS sample_id, NULL::INTEGER AS label, NULL::INTEGER AS cluster WHERE false"
         )
     con.execute(
-        """CREATE TEMP VIEW clusters AS
+        f"""CREATE TEMP VIEW clusters AS
         WITH assigned AS (
             SELECT s.run_id AS clustering, r.source, s.cluster, s.sample_id, s.distance, m.label
-            FROM scores s JOIN main.runs r ON r.id = s.run_id AND r.kind = 'cluster'
-            LEFT JOIN main.samples m ON m.source = r.source AND m.sample_id = s.sample_id),
+            FROM scores s JOIN {main}.runs r ON r.id = s.run_id AND r.kind = 'cluster'
+            LEFT JOIN {main}.samples m ON m.source = r.source AND m.sample_id = s.sample_id),
         per_label AS (
             SELECT clustering, cluster, label, count(*) AS n FROM assigned
             WHERE label IS NOT NULL GROUP BY ALL),
@@ -80,7 +99,7 @@ def create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[st
     con.execute(
         "CREATE TEMP VIEW score_runs AS SELECT id AS run_id, kind, source, "
         "json_extract_string(config, '$.method') AS method, config AS params, finished "
-        "FROM main.runs WHERE status = 'done' AND kind <> 'train'"
+        f"FROM {main}.runs WHERE status = 'done' AND kind <> 'train'"
     )
     return view_files(files, ws)
 

@@ -55,6 +55,7 @@ class LoadedSource:
     split: str
     # Files the source holds that are not rows, by reason (hidden, not an image type): reported, never silent.
     left_out: dict[str, int] = field(default_factory=dict)
+    folder: str | None = None  # an image folder source's root (its rows' files are named relative to it)
 
 
 def default_source_id(request: SourceRequest) -> str:
@@ -211,6 +212,7 @@ def _load_local(request: SourceRequest) -> LoadedSource:
         )
     loaded = _describe(dataset, request, "imagefolder", _files_fingerprint(files), listing.split)
     loaded.left_out = listing.left_out
+    loaded.folder = str(Path(path).resolve())
     return loaded
 
 

@@ -34,7 +34,7 @@ import duckdb
 
 from thresher.errors import ThresherError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCK_WAIT_SECONDS = 60.0
 DEFAULT_WORKSPACE = "thresher-workspace"
 
@@ -74,6 +74,11 @@ _MIGRATIONS: list[str] = [
         evaluation TEXT, status TEXT, seconds JSON, finished TIMESTAMP);
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN host TEXT;
+    """,
+    # v3: each sample's file (relative to an image folder source; the image cell's own path for others), so
+    # `thresher query` can name it.
+    """
+    ALTER TABLE samples ADD COLUMN file TEXT;
     """,
 ]
 

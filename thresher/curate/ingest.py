@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import shutil
 import warnings
 from dataclasses import dataclass, field
@@ -100,7 +101,7 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
     with ws.connect() as con:
         con.execute("BEGIN")
         con.register("new_samples", table)
-        con.execute("INSERT INTO samples SELECT * FROM new_samples")
+        con.execute("INSERT INTO samples BY NAME SELECT * FROM new_samples")
         con.unregister("new_samples")
         con.execute(
             "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -178,6 +179,7 @@ def _inspect_rows(
                 "height": datasets.Value("int32"),
                 "label": datasets.Value("int32"),
                 "error": datasets.Value("string"),
+                "file": datasets.Value("string"),
             }
         ),
         "load_from_cache_file": False,
@@ -199,6 +201,7 @@ def _inspect_rows(
                     "label_column": loaded.label_column,
                     "max_pixels": max_pixels,
                     "offset": start,
+                    "folder": loaded.folder,
                 },
                 **kwargs,
             )
@@ -228,6 +231,7 @@ def _inspect_rows(
             "height": result.column("height").cast(pa.int32()),
             "status": ["ok" if e is None else "skipped" for e in errors],
             "error": pa.array(errors, pa.string()),
+            "file": result.column("file").cast(pa.string()),
         }
     )
     return table, skipped
@@ -240,9 +244,11 @@ def _check_batch(
     label_column: str | None,
     max_pixels: int,
     offset: int = 0,
+    folder: str | None = None,
 ) -> dict[str, list]:
-    out: dict[str, list] = {"width": [], "height": [], "label": [], "error": []}
+    out: dict[str, list] = {"width": [], "height": [], "label": [], "error": [], "file": []}
     for i, value in enumerate(batch[image_column]):
+        out["file"].append(_file_name(value, folder))
         w, h, error = inspect_image(value, max_pixels)
         out["width"].append(w)
         out["height"].append(h)
@@ -251,6 +257,19 @@ def _check_batch(
             class_id(batch[label_column][i], offset + indices[i], label_column) if label_column else None
         )
     return out
+
+
+def _file_name(value: dict | None, folder: str | None) -> str | None:
+    """The row's file as users know it: relative to the image folder it was ingested from, else the image
+    cell's own path (a Hub or Parquet dataset's original file name), else None."""
+    path = value.get("path") if isinstance(value, dict) else None
+    if not path:
+        return None
+    if folder and os.path.isabs(path):
+        relative = os.path.relpath(path, folder)
+        if not relative.startswith(".."):
+            return relative
+    return str(path)
 
 
 def inspect_image(value: dict | None, max_pixels: int) -> tuple[int, int, str | None]:
