@@ -13,7 +13,6 @@ from thresher.catalog.runs import run_exists
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.scores import score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod
 from thresher.errors import ThresherError
 
 
@@ -28,18 +27,3 @@ def random_scores_run(ws: Workspace, source: str, seed: int) -> str:
     with score_run(ws, run_id, "random", source, {"seed": seed, "source": source}) as folder:
         write_score_part(folder, score_table(ids, "random", score=scores))
     return run_id
-
-
-def _scores(ws: Workspace, context: ScoreContext) -> str:
-    return random_scores_run(ws, context.source, context.seed)
-
-
-METHODS = [
-    ScoreMethod(
-        name="random",
-        summary="seeded uniform subset (per cluster with --balance)",
-        scores=_scores,
-        default_keep="nearest",  # the order is random: either end is a uniform draw
-        seeded=True,
-    )
-]

@@ -1,0 +1,40 @@
+"""Registries that find their entries themselves: adding an entry is adding one module.
+
+A registry (score methods, embedder families, evaluation feature extractors) names a package of light
+modules, each declaring its entries in a list under an agreed name (``METHODS``, ``FAMILIES``), and
+optionally an environment variable naming more modules, comma-separated: a plugin outside thresher is
+then one file on ``sys.path``. Nothing keeps a list of the modules, so none can be forgotten; the modules
+must import nothing heavy at the top (torch, scikit-learn load inside the functions that need them),
+because every registry is read when the command line builds its options.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from typing import Any
+
+
+def declarations(package: str, attribute: str, environment_variable: str | None = None) -> list[Any]:
+    """Every entry of ``attribute`` in the modules of ``package`` (by module name), then in the modules
+    that ``environment_variable`` names. A named module that cannot be imported is an ImportError that
+    says which variable named it: every command would fail the same way, so it is never skipped."""
+    found: list[Any] = []
+    root = importlib.import_module(package)
+    for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda i: i.name):
+        found.extend(getattr(importlib.import_module(f"{package}.{info.name}"), attribute, ()))
+    names = os.environ.get(environment_variable, "") if environment_variable else ""
+    for name in (n.strip() for n in names.split(",")):
+        if not name:
+            continue
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise ImportError(
+                f"{environment_variable} names {name!r}, which cannot be imported: {exc}"
+            ) from exc
+        if not hasattr(module, attribute):
+            raise ImportError(f"{environment_variable} names {name!r}, which declares no {attribute}")
+        found.extend(getattr(module, attribute))
+    return found
