@@ -13,7 +13,10 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 def declarations(package: str, attribute: str, environment_variable: str | None = None) -> list[Any]:
@@ -38,3 +41,35 @@ def declarations(package: str, attribute: str, environment_variable: str | None 
             raise ImportError(f"{environment_variable} names {name!r}, which declares no {attribute}")
         found.extend(getattr(module, attribute))
     return found
+
+
+class Registry(Generic[T]):
+    """Entries by their ``name``, read from their declarations on first use; ``reset`` reads them again
+    (a test that registers one). Two entries of one name, or what ``check`` refuses, fail loudly."""
+
+    def __init__(
+        self,
+        package: str,
+        attribute: str,
+        environment_variable: str,
+        kind: str,
+        check: Callable[[dict[str, T]], None] | None = None,
+    ) -> None:
+        self.package, self.attribute, self.environment_variable = package, attribute, environment_variable
+        self.kind, self.check = kind, check
+        self._entries: dict[str, T] | None = None
+
+    def entries(self) -> dict[str, T]:
+        if self._entries is None:
+            found: dict[str, T] = {}
+            for entry in declarations(self.package, self.attribute, self.environment_variable):
+                if entry.name in found:
+                    raise ValueError(f"{self.kind} {entry.name!r} is declared twice")
+                found[entry.name] = entry
+            if self.check is not None:
+                self.check(found)
+            self._entries = found
+        return self._entries
+
+    def reset(self) -> None:
+        self._entries = None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
-from thresher.discovery import declarations
+from thresher.discovery import Registry
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, parse_background
 
@@ -52,35 +52,23 @@ class EmbedderFamily:
     features: bool = False
 
 
-_FAMILIES: dict[str, EmbedderFamily] | None = None
+_FAMILIES: Registry[EmbedderFamily] = Registry(
+    "thresher.embedders", "FAMILIES", PLUGINS_VARIABLE, "embedder family"
+)
 
 
 def families() -> dict[str, EmbedderFamily]:
     """Every family by name, read once (:func:`reset_families` reads again)."""
-    global _FAMILIES
-    if _FAMILIES is None:
-        found: dict[str, EmbedderFamily] = {}
-        for family in declarations("thresher.embedders", "FAMILIES", PLUGINS_VARIABLE):
-            if family.name in found:
-                raise ValueError(f"embedder family {family.name!r} is declared twice")
-            found[family.name] = family
-        _FAMILIES = found
-    return _FAMILIES
+    return _FAMILIES.entries()
 
 
 def reset_families() -> None:
-    global _FAMILIES
-    _FAMILIES = None
-
-
-def usage_list(chosen: list[EmbedderFamily]) -> str:
-    """``usage (help)`` of each family, for an option's help text."""
-    return "; ".join(f"{f.usage} ({f.help})" for f in chosen)
+    _FAMILIES.reset()
 
 
 def embedder_help() -> str:
     """The help of ``--embedder``: every family's name syntax and what it is."""
-    return f"An embedder name: {usage_list(list(families().values()))}."
+    return "An embedder name: " + "; ".join(f"{f.usage} ({f.help})" for f in families().values()) + "."
 
 
 def family_of(name: str) -> EmbedderFamily:

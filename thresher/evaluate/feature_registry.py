@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thresher.discovery import declarations
+from thresher.discovery import Registry
 from thresher.errors import ThresherError
 
 if TYPE_CHECKING:
@@ -52,25 +52,18 @@ class ExtractorFamily:
     build: Callable[[str, ExtractorRequest], FeatureExtractor]
 
 
-_FAMILIES: dict[str, ExtractorFamily] | None = None
+_FAMILIES: Registry[ExtractorFamily] = Registry(
+    "thresher.evaluate.extractors", "FAMILIES", PLUGINS_VARIABLE, "feature extractor"
+)
 
 
 def families() -> dict[str, ExtractorFamily]:
     """Every family by name, read once (:func:`reset_families` reads again)."""
-    global _FAMILIES
-    if _FAMILIES is None:
-        found: dict[str, ExtractorFamily] = {}
-        for family in declarations("thresher.evaluate.extractors", "FAMILIES", PLUGINS_VARIABLE):
-            if family.name in found:
-                raise ValueError(f"feature extractor {family.name!r} is declared twice")
-            found[family.name] = family
-        _FAMILIES = found
-    return _FAMILIES
+    return _FAMILIES.entries()
 
 
 def reset_families() -> None:
-    global _FAMILIES
-    _FAMILIES = None
+    _FAMILIES.reset()
 
 
 def features_help() -> str:

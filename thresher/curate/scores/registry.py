@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from thresher.config_field import field_default, flag_of
-from thresher.discovery import declarations
+from thresher.discovery import Registry
 from thresher.errors import ThresherError
 
 if TYPE_CHECKING:
@@ -152,29 +152,25 @@ class ScoreMethod:
         return self.options(**{k: v for k, v in values.items() if k in self.option_names})
 
 
-_REGISTRY: dict[str, ScoreMethod] | None = None
+def _check_options(methods: dict[str, ScoreMethod]) -> None:
+    from thresher.curate.scores.method_options import merged_options
+
+    merged_options(methods.values())  # two methods declaring one option differently fail here
+
+
+_REGISTRY: Registry[ScoreMethod] = Registry(
+    METHODS_PACKAGE, "METHODS", PLUGINS_VARIABLE, "score method", check=_check_options
+)
 
 
 def registry() -> dict[str, ScoreMethod]:
     """Every method, by name: the :data:`METHODS_PACKAGE` modules', then the plugins'. Read once;
     :func:`reset_registry` reads again (tests that register a method)."""
-    global _REGISTRY
-    if _REGISTRY is None:
-        found: dict[str, ScoreMethod] = {}
-        for method in declarations(METHODS_PACKAGE, "METHODS", PLUGINS_VARIABLE):
-            if method.name in found:
-                raise ValueError(f"score method {method.name!r} is defined twice")
-            found[method.name] = method
-        from thresher.curate.scores.method_options import merged_options
-
-        merged_options(found.values())  # two methods declaring one option differently fail here, loudly
-        _REGISTRY = found
-    return _REGISTRY
+    return _REGISTRY.entries()
 
 
 def reset_registry() -> None:
-    global _REGISTRY
-    _REGISTRY = None
+    _REGISTRY.reset()
 
 
 def get_method(name: str) -> ScoreMethod:
