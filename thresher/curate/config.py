@@ -138,7 +138,7 @@ class SelectSettings(WithMethodOptions):
     :data:`SelectConfig` adds the options of every registered method (docs/architecture.md, 'Scores')."""
 
     name: str = setting(help="Subset name; each selection becomes its next version.")
-    method: str = setting(help="Selection method (the registered ones: SelectConfig).")
+    method: str = setting(help="Selection method (select_config lists the registered ones).")
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
     ratio: float | None = setting(None, "Fraction of the source to prune, in [0, 1).")
     keep_count: int | None = setting(None, "Number of samples to keep (instead of --ratio).")
@@ -228,7 +228,7 @@ class ScoreRunSettings(WithMethodOptions):
     :data:`ScoreRunConfig` adds the gradient methods' options (``pretrain``, ``params``, ``checkpoint``).
     """
 
-    method: str = setting(help="A gradient method (the registered ones: ScoreRunConfig).")
+    method: str = setting(help="Gradient method (score_run_config lists the registered ones).")
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
     part_size: int = setting(1024, "Rows per part: the unit of resumption and of multi-process work.")
     chunk_size: int | None = setting(None, "Samples per vmapped gradient chunk (default: sized to memory).")

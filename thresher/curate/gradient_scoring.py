@@ -20,6 +20,7 @@ Only the main process commits: the parts move into ``scores/<run>/`` and the run
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.scores import score_table
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import ScoreRunConfig
-from thresher.curate.scores.registry import GRADIENT_NORM, LOSS, LOSS_LOG, MOSO
+from thresher.curate.scores.registry import GRADIENT_NORM, LOSS, LOSS_LOG, MOSO, ScoreContext
 from thresher.device import process_state
 from thresher.errors import ThresherError
 
@@ -115,6 +116,13 @@ def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     return ScoreRunResult(
         run_id, config.method, source, pretrain, len(ids), False, time.perf_counter() - started
     )
+
+
+def gradient_scores(ws: Workspace, context: ScoreContext) -> str:
+    """A gradient method's score run for a selection (``ScoreMethod.scores``): the run ``thresher score``
+    makes with the same options."""
+    options = dataclasses.asdict(context.options)
+    return run_score(ws, ScoreRunConfig(method=context.method, source=context.source, **options)).run_id
 
 
 class _Scorer:

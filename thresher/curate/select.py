@@ -91,7 +91,8 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     if cluster_run is None and ("clusters" in method.needs or group_kind == "cluster"):
         raise ThresherError(f"no clustering for source {source!r} yet: run `thresher cluster --k K` first")
     options = config.method_config()
-    score_run = method.scores(ws, ScoreContext(source, config.seed, cluster_run, options, config.groups))
+    context = ScoreContext(config.method, source, config.seed, cluster_run, options, config.groups)
+    score_run = method.score_run(ws, context)
     score_config = {k: v for k, v in run_config(ws, score_run).items() if k != "result"}
 
     with ws.connect() as con:

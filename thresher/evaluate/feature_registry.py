@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from thresher.discovery import Registry
 from thresher.errors import ThresherError
@@ -23,9 +23,19 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from thresher.evaluate.features import FeatureExtractor
-
 PLUGINS_VARIABLE = "THRESHER_FEATURE_EXTRACTORS"
+
+
+class FeatureExtractor(Protocol):
+    """What the evaluator needs; ``num_classes`` is None when there is no class head."""
+
+    name: str
+    dim: int
+    num_classes: int | None
+
+    def extract(self, images: np.ndarray) -> np.ndarray: ...
+
+    def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
 @dataclass(frozen=True)

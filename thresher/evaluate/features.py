@@ -26,7 +26,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -36,25 +35,13 @@ from torchvision.models import inception as tv_inception
 
 from thresher.device import pick_device
 from thresher.errors import ThresherError
-from thresher.evaluate.feature_registry import ExtractorRequest, family_of
+from thresher.evaluate.feature_registry import ExtractorRequest, FeatureExtractor, family_of
 from thresher.evaluate.image_batches import check_images, images_to_tensor
 from thresher.image_rows import ImageRows
 from thresher.progress import track
 
 INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
-
-
-class FeatureExtractor(Protocol):
-    """What the evaluator needs; ``num_classes`` is None when there is no class head."""
-
-    name: str
-    dim: int
-    num_classes: int | None
-
-    def extract(self, images: np.ndarray) -> np.ndarray: ...
-
-    def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
 @dataclass

@@ -10,9 +10,8 @@ import pytest
 from thresher.catalog.names import config_hash
 from thresher.config_field import setting
 from thresher.curate.config import ScoreRunConfig, SelectConfig
-from thresher.curate.scores.method_options import merged_options
 from thresher.curate.scores.methods.dedup import DedupOptions
-from thresher.curate.scores.registry import ScoreMethod, gradient_methods, registry
+from thresher.curate.scores.registry import ScoreMethod, gradient_methods, merged_options, registry
 from thresher.errors import ThresherError
 
 

@@ -24,7 +24,7 @@ def test_declarations_are_consistent():
     for method in registry().values():
         assert method.default_keep in KEEP_ALIASES
         assert method.order_column in ("score", "distance")
-        assert callable(method.scores)
+        assert callable(method.scorer)  # a "module:function" that names a function
     assert get_method("cluster").needs == {"clusters"}
     assert get_method("dedup").threshold is not None and not get_method("dedup").takes_count
     assert get_method("random").takes_count

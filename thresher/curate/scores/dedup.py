@@ -29,13 +29,11 @@ from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
 from thresher.catalog.runs import run_config, run_exists
 from thresher.catalog.scores import score_files, score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
-from thresher.curate.scores.methods.dedup import DedupOptions
+from thresher.curate.scores.methods.dedup import SIMILARITY_TOLERANCE, DedupOptions
+from thresher.curate.scores.registry import ScoreContext
 from thresher.errors import ThresherError
 from thresher.progress import track
 
-# float32 dot products of two identical unit vectors land within ~1e-6 of 1 (worse in high d), so
-# without slack eps=0 would keep some exact duplicates; 1e-5 is an angle of ~0.26 degrees.
-SIMILARITY_TOLERANCE = 1e-5
 NO_KEPT_NEIGHBOUR = -1.0  # score of a sample with no earlier kept sample in its cluster: the lowest cosine
 
 
@@ -169,3 +167,8 @@ def dedup_scores_run(ws: Workspace, source: str, cluster_run: str, epsilon: floa
             ),
         )
     return run_id
+
+
+def dedup_scores(ws: Workspace, context: ScoreContext) -> str:
+    assert context.clustering is not None  # guaranteed by needs={"clusters"}
+    return dedup_scores_run(ws, context.source, context.clustering, context.options.epsilon)

@@ -36,7 +36,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from thresher.curate.scores.methods.gradient import PARAMETER_SUBSETS
+from thresher.curate.scores.registry import PARAMETER_SUBSETS
 from thresher.errors import ThresherError
 from thresher.progress import track
 from thresher.train.flow import VelocityFn

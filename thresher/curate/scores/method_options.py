@@ -15,46 +15,12 @@ that means nothing for its method.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from thresher.config_field import field_default, field_type, flag_of
-from thresher.curate.scores.registry import ScoreMethod, get_method, registry
+from thresher.curate.scores.registry import ScoreMethod, get_method, merged_options, registry
 from thresher.errors import ThresherError
-
-
-@dataclass(frozen=True)
-class MethodOption:
-    """One option as its methods declare it (``type`` resolved), and the methods that take it."""
-
-    name: str
-    type: Any
-    field: dataclasses.Field
-    methods: tuple[str, ...]
-
-    def declaration(self) -> tuple[Any, Any, dict[str, Any]]:
-        return self.type, field_default(self.field), dict(self.field.metadata)
-
-
-def merged_options(methods: Iterable[ScoreMethod]) -> list[MethodOption]:
-    """Every option of ``methods`` once, in declaration order; a ValueError where two methods declare one
-    name differently."""
-    merged: dict[str, MethodOption] = {}
-    for method in methods:
-        for f in dataclasses.fields(method.options):
-            option = MethodOption(f.name, field_type(method.options, f), f, (method.name,))
-            seen = merged.get(f.name)
-            if seen is None:
-                merged[f.name] = option
-            elif seen.declaration() != option.declaration():
-                raise ValueError(
-                    f"option {f.name!r} of score method {method.name!r} differs from the one of "
-                    f"{seen.methods[0]!r}: a shared option needs one type, default and help"
-                )
-            else:
-                merged[f.name] = dataclasses.replace(seen, methods=(*seen.methods, method.name))
-    return list(merged.values())
 
 
 def config_with_options(
@@ -72,7 +38,8 @@ def config_with_options(
         (field_name, field_type(base, general[field_name]), _copy(general[field_name], **dict(update)))
         for field_name, update in (metadata or {}).items()
     ]
-    for option in merged_options(methods):
+    options = merged_options(methods)
+    for option in options:
         if option.name in general:
             raise ValueError(
                 f"option {option.name!r} of {'/'.join(option.methods)} is already a setting of {base.__name__}"
@@ -84,7 +51,7 @@ def config_with_options(
             text = text[:1].upper() + text[1:]
         added.append((option.name, option.type, _copy(option.field, help=text)))
     cls = _dataclass(name, added, (base,), base.__module__)
-    cls.method_option_fields = tuple(option.name for option in merged_options(methods))
+    cls.method_option_fields = tuple(option.name for option in options)
     cls.__doc__ = base.__doc__
     return cls
 
@@ -132,7 +99,7 @@ class WithMethodOptions:
         """Refuse an option set away from its default that the method does not take (one line naming the
         methods that do), then validate the method's own."""
         own = set(self.score_method.option_names)
-        for f in dataclasses.fields(self):  # type: ignore[arg-type] - a dataclass by construction
+        for f in dataclasses.fields(self):  # a dataclass: the general settings and the options
             foreign = f.name in self.method_option_fields and f.name not in own
             if foreign and getattr(self, f.name) != field_default(f):
                 takers = [m.name for m in registry().values() if f.name in m.option_names]

@@ -13,6 +13,7 @@ from thresher.catalog.runs import run_exists
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.scores import score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
+from thresher.curate.scores.registry import ScoreContext
 from thresher.errors import ThresherError
 
 
@@ -27,3 +28,7 @@ def random_scores_run(ws: Workspace, source: str, seed: int) -> str:
     with score_run(ws, run_id, "random", source, {"seed": seed, "source": source}) as folder:
         write_score_part(folder, score_table(ids, "random", score=scores))
     return run_id
+
+
+def random_scores(ws: Workspace, context: ScoreContext) -> str:
+    return random_scores_run(ws, context.source, context.seed)

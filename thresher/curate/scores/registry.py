@@ -16,11 +16,12 @@ Every method reduces to a score run in the long Parquet format (docs/architectur
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from thresher.config_field import field_default, flag_of
+from thresher.config_field import field_default, field_type, flag_of
 from thresher.discovery import Registry
 from thresher.errors import ThresherError
 
@@ -38,6 +39,8 @@ KEEP_ALIASES = {"nearest": "low", "furthest": "high", "low": "low", "middle": "m
 # :mod:`thresher.curate.gradient_scoring`).
 LOSS, GRADIENT_NORM, LOSS_LOG, MOSO = "loss", "gradient-norm", "loss-log", "moso"
 MEASURES = (LOSS, GRADIENT_NORM, LOSS_LOG, MOSO)
+# What a signal with ``params`` may differentiate (``--params``; gradient_signals.select_parameters).
+PARAMETER_SUBSETS = ("all", "last-block", "final-layer")
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,10 @@ class NoOptions:
 
 @dataclass(frozen=True)
 class ScoreContext:
-    """What a method's scorer gets: the source, the seed, the clustering (when there is one), the method's
-    options (an instance of its ``options`` dataclass) and the ``--groups`` asked for."""
+    """What a method's scorer gets: the method's name, the source, the seed, the clustering (when there is
+    one), the method's options (an instance of its ``options`` dataclass) and the ``--groups`` asked for."""
 
+    method: str
     source: str
     seed: int
     clustering: str | None
@@ -87,7 +91,8 @@ class ScoreMethod:
     """One selection method.
 
     ``scores(ws, context)`` returns the id of a finished score run for the context (computing it or reusing
-    the run that has the same config); it imports its heavy work itself, so declaring a method stays light.
+    the run that has the same config). It is named by ``"module:function"`` (or given as a callable that
+    imports its heavy work itself), so declaring a method stays light; :meth:`score_run` calls it.
     ``order_column`` is the score Parquet column that ranks samples, smallest first. ``default_keep`` is
     the end kept without ``--keep``. A method with ``threshold`` keeps every sample whose order key is at or
     below ``threshold(options)`` instead of a count (SemDeDup).
@@ -102,7 +107,7 @@ class ScoreMethod:
 
     name: str
     summary: str
-    scores: Callable[[Workspace, ScoreContext], str]
+    scores: str | Callable[[Workspace, ScoreContext], str]
     needs: frozenset[str] = frozenset()
     order_column: str = "score"
     default_keep: str = "high"
@@ -132,6 +137,18 @@ class ScoreMethod:
             raise ValueError(f"method {self.name}: a gradient signal needs a pretraining (needs 'pretrain')")
 
     @property
+    def scorer(self) -> Callable[[Workspace, ScoreContext], str]:
+        """``scores``, imported where it is named by ``"module:function"``."""
+        if callable(self.scores):
+            return self.scores
+        module, _, attribute = self.scores.partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def score_run(self, ws: Workspace, context: ScoreContext) -> str:
+        """The id of the finished score run for ``context`` (see ``scores``)."""
+        return self.scorer(ws, context)
+
+    @property
     def takes_count(self) -> bool:
         """Whether the method keeps a count (ratio / keep-count), rather than what a threshold decides."""
         return self.threshold is None
@@ -152,9 +169,40 @@ class ScoreMethod:
         return self.options(**{k: v for k, v in values.items() if k in self.option_names})
 
 
-def _check_options(methods: dict[str, ScoreMethod]) -> None:
-    from thresher.curate.scores.method_options import merged_options
+@dataclass(frozen=True)
+class MethodOption:
+    """One option as its methods declare it (``type`` resolved), and the methods that take it."""
 
+    name: str
+    type: Any
+    field: dataclasses.Field
+    methods: tuple[str, ...]
+
+    def declaration(self) -> tuple[Any, Any, dict[str, Any]]:
+        return self.type, field_default(self.field), dict(self.field.metadata)
+
+
+def merged_options(methods: Iterable[ScoreMethod]) -> list[MethodOption]:
+    """Every option of ``methods`` once, in declaration order; a ValueError where two methods declare one
+    name differently."""
+    merged: dict[str, MethodOption] = {}
+    for method in methods:
+        for f in dataclasses.fields(method.options):
+            option = MethodOption(f.name, field_type(method.options, f), f, (method.name,))
+            seen = merged.get(f.name)
+            if seen is None:
+                merged[f.name] = option
+            elif seen.declaration() != option.declaration():
+                raise ValueError(
+                    f"option {f.name!r} of score method {method.name!r} differs from the one of "
+                    f"{seen.methods[0]!r}: a shared option needs one type, default and help"
+                )
+            else:
+                merged[f.name] = dataclasses.replace(seen, methods=(*seen.methods, method.name))
+    return list(merged.values())
+
+
+def _check_options(methods: dict[str, ScoreMethod]) -> None:
     merged_options(methods.values())  # two methods declaring one option differently fail here
 
 

@@ -20,6 +20,7 @@ and the subset's card renders it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -30,6 +31,7 @@ from thresher.catalog.scores import score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
 from thresher.curate.groups import group_ids, resolve_groups
 from thresher.curate.scores.methods.surrogate import GaussianOptions, parse_shrinkage
+from thresher.curate.scores.registry import ScoreContext
 from thresher.errors import ThresherError
 
 MODERATE_CENTER = "median"
@@ -90,3 +92,15 @@ def surrogate_scores_run(
             score_table(ids, method, score=scores, cluster=grouping if kind == "cluster" else None),
         )
     return run_id
+
+
+def surrogate_scores(ws: Workspace, context: ScoreContext) -> str:
+    """The score run of ``context.method`` (gaussian | moderate) with its options."""
+    return surrogate_scores_run(
+        ws,
+        context.method,
+        context.source,
+        groups=context.groups,
+        clustering=context.clustering,
+        **dataclasses.asdict(context.options),
+    )

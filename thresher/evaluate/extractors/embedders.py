@@ -5,13 +5,8 @@ EfficientNet-Lite0's ImageNet classifier, also gives class probabilities for IS)
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from thresher.embedders.registry import families
-from thresher.evaluate.feature_registry import ExtractorFamily, ExtractorRequest
-
-if TYPE_CHECKING:
-    from thresher.evaluate.features import FeatureExtractor
+from thresher.evaluate.feature_registry import ExtractorFamily, ExtractorRequest, FeatureExtractor
 
 
 def _build(name: str, request: ExtractorRequest) -> FeatureExtractor:

@@ -3,12 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from thresher.evaluate.feature_registry import ExtractorFamily, ExtractorRequest, exact_name
-
-if TYPE_CHECKING:
-    from thresher.evaluate.features import FeatureExtractor
+from thresher.evaluate.feature_registry import ExtractorFamily, ExtractorRequest, FeatureExtractor, exact_name
 
 
 def _build(name: str, request: ExtractorRequest) -> FeatureExtractor:

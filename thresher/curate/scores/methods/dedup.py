@@ -5,14 +5,14 @@ kept in its cluster exceeds 1 − ε: the selection keeps what ε decides, not a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from thresher.config_field import setting
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod
+from thresher.curate.scores.registry import ScoreMethod
 from thresher.errors import ThresherError
 
-if TYPE_CHECKING:
-    from thresher.catalog.workspace import Workspace
+# float32 dot products of two identical unit vectors land within ~1e-6 of 1 (worse in high d), so
+# without slack eps=0 would keep some exact duplicates; 1e-5 is an angle of ~0.26 degrees.
+SIMILARITY_TOLERANCE = 1e-5
 
 
 @dataclass(frozen=True)
@@ -24,16 +24,7 @@ class DedupOptions:
             raise ThresherError(f"--epsilon {self.epsilon} is outside [0, 1)")
 
 
-def _scores(ws: Workspace, context: ScoreContext) -> str:
-    from thresher.curate.scores.dedup import dedup_scores_run
-
-    assert context.clustering is not None  # guaranteed by needs={"clusters"}
-    return dedup_scores_run(ws, context.source, context.clustering, context.options.epsilon)
-
-
 def _threshold(options: DedupOptions) -> float:
-    from thresher.curate.scores.dedup import SIMILARITY_TOLERANCE
-
     return 1.0 - options.epsilon - SIMILARITY_TOLERANCE
 
 
@@ -41,7 +32,7 @@ METHODS = [
     ScoreMethod(
         name="dedup",
         summary="SemDeDup: drop samples within cosine 1−ε of a kept sample of their cluster",
-        scores=_scores,
+        scores="thresher.curate.scores.dedup:dedup_scores",
         needs=frozenset({"clusters", "embeddings"}),
         default_keep="low",
         threshold=_threshold,

@@ -10,9 +10,7 @@ loss, gradient norm, forgetting rate or MoSo score); ``--inverse`` keeps the oth
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from thresher.config_field import setting
 from thresher.curate.scores.method_options import subset_options
@@ -21,15 +19,10 @@ from thresher.curate.scores.registry import (
     LOSS,
     LOSS_LOG,
     MOSO,
+    PARAMETER_SUBSETS,
     GradientSignal,
-    ScoreContext,
     ScoreMethod,
 )
-
-if TYPE_CHECKING:
-    from thresher.catalog.workspace import Workspace
-
-PARAMETER_SUBSETS = ("all", "last-block", "final-layer")
 
 
 @dataclass
@@ -49,17 +42,6 @@ def _options(name: str, signal: GradientSignal) -> type:
     uses = {"pretrain": True, "params": signal.params, "checkpoint": signal.checkpoint}
     taken = {option for option, used in uses.items() if used}
     return subset_options(GradientOptions, taken, f"{name.capitalize()}Options")
-
-
-def _scorer(method: str):
-    def scores(ws: Workspace, context: ScoreContext) -> str:
-        from thresher.curate.config import ScoreRunConfig
-        from thresher.curate.gradient_scoring import run_score
-
-        options = dataclasses.asdict(context.options)
-        return run_score(ws, ScoreRunConfig(method=method, source=context.source, **options)).run_id
-
-    return scores
 
 
 _DECLARED = {
@@ -89,7 +71,7 @@ METHODS = [
     ScoreMethod(
         name=name,
         summary=summary,
-        scores=_scorer(name),
+        scores="thresher.curate.gradient_scoring:gradient_scores",
         needs=frozenset({"pretrain"}),
         default_keep="high",
         options=_options(name, signal),

@@ -5,16 +5,11 @@ share of every group."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from thresher.config_field import setting
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod
+from thresher.curate.scores.registry import ScoreMethod
 from thresher.errors import ThresherError
-
-if TYPE_CHECKING:
-    from thresher.catalog.workspace import Workspace
 
 
 def parse_shrinkage(text: str | float) -> str | float:
@@ -49,27 +44,11 @@ class GaussianOptions(SurrogateOptions):
         parse_shrinkage(self.shrinkage)
 
 
-def _scorer(method: str):
-    def scores(ws: Workspace, context: ScoreContext) -> str:
-        from thresher.curate.scores.surrogate import surrogate_scores_run
-
-        return surrogate_scores_run(
-            ws,
-            method,
-            context.source,
-            groups=context.groups,
-            clustering=context.clustering,
-            **dataclasses.asdict(context.options),
-        )
-
-    return scores
-
-
 METHODS = [
     ScoreMethod(
         name="gaussian",
         summary="log-likelihood under the group's Gaussian in an embedding space (keep the densest)",
-        scores=_scorer("gaussian"),
+        scores="thresher.curate.scores.surrogate:surrogate_scores",
         needs=frozenset({"embeddings"}),
         default_keep="high",
         options=GaussianOptions,
@@ -79,7 +58,7 @@ METHODS = [
     ScoreMethod(
         name="moderate",
         summary="distance to the group's median embedding (keep the closest)",
-        scores=_scorer("moderate"),
+        scores="thresher.curate.scores.surrogate:surrogate_scores",
         needs=frozenset({"embeddings"}),
         default_keep="low",
         options=SurrogateOptions,
