@@ -38,7 +38,7 @@ class FeatureExtractor(Protocol):
     def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class ExtractorRequest:
     """What building an extractor may use besides its name: local Inception ``weights``, the
     ``cache_dir`` for downloaded weights and trained classifiers, the labelled ``reference`` (images,

@@ -50,16 +50,16 @@ def config_with_options(
         else:  # every method takes it: a sentence of its own
             text = text[:1].upper() + text[1:]
         added.append((option.name, option.type, _copy(option.field, help=text)))
-    cls = _dataclass(name, added, (base,), base.__module__)
+    cls = _dataclass(name, added, (base,), base.__module__, base.__doc__)
     cls.method_option_fields = tuple(option.name for option in options)
-    cls.__doc__ = base.__doc__
     return cls
 
 
 def subset_options(cls: type, names: Collection[str], name: str) -> type:
     """Dataclass ``name`` with the fields of ``cls`` that ``names`` names (declared there once)."""
     chosen = [f for f in dataclasses.fields(cls) if f.name in names]
-    return _dataclass(name, [(f.name, field_type(cls, f), _copy(f)) for f in chosen], (), cls.__module__)
+    fields = [(f.name, field_type(cls, f), _copy(f)) for f in chosen]
+    return _dataclass(name, fields, (), cls.__module__, f"{cls.__name__}: {', '.join(sorted(names))}.")
 
 
 def _copy(f: dataclasses.Field, **metadata: Any) -> Any:
@@ -69,8 +69,11 @@ def _copy(f: dataclasses.Field, **metadata: Any) -> Any:
     return dataclasses.field(default=f.default, metadata=meta)
 
 
-def _dataclass(name: str, fields: list[tuple[str, Any, Any]], bases: tuple[type, ...], module: str) -> type:
-    cls = dataclasses.make_dataclass(name, fields, bases=bases)
+def _dataclass(
+    name: str, fields: list[tuple[str, Any, Any]], bases: tuple[type, ...], module: str, doc: str | None
+) -> type:
+    # A docstring of its own spares dataclasses rendering the signature as one (slow, at every start).
+    cls = dataclasses.make_dataclass(name, fields, bases=bases, namespace={"__doc__": doc})
     cls.__module__, cls.__qualname__ = module, name  # found again by pickle and by field_type
     return cls
 

@@ -68,7 +68,7 @@ class GradientSignal:
         return self.measure != LOSS_LOG
 
 
-@dataclass(frozen=True)
+@dataclass
 class NoOptions:
     """The options of a method that has none of its own."""
 
@@ -169,7 +169,7 @@ class ScoreMethod:
         return self.options(**{k: v for k, v in values.items() if k in self.option_names})
 
 
-@dataclass(frozen=True)
+@dataclass
 class MethodOption:
     """One option as its methods declare it (``type`` resolved), and the methods that take it."""
 

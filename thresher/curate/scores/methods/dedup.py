@@ -15,8 +15,10 @@ from thresher.errors import ThresherError
 SIMILARITY_TOLERANCE = 1e-5
 
 
-@dataclass(frozen=True)
+@dataclass
 class DedupOptions:
+    """SemDeDup's ε."""
+
     epsilon: float = setting(0.05, "drop above cosine similarity 1-ε.")
 
     def __post_init__(self) -> None:

@@ -25,8 +25,10 @@ def parse_shrinkage(text: str | float) -> str | float:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass
 class SurrogateOptions:
+    """The embedding space of a surrogate score."""
+
     embedder: str | None = setting(
         None,
         "which embeddings (default: the clustering's embedder, else the source's latest).",
@@ -34,8 +36,10 @@ class SurrogateOptions:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class GaussianOptions(SurrogateOptions):
+    """And the shrinkage of the group covariances."""
+
     shrinkage: str = setting(
         "ledoit-wolf", "covariance shrinkage, ledoit-wolf or a fixed coefficient in [0, 1]."
     )
