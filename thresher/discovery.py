@@ -16,6 +16,8 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
+from thresher.errors import ThresherError
+
 T = TypeVar("T")
 
 
@@ -73,3 +75,21 @@ class Registry(Generic[T]):
 
     def reset(self) -> None:
         self._entries = None
+
+
+class Families(Registry[T]):
+    """A registry of name families: a name is ``family[:spec][?option=value&…]`` (embedder and feature
+    extractor names), and every entry has a ``usage`` (its name syntax) and a ``help`` phrase."""
+
+    def of(self, name: str) -> T:
+        """The family of ``name``; an unknown one is a one-line error listing the known ones."""
+        known = self.entries()
+        family = known.get(name.strip().partition("?")[0].partition(":")[0])
+        if family is None:
+            usages = ", ".join(f.usage for f in known.values())
+            raise ThresherError(f"unknown {self.kind} {name!r}; choose one of: {usages}")
+        return family
+
+    def listing(self) -> str:
+        """Every family's name syntax and what it is, for an option's help."""
+        return "; ".join(f"{f.usage} ({f.help})" for f in self.entries().values())

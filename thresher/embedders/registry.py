@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
-from thresher.discovery import Registry
-from thresher.errors import ThresherError
+from thresher.discovery import Families
 from thresher.images import RGB, WHITE, parse_background
 
 if TYPE_CHECKING:
@@ -52,9 +51,7 @@ class EmbedderFamily:
     features: bool = False
 
 
-_FAMILIES: Registry[EmbedderFamily] = Registry(
-    "thresher.embedders", "FAMILIES", PLUGINS_VARIABLE, "embedder family"
-)
+_FAMILIES: Families[EmbedderFamily] = Families("thresher.embedders", "FAMILIES", PLUGINS_VARIABLE, "embedder")
 
 
 def families() -> dict[str, EmbedderFamily]:
@@ -68,17 +65,7 @@ def reset_families() -> None:
 
 def embedder_help() -> str:
     """The help of ``--embedder``: every family's name syntax and what it is."""
-    return "An embedder name: " + "; ".join(f"{f.usage} ({f.help})" for f in families().values()) + "."
-
-
-def family_of(name: str) -> EmbedderFamily:
-    """The family of embedder ``name``; an unknown one is a one-line error listing the known ones."""
-    family = name.strip().partition("?")[0].partition(":")[0]
-    known = families()
-    if family not in known:
-        usages = ", ".join(f.usage for f in known.values())
-        raise ThresherError(f"unknown embedder {name!r}; known families: {usages}")
-    return known[family]
+    return f"An embedder name: {_FAMILIES.listing()}."
 
 
 def build_embedder(
@@ -94,7 +81,7 @@ def build_embedder(
     from thresher.device import pick_device
 
     name = name.strip()
-    family = family_of(name)
+    family = _FAMILIES.of(name)
     head, _, query = name.partition("?")
     spec = head.partition(":")[2]
     options = dict(parse_qsl(query, keep_blank_values=True))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from thresher.discovery import Registry
+from thresher.discovery import Families
 from thresher.errors import ThresherError
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class ExtractorFamily:
     build: Callable[[str, ExtractorRequest], FeatureExtractor]
 
 
-_FAMILIES: Registry[ExtractorFamily] = Registry(
+_FAMILIES: Families[ExtractorFamily] = Families(
     "thresher.evaluate.extractors", "FAMILIES", PLUGINS_VARIABLE, "feature extractor"
 )
 
@@ -78,17 +78,12 @@ def reset_families() -> None:
 
 def features_help() -> str:
     """The help of ``--features``: every family's name syntax and what it is."""
-    return "Feature extractor: " + "; ".join(f"{f.usage} ({f.help})" for f in families().values()) + "."
+    return f"Feature extractor: {_FAMILIES.listing()}."
 
 
 def family_of(name: str) -> ExtractorFamily:
     """The family of extractor ``name``; an unknown one is a one-line error listing the known ones."""
-    known = families()
-    family = known.get(name.strip().partition("?")[0].partition(":")[0])
-    if family is None:
-        usages = ", ".join(f.usage for f in known.values())
-        raise ThresherError(f"unknown feature extractor {name!r}; choose one of: {usages}")
-    return family
+    return _FAMILIES.of(name)
 
 
 def exact_name(name: str, family: ExtractorFamily) -> None:
