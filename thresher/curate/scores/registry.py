@@ -3,8 +3,9 @@
 A method family is one module of :mod:`thresher.curate.scores.methods` that defines ``METHODS``, a list of
 :class:`ScoreMethod`; the registry finds those modules itself (:mod:`thresher.discovery`), and the modules
 that the environment variable ``THRESHER_SCORE_METHODS`` names (``pkg.mod,other.mod``), so a method is
-one module, inside thresher or out. Everything else is built from the declarations:
-``thresher select``'s methods, options and their validation (:mod:`thresher.curate.scores.method_options`),
+one module, inside thresher or out. Reading them checks that methods sharing an option declare it
+identically (:func:`merged_options`). Everything else is built from the declarations: ``thresher
+select``'s methods, options and their validation (:mod:`thresher.curate.scores.method_options`),
 ``thresher score``'s gradient methods and what their runs depend on. :mod:`thresher.curate.select` never
 switches on a method's name.
 
