@@ -1,8 +1,9 @@
-"""`thresher score`: EL2N, GraNd, loss monotonicity and MoSo of every ok row, from a pretraining run.
+"""`thresher score`: a gradient method's score of every ok row, from a pretraining run.
 
-The scores are the functions of :mod:`thresher.curate.scores.gradient_signals` and
-:mod:`thresher.curate.scores.moso` (definitions: docs/architecture.md, 'Gradient scores'); this module
-runs them over a source as a score run:
+What a method measures is its declared signal (``ScoreMethod.signal``: the loss, the gradient norm, the
+pretraining's loss log or MoSo, with or without ``--params`` and ``--checkpoint``); the measures are the
+functions of :mod:`thresher.curate.scores.gradient_signals` (definitions: docs/architecture.md, 'Gradient
+scores'), and this module runs them over a source as a score run:
 
 * **parts**: rows are cut into parts of ``part_size`` in sample-id order; part i goes to process
   i mod world size under ``accelerate launch``; every finished part is a file written aside and renamed, so
@@ -11,14 +12,15 @@ runs them over a source as a score run:
 * **MoSo** needs ḡ_c, the mean gradient over *all* rows, before any row's score: a first pass writes
   each part's gradient sum per checkpoint, every process then adds them in part order (an exact mean,
   identical for any process count), and a second pass takes each row's dot products.
-* **reuse**: the run is keyed by the config hash of (method, source, pretraining, parameter subset,
-  checkpoint), so the same request returns the finished run.
+* **reuse**: the run is keyed by the config hash of (method, source, pretraining, and the parameter subset
+  and checkpoint where the signal uses them), so the same request returns the finished run.
 
 Only the main process commits: the parts move into ``scores/<run>/`` and the run is recorded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.scores import score_table
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import ScoreRunConfig
+from thresher.curate.scores.registry import GRADIENT_NORM, LOSS, LOSS_LOG, MOSO, ScoreContext
 from thresher.device import process_state
 from thresher.errors import ThresherError
 
@@ -115,6 +118,13 @@ def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     )
 
 
+def gradient_scores(ws: Workspace, context: ScoreContext) -> str:
+    """A gradient method's score run for a selection (``ScoreMethod.scores``): the run ``thresher score``
+    makes with the same options."""
+    options = dataclasses.asdict(context.options)
+    return run_score(ws, ScoreRunConfig(method=context.method, source=context.source, **options)).run_id
+
+
 class _Scorer:
     """One process's share of a score run."""
 
@@ -132,32 +142,38 @@ class _Scorer:
         from thresher.train.pretrain import snapshot_dirs
 
         self.ws, self.config, self.settings, self.ids = ws, config, settings, ids
+        self.signal = config.signal
         self.staging, self.rank, self.world = staging, rank, world
         self.run_dir = ws.run_dir(pretrain)
-        self.snapshots = snapshot_dirs(self.run_dir)
-        if not self.snapshots and config.method != "monotonicity":
+        self.snapshots = snapshot_dirs(self.run_dir) if self.signal.uses_checkpoints else []
+        if not self.snapshots and self.signal.uses_checkpoints:
             raise ThresherError(f"pretraining {pretrain!r} saved no checkpoints")
-        if config.method in ("el2n", "grand"):
+        if self.signal.checkpoint:
             if not -len(self.snapshots) <= config.checkpoint < len(self.snapshots):
                 raise ThresherError(
                     f"--checkpoint {config.checkpoint}: pretraining {pretrain!r} has {len(self.snapshots)} "
                     "checkpoints"
                 )
             self.snapshots = [self.snapshots[config.checkpoint]]
-        self.checkpoint_names = [p.name for p in self.snapshots] if config.method != "monotonicity" else []
+        self.checkpoint_names = [p.name for p in self.snapshots]
         n_parts = max(1, -(-len(ids) // config.part_size))
         self.parts = list(range(n_parts))
         self._data = None
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> None:
-        if self.config.method == "monotonicity":
-            if self.rank == 0:
-                self._monotonicity()
-            return
-        if self.config.method == "moso":
-            self._moso()
-            return
+        passes = {
+            LOSS: self._pointwise,
+            GRADIENT_NORM: self._pointwise,
+            LOSS_LOG: self._loss_log,
+            MOSO: self._moso,
+        }
+        passes[self.signal.measure]()
+
+    def _pointwise(self) -> None:
+        """A measure of each sample at one checkpoint: parts are independent."""
+        from thresher.curate.scores.gradient_signals import el2n_scores, grand_scores
+
         mine = [p for p in self.parts if p % self.world == self.rank and not self._part_file(p).is_file()]
         if not mine:
             return
@@ -167,23 +183,20 @@ class _Scorer:
         model = model.to(self._device())
         for part in mine:
             x, labels, ids, t, noise = self._part_inputs(part)
-            scores = self._pointwise(model, x, labels, t, noise)
+            if self.signal.measure == LOSS:
+                scores = el2n_scores(model, x, labels, t, noise).double().numpy()
+            else:
+                scores = grand_scores(
+                    model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
+                ).numpy()
             self._write_part(part, ids, scores)
 
-    def _pointwise(self, model, x, labels, t, noise) -> np.ndarray:
-        from thresher.curate.scores.gradient_signals import el2n_scores, grand_scores
-
-        if self.config.method == "el2n":
-            return el2n_scores(model, x, labels, t, noise).double().numpy()
-        return grand_scores(
-            model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
-        ).numpy()
-
-    def _monotonicity(self) -> None:
+    def _loss_log(self) -> None:
+        """Monotonicity of the pretraining's per-epoch losses: one part, written by the main process."""
         from thresher.curate.scores.gradient_signals import monotonicity_scores
         from thresher.train.pretrain import loss_log
 
-        if self._part_file(0).is_file():
+        if self.rank != 0 or self._part_file(0).is_file():
             return
         logged_ids, log = loss_log(self.run_dir)
         order = np.searchsorted(logged_ids, self.ids)
@@ -196,7 +209,7 @@ class _Scorer:
 
     def _moso(self) -> None:
         """Two passes per checkpoint (exact ḡ), contributions per part, then their mean over checkpoints."""
-        from thresher.curate.scores.gradient_signals import per_sample_gradients
+        from thresher.curate.scores.gradient_signals import gradient_sum, moso_terms
         from thresher.train.pretrain import load_snapshot
 
         mine = [p for p in self.parts if p % self.world == self.rank]
@@ -208,26 +221,17 @@ class _Scorer:
             if todo_sums or todo_dots:
                 model, lr = load_snapshot(snapshot)
                 model = model.to(self._device())
+            params, chunk_size = self.config.params, self.config.chunk_size
             for part in todo_sums:
                 x, labels, _, t, noise = self._part_inputs(part)
-                total = None
-                for rows in per_sample_gradients(
-                    model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
-                ):
-                    chunk = rows.double().sum(dim=0).cpu()
-                    total = chunk if total is None else total + chunk
+                total = gradient_sum(model, x, labels, t, noise, params, chunk_size=chunk_size)
                 _atomic_torch_save(total, self._work(f"c{c}-sum-{part}.pt"))
             self._barrier()
             g_bar = sum(torch.load(self._work(f"c{c}-sum-{p}.pt")) for p in self.parts) / n
             for part in todo_dots:
                 x, labels, _, t, noise = self._part_inputs(part)
-                out = []
-                for rows in per_sample_gradients(
-                    model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
-                ):
-                    g = rows.double().cpu()
-                    out.append(lr * (g @ g_bar - (g * g).sum(dim=1) / n))
-                _atomic_np_save(torch.cat(out).numpy(), self._work(f"c{c}-score-{part}.npy"))
+                terms = moso_terms(model, x, labels, t, noise, g_bar, n, lr, params, chunk_size=chunk_size)
+                _atomic_np_save(terms.numpy(), self._work(f"c{c}-score-{part}.npy"))
             self._barrier()
         for part in mine:
             if self._part_file(part).is_file():

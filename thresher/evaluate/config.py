@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from thresher.config_field import setting
 from thresher.errors import ThresherError
+from thresher.evaluate.feature_registry import features_help
 from thresher.images import parse_background
 from thresher.train.config import SAMPLERS
 
@@ -21,11 +22,7 @@ class EvalRunConfig:
     against: str | None = setting(
         None, "Reference: a subset, source or published dataset (default: the run's source)."
     )
-    features: str = setting(
-        "classifier",
-        "inception, clip:<arch>/<pretrained>, dino:<name>, efficientnet-lite0 (ImageNet weights that ship "
-        "offline) or classifier.",
-    )
+    features: str = setting("classifier", features_help())
     weights: str | None = setting(None, "Local Inception-v3 FID weights (for --features inception offline).")
     steps: int = setting(50, "ODE steps when sampling.")
     sampler: str = setting("heun", "ODE sampler.", choices=SAMPLERS)
