@@ -76,6 +76,9 @@ def curated(tmp_path_factory) -> Curated:
     (report / "report.md").write_text(f"# grid\n\n| method | fid |\n|---|--:|\n| {HOSTILE} | 1.5 |\n\n"
                                       "![metrics](metrics.png)\n\n[evil](javascript:alert(1))\n")  # fmt: skip
     Image.new("RGB", (4, 4)).save(report / "metrics.png")
+    (report / "report.html").write_text(
+        "<html><head><style>body{margin:2em}</style></head><body>r</body></html>"
+    )
     return Curated(ws, folder, run, evaluation)
 
 
@@ -316,6 +319,7 @@ def test_the_card_escapes_every_data_string_and_links_only_into_the_version(clie
     page = client.get(gallery["page"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert HOSTILE not in page.text
+    assert "<style" not in page.text and '<link rel="stylesheet" href="/static/gallery.css">' in page.text
 
 
 def test_gallery_files_are_served_only_from_inside_the_version_folder(client, curated):
@@ -403,6 +407,9 @@ def test_a_sweep_shows_its_cells_and_its_report_escaped(client, curated):
     )
     assert '<img src="/api/sweeps/grid/report/metrics.png"' in html
     assert client.get("/api/sweeps/grid/report/metrics.png").status_code == 200
+    page = client.get(sweep["report_page"])
+    assert page.status_code == 200 and page.text.startswith("<html>") and "<style" not in page.text
+    assert '<link rel="stylesheet" href="/static/report.css">' in page.text
     refused(client, "/api/sweeps/nope", 404, "unknown sweep 'nope'")
     refused(client, "/api/sweeps/grid/report/..%2F..%2Fcatalog.duckdb", 404, "has no report file")
     refused(client, "/api/sweeps/grid/report/report.md", 404, "has no report file")

@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from thresher.catalog.names import check_name
 from thresher.catalog.sweeps import sweep_cells, sweep_names, sweep_row
 from thresher.catalog.workspace import Workspace
 from thresher.config_json import to_json_value
 from thresher.errors import NotFound
+from thresher.service.inline_style import style_linked
 from thresher.service.markdown_html import markdown_to_html
 
 router = APIRouter(prefix="/api")
@@ -66,14 +67,15 @@ def sweep(request: Request, name: str) -> dict[str, Any]:
 
 
 @router.get(
-    "/sweeps/{name}/report/{path:path}", summary="A file of the sweep's report", response_class=FileResponse
+    "/sweeps/{name}/report/{path:path}", summary="A file of the sweep's report (its pictures and page)"
 )
-def report_file(request: Request, name: str, path: str) -> FileResponse:
+def report_file(request: Request, name: str, path: str) -> Response:
     ws = request.app.state.service.ws
     _require(ws, name)
     folder = report_folder(ws, name).resolve()
     found = (folder / path).resolve()
-    media = {".png": "image/png", ".html": "text/html; charset=utf-8"}.get(found.suffix)
-    if media is None or not found.is_relative_to(folder) or not found.is_file():
+    if found.suffix not in (".png", ".html") or not found.is_relative_to(folder) or not found.is_file():
         raise NotFound(f"sweep {name!r} has no report file {path!r}")
-    return FileResponse(found, media_type=media)
+    if found.suffix == ".html":
+        return HTMLResponse(style_linked(found.read_text(), "report.css"))
+    return FileResponse(found, media_type="image/png")

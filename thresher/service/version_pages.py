@@ -23,6 +23,7 @@ from typing import Any
 from thresher.catalog.subset_versions import kept_ids, version_stats
 from thresher.catalog.workspace import Workspace
 from thresher.errors import NotFound
+from thresher.service.inline_style import style_linked
 from thresher.service.markdown_html import markdown_to_html, strip_front_matter
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ class VersionPages:
             files = write_gallery(
                 self.ws, version_stats(row), kept_ids(row), staging / "gallery", max_clusters=GALLERY_CLUSTERS
             )
+            page = staging / "gallery" / "index.html"
+            page.write_text(style_linked(page.read_text(), "gallery.css"))
             listing = {
                 "images": [
                     {"caption": caption, "path": path.relative_to(staging).as_posix()}

@@ -10,6 +10,10 @@ export function sampleGrid(source, rows, caption = (row) => `#${row.sample_id}`,
     { class: "grid" },
     rows.map((row) => {
       const text = caption(row);
+      if (row.status && row.status !== "ok") {
+        // a row ingest skipped has no image to show: its error instead
+        return h("figure", { class: "sample", dataset: { sampleId: row.sample_id } }, h("div", { class: "no-image", title: row.error || row.status }, row.status), h("figcaption", {}, text));
+      }
       const image = h("img", {
         src: thumbnailUrl(source, row.sample_id, size),
         alt: text,
@@ -25,12 +29,12 @@ export function sampleGrid(source, rows, caption = (row) => `#${row.sample_id}`,
 }
 
 // A strip: thumbnails in one row, no captions.
-export function strip(source, ids, { size = 48, title = (id) => `#${id}` } = {}) {
+export function strip(source, ids, { size = 64, title = (id) => `#${id}` } = {}) {
   return h(
     "div",
     { class: "strip" },
     ids.map((id) => {
-      const image = h("img", { src: thumbnailUrl(source, id, size), alt: title(id), title: title(id), width: size, height: size });
+      const image = h("img", { src: thumbnailUrl(source, id, size), alt: title(id), title: title(id) });
       image.addEventListener("error", () => image.classList.add("missing"));
       return image;
     }),

@@ -1,7 +1,7 @@
 // The dashboard: what is in the workspace, every job with its live progress (bar, rate, ETA) fed by the
 // service's events, cancel and retry, and a form for a new job of any command.
 import { attempt, del, get, post, segment } from "../api.js";
-import { h, link, section } from "../dom.js";
+import { append, h, link, section } from "../dom.js";
 import { subscribe } from "../events.js";
 import * as fmt from "../format.js";
 import { commandFields, formValues, markInvalid } from "../jobform.js";
@@ -75,7 +75,8 @@ class JobView {
     this.element.dataset.job = r.id;
     this.element.dataset.state = r.state;
     this.element.dataset.events = String(this.seen);
-    this.element.replaceChildren(
+    this.element.replaceChildren();
+    append(this.element, [
       h("div", { class: "job-head" },
         h("strong", { class: "job-command" }, r.command),
         h("span", { class: `state state-${r.state}` }, r.state),
@@ -86,7 +87,7 @@ class JobView {
       r.error ? h("div", { class: "job-error" }, r.error) : null,
       this.notes.length && !FINAL.has(r.state) ? h("div", { class: "muted" }, this.notes.at(-1)) : null,
       this.logShown ? h("pre", { class: "log-text" }, this.logText ?? "loading…") : null,
-    );
+    ]);
   }
 
   summary() {
