@@ -44,6 +44,10 @@ def queue_job(page: Any, command: str, fields: dict[str, str]) -> str:
     """Fill the dashboard's new-job form for ``command`` and submit it; returns the job's id."""
     page.select_option("#job-command", command)
     for name, value in fields.items():
+        if "." in name:  # a field of a nested config: open its group first
+            group = page.locator(f'#job-form details[data-field="{name.split(".")[0]}"]')
+            if group.get_attribute("open") is None:
+                group.locator("summary").click()
         control = page.locator(f'#job-form [name="{name}"]')
         if control.evaluate("e => e.tagName") == "SELECT":
             control.select_option(value)

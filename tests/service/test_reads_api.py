@@ -450,3 +450,18 @@ def test_every_read_route_is_in_the_api_page(client):
         "/api/diff", "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/files/{path}", "/api/sweeps",
         "/api/sweeps/{name}", "/api/sweeps/{name}/report/{path}",
     } <= paths  # fmt: skip
+
+
+def test_an_empty_workspace_lists_nothing_and_names_nothing(service):
+    for url in [
+        "/api/sources",
+        "/api/clusterings",
+        "/api/score_runs",
+        "/api/subsets",
+        "/api/runs",
+        "/api/sweeps",
+    ]:
+        assert ok(service, url) == [], url
+    refused(service, "/api/sources/x/samples", 404, "unknown source 'x'; known: none")
+    refused(service, "/api/subsets/x/versions/1", 404, "unknown subset 'x'")
+    refused(service, "/api/thumbnails/x/1", 404, "unknown source 'x'")

@@ -68,15 +68,17 @@ def check_page(offset: int, limit: int) -> None:
         raise ConfigError(f"limit must lie in 1..{MAX_PAGE}, got {limit}", field="limit")
 
 
-def list_sources(ws: Workspace) -> list[dict[str, Any]]:
-    """Every source with its row counts and class names."""
+def list_sources(ws: Workspace, source: str | None = None) -> list[dict[str, Any]]:
+    """Every source (or only ``source``) with its row counts and class names."""
     if not ws.exists:
         return []
+    where, params = ("WHERE id = ?", [source]) if source is not None else ("", [])
     with ws.connect(read_only=True) as con:
         rows = rows_as_dicts(
             con.execute(
                 "SELECT id, uri, kind, split, revision, n_rows, n_ok, label_column, label_names, license, "
-                "created FROM sources ORDER BY created"
+                f"created FROM sources {where} ORDER BY created",
+                params,
             )
         )
     for row in rows:
@@ -112,11 +114,11 @@ def source_summary(ws: Workspace, source: str) -> dict[str, Any]:
 
 def require_source(ws: Workspace, source: str) -> dict[str, Any]:
     """The catalog row of ``source`` (label names decoded); NotFound when the workspace has no such source."""
-    for row in list_sources(ws):
-        if row["id"] == source:
-            return row
-    known = ", ".join(r["id"] for r in list_sources(ws)) or "none (ingest one first)"
-    raise NotFound(f"unknown source {source!r}; known: {known}")
+    found = list_sources(ws, source)
+    if not found:
+        known = ", ".join(r["id"] for r in list_sources(ws)) or "none (ingest one first)"
+        raise NotFound(f"unknown source {source!r}; known: {known}")
+    return found[0]
 
 
 def require_score_run(ws: Workspace, run_id: str, source: str | None = None, kind: str | None = None) -> dict:

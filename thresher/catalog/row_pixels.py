@@ -76,6 +76,8 @@ class RowPixels:
 def source_identity(ws: Workspace, source: str) -> str:
     """What determines a source's rows now (its revision, fingerprint and row count); NotFound when the
     workspace has no such source. A :class:`RowPixels` whose ``identity`` differs is out of date."""
+    if not ws.exists:
+        raise NotFound(f"unknown source {source!r}: the workspace is empty")
     with ws.connect(read_only=True) as con:
         row = con.execute(
             "SELECT revision, fingerprint, n_rows FROM sources WHERE id = ?", [source]

@@ -17,9 +17,7 @@ from thresher.catalog.subset_versions import (
     require_version,
     version_stats,
 )
-from thresher.catalog.subsets import SubsetRef
 from thresher.config_json import to_json_value
-from thresher.errors import ConfigError
 from thresher.service.state import ServiceState
 from thresher.service.version_pages import VersionPages
 
@@ -33,10 +31,7 @@ def _state(request: Request) -> ServiceState:
 
 def _version(state: ServiceState, name: str, version: str) -> dict[str, Any]:
     """The catalog row of NAME@vN from the path's two parts (``3`` or ``v3``; ``latest``)."""
-    ref = parse_ref(name if version == "latest" else f"{name}@{version}")
-    if ref.version is None and version != "latest":
-        raise ConfigError(f"invalid version {version!r}: use 1, v1 or latest")
-    return require_version(state.ws, SubsetRef(ref.name, ref.version))
+    return require_version(state.ws, parse_ref(name if version == "latest" else f"{name}@{version}"))
 
 
 def version_pages(state: ServiceState) -> VersionPages:

@@ -57,6 +57,7 @@ class Thumbnails:
         self.memory_bytes = memory_bytes
         self._lock = threading.Lock()
         self._readers: dict[str, RowPixels] = {}
+        self._identities: tuple[object, dict[str, str]] = (None, {})  # (catalog snapshot, source → identity)
         self._memory: OrderedDict[str, bytes] = OrderedDict()
         self._held = 0
         self.decoded = 0  # thumbnails drawn from pixels (for tests and the benchmark)
@@ -84,7 +85,7 @@ class Thumbnails:
         return Thumbnail(data, f'"{key}"')
 
     def _reader(self, source: str) -> RowPixels:
-        identity = source_identity(self.ws, source)
+        identity = self._identity(source)
         with self._lock:
             reader = self._readers.get(source)
         if reader is None or reader.identity != identity:
@@ -92,6 +93,24 @@ class Thumbnails:
             with self._lock:
                 self._readers[source] = reader
         return reader
+
+    def _identity(self, source: str) -> str:
+        """The source's identity, looked up once per catalog snapshot: it changes only with the catalog,
+        and a catalog query per thumbnail would cost more than the thumbnail."""
+        snapshots = getattr(self.ws, "snapshots", None)  # a SnapshotWorkspace (the service's)
+        if snapshots is None or not self.ws.exists:
+            return source_identity(self.ws, source)
+        snapshot = snapshots.current()
+        with self._lock:
+            if self._identities[0] is not snapshot:
+                self._identities = (snapshot, {})
+            known = self._identities[1].get(source)
+        if known is None:
+            known = source_identity(self.ws, source)
+            with self._lock:
+                if self._identities[0] is snapshot:
+                    self._identities[1][source] = known
+        return known
 
     def _key(self, reader: RowPixels, sample_id: int, size: int) -> str:
         if size not in SIZES:

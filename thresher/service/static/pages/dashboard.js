@@ -91,8 +91,14 @@ class JobView {
   }
 
   summary() {
-    const set = Object.entries(this.record.config).filter(([key, value]) => JSON.stringify(value) !== JSON.stringify(this.defaults[key]));
-    return set.map(([key, value]) => `${key}=${typeof value === "object" && value !== null ? JSON.stringify(value) : value}`).join("  ") || "(defaults)";
+    // the fields set to something other than their default, nested configs as name.field
+    const changed = (config, defaults, prefix) =>
+      Object.entries(config).flatMap(([key, value]) => {
+        const fallback = defaults[key];
+        if (value && typeof value === "object" && !Array.isArray(value)) return changed(value, fallback || {}, `${prefix}${key}.`);
+        return JSON.stringify(value) === JSON.stringify(fallback) ? [] : [`${prefix}${key}=${Array.isArray(value) ? value.join(",") : value}`];
+      });
+    return changed(this.record.config, this.defaults, "").join("  ") || "(defaults)";
   }
 
   async toggleLog() {
@@ -158,7 +164,8 @@ function jobForm(commands, onQueued) {
 
 export async function render(main) {
   const [status, jobs, commands] = await Promise.all([get("/api/status"), get("/api/jobs"), get("/api/commands")]);
-  const defaults = Object.fromEntries(commands.map((c) => [c.name, Object.fromEntries(c.fields.map((f) => [f.name, f.default ?? null]))]));
+  const defaultsOf = (fields) => Object.fromEntries(fields.map((f) => [f.name, f.fields ? defaultsOf(f.fields) : (f.default ?? null)]));
+  const defaults = Object.fromEntries(commands.map((c) => [c.name, defaultsOf(c.fields)]));
   const views = new Map();
   const list = h("ul", { id: "jobs", class: "jobs" });
   const statusHolder = h("div", {}, statusPanel(status));
@@ -195,7 +202,7 @@ export async function render(main) {
     if (event.type === "job") {
       const before = views.get(event.job)?.record.state;
       add(event.record);
-      if (FINAL.has(event.record.state) && before !== event.record.state) refreshStatus();
+      if (before !== event.record.state && event.record.state !== "queued") refreshStatus(); // what it made
     } else if (event.type === "progress") {
       const view = views.get(event.job);
       if (!view) return;
