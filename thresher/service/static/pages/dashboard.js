@@ -7,6 +7,7 @@ import * as fmt from "../format.js";
 import { commandFields, formValues, markInvalid } from "../jobform.js";
 
 const FINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
+const RANK = { queued: 0, running: 1, succeeded: 2, failed: 2, cancelled: 2, interrupted: 2 };
 
 class JobView {
   constructor(record, defaults) {
@@ -181,7 +182,8 @@ export async function render(main) {
       views.set(record.id, view);
       list.prepend(view.element);
     }
-    view.record = { ...view.record, ...record };
+    // The POST's answer can arrive after the event of the job's start: never step a record back.
+    if (RANK[record.state] >= RANK[view.record.state]) view.record = { ...view.record, ...record };
     if (record.progress) view.progress(record.progress);
     view.draw(actions);
     return view;
