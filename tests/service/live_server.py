@@ -13,7 +13,6 @@ from typing import Any
 
 import uvicorn
 
-from thresher.catalog.workspace import Workspace
 from thresher.service.app import create_app
 from thresher.service.config import ServeConfig
 
@@ -45,21 +44,3 @@ def live_server(workspace: Path, **config: Any) -> Iterator[str]:
         sock.close()
 
 
-class IsolatedReads(Workspace):
-    """A workspace whose read-only connections are each a database of their own (``connect_isolated``):
-    what the console's query needs, since it locks its connection down."""
-
-    def __init__(self, ws: Workspace) -> None:
-        self.root = ws.root
-        self._ws = ws
-
-    def connect(self, read_only: bool = False):  # type: ignore[override]
-        return self._ws.connect_isolated() if read_only else self._ws.connect(read_only=False)
-
-
-def query_shim(ws: Workspace, body: dict[str, Any]) -> Any:
-    """Stands in for ``thresher.catalog.query.run_service_query`` where that is not written yet: the
-    console's SQL through ``run_query`` on a connection of its own."""
-    from thresher.catalog.query import run_query
-
-    return run_query(IsolatedReads(ws), str(body["sql"]))

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import fake_clustering
 from tests.service.browser import chromium_or_skip, launch, open_page, queue_job, wait_for_job
 from tests.service.hostile_data import HOSTILE, hostile_image_folder
-from tests.service.live_server import live_server, query_shim
+from tests.service.live_server import live_server
 from thresher.api import command
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import SelectConfig
@@ -35,16 +35,6 @@ def browser():
         chromium = launch(playwright)
         yield chromium
         chromium.close()
-
-
-@pytest.fixture
-def console_query(monkeypatch):
-    """POST /api/query calls ``thresher.catalog.query.run_service_query``; where that is not written yet,
-    a stand-in runs the console's SQL through ``run_query`` on a connection of its own."""
-    import thresher.catalog.query as query
-
-    if not hasattr(query, "run_service_query"):
-        monkeypatch.setattr(query, "run_service_query", query_shim, raising=False)
 
 
 @dataclass
@@ -138,7 +128,7 @@ def select_and_compare(page: Any, base: str, shots: Path) -> None:
     assert page.title() == "eq v1: what was kept and removed"
 
 
-def test_a_curator_selects_from_the_form_and_compares_the_subsets(browser, tmp_path, console_query):
+def test_a_curator_selects_from_the_form_and_compares_the_subsets(browser, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with live_server(digits_clustered(tmp_path / "ws"), workers=2) as base:
@@ -151,7 +141,7 @@ def test_a_curator_selects_from_the_form_and_compares_the_subsets(browser, tmp_p
 
 
 @pytest.mark.slow
-def test_a_curator_runs_ingest_embed_cluster_and_select_from_the_forms(browser, tmp_path, console_query):
+def test_a_curator_runs_ingest_embed_cluster_and_select_from_the_forms(browser, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with live_server(tmp_path / "ws", workers=2) as base:
@@ -181,7 +171,7 @@ NAMING = ["sources", "sources/hostile", "sources/hostile?clustering=cluster-test
 OTHERS = ["dashboard", "clusterings", "scores", "scores/cluster-test", "subsets", "diff", "runs", "sweeps"]
 
 
-def test_a_class_named_like_markup_is_text_on_every_page(browser, tmp_path, console_query):
+def test_a_class_named_like_markup_is_text_on_every_page(browser, tmp_path):
     data = tmp_path / "data"
     folder = hostile_image_folder(data / "folder", per_class=12)
     with live_server(tmp_path / "ws", workers=1, allow_path=(str(data),)) as base:

@@ -19,7 +19,7 @@ from thresher.catalog.image_store import (
     PIXELS,
     StoreKey,
     StoreView,
-    part_matches,
+    part_problem_for,
     parts_of,
     store_dir,
 )
@@ -109,7 +109,7 @@ def _complete_store(ws: Workspace, row: dict, ok: np.ndarray) -> StoreView | Non
         return None
     for part in parts_of(ok, PART_ROWS):
         lo, hi = np.searchsorted(ok, [part * PART_ROWS, (part + 1) * PART_ROWS])
-        if not part_matches(folder, int(part), ok[lo:hi]):
+        if part_problem_for(folder, int(part), ok[lo:hi]) is not None:
             return None
     try:
         return StoreView(folder, key, ok)

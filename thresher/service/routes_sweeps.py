@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api")
 
 def report_folder(ws: Workspace, name: str) -> Path:
     """Where ``report --sweep NAME`` writes by default (``experiments/sweep_report.write_sweep_report``)."""
-    return ws.root / "reports" / f"sweep-{check_name(name, 'sweep name')}"
+    return ws.reports_dir(f"sweep-{check_name(name, 'sweep name')}")
 
 
 def _require(ws: Workspace, name: str) -> dict[str, Any]:
