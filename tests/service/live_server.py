@@ -42,5 +42,3 @@ def live_server(workspace: Path, **config: Any) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
-
-
