@@ -134,3 +134,14 @@ def test_the_command_table_is_served_as_forms(service):
     assert fields["ratio"]["type"] == "number" and "token" not in {
         f["name"] for f in commands["publish"]["fields"]
     }
+
+
+def test_a_retry_asks_a_named_training_run_to_resume(service):
+    job = submit(service, "train", dataset="nothing-here", run="r1")
+    assert wait_for(service, job["id"], ("failed", "succeeded"))["state"] == "failed"
+    retried = service.post(f"/api/jobs/{job['id']}/retry", headers=HEADERS).json()
+    assert retried["config"]["resume"] is True and retried["config"]["run"] == "r1"
+    unnamed = submit(service, "train", dataset="nothing-here")
+    wait_for(service, unnamed["id"], ("failed", "succeeded"))
+    again = service.post(f"/api/jobs/{unnamed['id']}/retry", headers=HEADERS).json()
+    assert again["config"]["resume"] is False  # a fresh id each time: nothing to resume by name
