@@ -136,12 +136,20 @@ def test_the_command_table_is_served_as_forms(service):
     }
 
 
-def test_a_retry_asks_a_named_training_run_to_resume(service):
-    job = submit(service, "train", dataset="nothing-here", run="r1")
-    assert wait_for(service, job["id"], ("failed", "succeeded"))["state"] == "failed"
-    retried = service.post(f"/api/jobs/{job['id']}/retry", headers=HEADERS).json()
-    assert retried["config"]["resume"] is True and retried["config"]["run"] == "r1"
-    unnamed = submit(service, "train", dataset="nothing-here")
-    wait_for(service, unnamed["id"], ("failed", "succeeded"))
-    again = service.post(f"/api/jobs/{unnamed['id']}/retry", headers=HEADERS).json()
-    assert again["config"]["resume"] is False  # a fresh id each time: nothing to resume by name
+def test_a_retry_asks_a_named_training_run_to_resume(tmp_path):
+    """Most commands resume by themselves; `train` only with --resume, which a retry of a named run sets."""
+    from thresher.executors.local import LocalExecutor
+    from thresher.service.events import EventHub
+    from thresher.service.jobs import FAILED
+    from thresher.service.scheduler import Scheduler
+
+    store = JobStore(tmp_path / "jobs")
+    named = store.create("train", {"dataset": "d", "run": "r1", "resume": False}, executor="local")
+    unnamed = store.create("train", {"dataset": "d", "run": None, "resume": False}, executor="local")
+    for record in (named, unnamed):
+        record.state = FAILED
+        store.save(record)
+    scheduler = Scheduler(tmp_path, store, LocalExecutor(), 1, EventHub())  # not started: nothing runs
+    retried = scheduler.retry(named.id)
+    assert retried.config == {"dataset": "d", "run": "r1", "resume": True} and retried.retry_of == named.id
+    assert scheduler.retry(unnamed.id).config["resume"] is False  # a fresh id each time: nothing named
