@@ -16,6 +16,7 @@ from skimage.color import hsv2rgb, rgb2hsv
 
 from thresher.train.autoencoder import (
     AutoencoderConfig,
+    Reconstruction,
     TinyAutoencoder,
     autoencoder_dir,
     ensure_autoencoder,
@@ -138,6 +139,19 @@ def test_an_autoencoder_that_has_not_learned_colour_is_warned_about(tmp_path, ca
     assert min(report["explained"]) < 0.5  # two steps learn nothing: the case the warning is for
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "reconstructs poorly" in caplog.records[0].getMessage()
+
+
+def test_a_channel_without_variance_is_reported_as_such_and_not_judged(tmp_path):
+    images = coloured_shapes(32, seed=0)
+    images[:, 2] = 0  # no blue anywhere: nothing to explain, whatever the reconstruction
+    folder = train_autoencoder(images, AutoencoderConfig(steps=2, batch_size=16), tmp_path / "ae")
+    report = json.loads((folder / "thresher.json").read_text())["reconstruction"]
+    assert report["explained"][2] is None and all(isinstance(e, float) for e in report["explained"][:2])
+
+    def judged(explained: list[float | None]) -> bool:
+        return Reconstruction(8, ["red", "green", "blue"], [0.01] * 3, explained, 0.9).poor()
+
+    assert not judged([0.9, 0.9, None]) and judged([0.9, 0.4, None])
 
 
 def test_a_colour_autoencoder_of_the_old_recipe_in_the_cache_is_not_reused(tmp_path):

@@ -49,9 +49,9 @@ COLOUR_RECIPE = 2  # 1: the plain convolutions (sepia); 2: with the linear colou
 # demo's). On 256 coloured shapes after 80 steps the old colour recipe explained red 0.05, green 0.65, blue
 # 0.28 and colour 0.42 (a cast); this one 0.85, 0.83, 0.86 and 0.84 (tests/train/test_autoencoder_colour.py).
 POOR_EXPLAINED = 0.5
-# Below this total chroma variance (on [-1, 1]; RMS 0.01, about one level in 255) there is no colour to keep:
-# grey images stored as RGB.
-_NO_COLOUR = 1e-4
+# Below this variance (on [-1, 1]; RMS 0.01, about one level in 255) there is nothing to explain: a channel
+# that is (almost) constant, or the chroma of grey images stored as RGB. Its share is not judged (None).
+_NO_VARIANCE = 1e-4
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ class Reconstruction:
     n_images: int
     channels: list[str]
     mse: list[float]
-    explained: list[float]
+    explained: list[float | None]  # None: a channel without variance to explain
     colour_explained: float | None  # None: greyscale, or no colour in the images to keep
 
     def line(self) -> str:
@@ -177,8 +177,9 @@ class Reconstruction:
         return f"{AUTOENCODER_NAME} reconstruction of {self.n_images} images: MSE on [-1, 1] {mse}; {self._shares()}"
 
     def poor(self) -> bool:
-        shares = [*self.explained, *([self.colour_explained] if self.colour_explained is not None else [])]
-        return min(shares) < POOR_EXPLAINED
+        return any(
+            share is not None and share < POOR_EXPLAINED for share in [*self.explained, self.colour_explained]
+        )
 
     def warning(self) -> str:
         return (
@@ -189,7 +190,10 @@ class Reconstruction:
         )
 
     def _shares(self) -> str:
-        shares = " ".join(f"{c} {e:.2f}" for c, e in zip(self.channels, self.explained, strict=True))
+        shares = " ".join(
+            f"{c} {'-' if e is None else f'{e:.2f}'}"
+            for c, e in zip(self.channels, self.explained, strict=True)
+        )
         colour = f", colour {self.colour_explained:.2f}" if self.colour_explained is not None else ""
         return f"variance explained {shares}{colour}"
 
@@ -225,13 +229,15 @@ def _encode_and_measure(vae: TinyAutoencoder, pixels: torch.Tensor) -> tuple[tor
     mean, square, error = (moments / (len(pixels) * pixels.shape[-2] * pixels.shape[-1])).unbind(dim=1)
     variance = (square - mean.pow(2)).clamp_min(0)
     colour = None
-    if pixels.shape[1] > 1 and variance[1].sum() > _NO_COLOUR:
+    if pixels.shape[1] > 1 and variance[1].sum() > _NO_VARIANCE:
         colour = float(1 - error[1].sum() / variance[1].sum())
     return torch.cat(latents), Reconstruction(
         n_images=len(pixels),
         channels=_channel_names(pixels.shape[1]),
         mse=error[0].tolist(),
-        explained=(1 - error[0] / variance[0].clamp_min(1e-12)).tolist(),
+        explained=[
+            float(1 - e / v) if v > _NO_VARIANCE else None for e, v in zip(error[0], variance[0], strict=True)
+        ],
         colour_explained=colour,
     )
 
