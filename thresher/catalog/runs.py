@@ -112,9 +112,16 @@ def only_finished_run(ws: Workspace, source: str, kind: str, option: str) -> str
     that lists them and names the option that picks one (no silent "latest")."""
     runs = finished_runs(ws, source, kind)
     if len(runs) > 1:
-        listed = ", ".join(r["id"] for r in runs[-8:]) + (" …" if len(runs) > 8 else "")
+        listed = ", ".join(_run_label(r) for r in runs[-8:]) + (" …" if len(runs) > 8 else "")
         raise ThresherError(f"source {source!r} has {len(runs)} {kind} runs ({listed}): pass {option}")
     return runs[0]["id"] if runs else None
+
+
+def _run_label(run: dict[str, Any]) -> str:
+    """A run id with what tells runs of one kind apart (a clustering's embedder and k, a score run's method)."""
+    config = run["config"]
+    said = [f"{key}={config[key]}" for key in ("embedder", "k", "method") if config.get(key) is not None]
+    return f"{run['id']} ({' '.join(said)})" if said else run["id"]
 
 
 def finished_runs(ws: Workspace, source: str, kind: str) -> list[dict[str, Any]]:

@@ -105,7 +105,9 @@ class EmbedRunConfig:
 @dataclass
 class ClusterRunConfig:
     ks: list[int] = setting(help="Number of clusters, or a comma-separated list to compare.", flag="--k")
-    embedder: str | None = setting(None, "Which embeddings (default: the source's latest).", aliases=("-e",))
+    embedder: str | None = setting(
+        None, "Which embeddings (default: the source's only one; with several, pass one).", aliases=("-e",)
+    )
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
     spherical: bool | None = setting(
         None,
@@ -153,7 +155,10 @@ class SelectSettings(WithMethodOptions):
     )
     inverse: bool = setting(False, "Keep the other end of the ranking.")
     seed: int = setting(0, "Seed of the random method.")
-    clustering: str | None = setting(None, "Cluster run id (default: the source's latest).")
+    clustering: str | None = setting(
+        None,
+        "Cluster run id (default: the source's only one; with several, pass one).",
+    )
     groups: str = setting("auto", GROUPS_HELP, choices=GROUP_KINDS)
     preview: bool = setting(
         False, "Write the selection's gallery and counts to previews/NAME/ without creating a version."

@@ -2,7 +2,7 @@
 "Pruning then Reweighting", arXiv:2409.19128; docs/architecture.md, 'Surrogate-feature scores').
 
 Any embedding thresher has (``thresher embed``) serves as the surrogate's features: ``--embedder`` names
-it, by default the clustering's embedder, else the source's latest. Groups (``--groups``, resolved by
+it, by default the clustering's embedder, else the source's only one. Groups (``--groups``, resolved by
 :mod:`thresher.curate.groups`): class when the source is labelled, else the k-means clusters, else none.
 
 - ``gaussian``: log-likelihood under the group's full-covariance Gaussian (Ledoit-Wolf shrinkage by

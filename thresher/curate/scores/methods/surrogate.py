@@ -31,7 +31,7 @@ class SurrogateOptions:
 
     embedder: str | None = setting(
         None,
-        "which embeddings (default: the clustering's embedder, else the source's latest).",
+        "which embeddings (default: the clustering's embedder, else the source's only one).",
         aliases=("-e",),
     )
 
