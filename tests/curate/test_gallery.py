@@ -65,3 +65,22 @@ def test_gallery_renders_without_images_or_labels(chosen, tmp_path):
     assert len(captions) == 2 + 2 and not any("majority" in c or "class" in c for c in captions)  # no labels
     strip = np.asarray(Image.open(tmp_path / "g" / "cluster-0000.png").convert("L"))
     assert (strip == 200).mean() > 0.3  # grey placeholder tiles
+
+
+def test_shares_figure_names_fifty_labels_without_overlap():
+    """Hardening item 10: 16 category names overlapped on the x axis; 50 must each be readable."""
+    from thresher.curate.gallery import shares_figure
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 50, 2000)
+    names = [f"category-with-a-long-name-{i:02d}" for i in range(50)]
+    kept = rng.random(2000) < 0.5
+    fig = shares_figure(None, labels, names, kept)
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    shown = [t for t in ax.get_yticklabels() if t.get_text()]
+    assert sorted(t.get_text() for t in shown) == sorted(names)
+    boxes = sorted((t.get_window_extent(renderer) for t in shown), key=lambda b: b.y0)
+    assert all(low.y1 <= high.y0 + 0.5 for low, high in zip(boxes, boxes[1:], strict=False))
+    figure_box = fig.bbox
+    assert all(b.x0 >= figure_box.x0 and b.y0 >= figure_box.y0 and b.y1 <= figure_box.y1 for b in boxes)

@@ -21,6 +21,7 @@ matplotlib.use("Agg")  # files only
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from thresher.cards.markdown import md_alt, md_code, md_link
@@ -250,31 +251,50 @@ def _score_histogram(
     return path
 
 
+# Share bars drawn per figure: above this, the commonest are drawn and the title says how many are left out.
+MAX_SHARE_BARS = 80
+
+
 def _shares(cluster: np.ndarray | None, labels: np.ndarray | None, names: list[str] | None, kept: np.ndarray,
             path: Path) -> Path | None:  # fmt: skip
+    fig = shares_figure(cluster, labels, names, kept)
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def shares_figure(cluster: np.ndarray | None, labels: np.ndarray | None, names: list[str] | None,
+                  kept: np.ndarray) -> Figure | None:  # fmt: skip
+    """Share of each class and cluster before and after, as horizontal bars: a name per row stays
+    readable for 50 labels and more, where names under vertical bars overlap (hardening item 10)."""
     panels = [
         (kind, values) for kind, values in (("class", labels), ("cluster", cluster)) if values is not None
     ]
     if not panels:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 2.8), squeeze=False)
+    counts = [min(len(np.unique(values[values >= 0])), MAX_SHARE_BARS) for _, values in panels]
+    height = max(2.8, 0.75 + 0.2 * max(counts))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), height), squeeze=False)
     for ax, (kind, values) in zip(axes[0], panels, strict=True):
         keys = np.unique(values[values >= 0])
         before = np.array([(values == k).mean() for k in keys])
         after = np.array([(values[kept] == k).mean() if kept.any() else 0.0 for k in keys])
-        x = np.arange(len(keys))
-        ax.bar(x - 0.2, 100 * before, 0.4, label="before", color="tab:gray")
-        ax.bar(x + 0.2, 100 * after, 0.4, label="after", color="tab:blue")
-        ticks = [names[k] if kind == "class" and names and k < len(names) else str(k) for k in keys]
-        if len(keys) <= 30:
-            ax.set_xticks(x, ticks, fontsize=7)
-        ax.set_ylabel("% of rows")
-        ax.set_title(f"{kind} shares", fontsize=9)
-        ax.legend(fontsize=7)
+        order = np.argsort(-before, kind="stable")[:MAX_SHARE_BARS][::-1]  # commonest at the top
+        y = np.arange(len(order))
+        ax.barh(y + 0.2, 100 * before[order], 0.4, label="before", color="tab:gray")
+        ax.barh(y - 0.2, 100 * after[order], 0.4, label="after", color="tab:blue")
+        ticks = [names[k] if kind == "class" and names and k < len(names) else str(k) for k in keys[order]]
+        ax.set_yticks(y, ticks, fontsize=7)
+        ax.set_ylim(-0.6, len(order) - 0.4)
+        ax.set_xlabel("% of rows")
+        left_out = len(keys) - len(order)
+        more = f" (the {len(order)} largest; {left_out} more not drawn)" if left_out else ""
+        ax.set_title(f"{kind} shares{more}", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _write_html(files: GalleryFiles, stats: dict[str, Any], hidden: int) -> None:
