@@ -14,6 +14,7 @@ Run folder (written by rank 0): ``config.yaml``, ``metrics.jsonl``, ``checkpoint
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import shutil
@@ -43,6 +44,8 @@ from thresher.train.latents import load_vae
 from thresher.train.model import FlowDiT, build_model, save_model
 from thresher.train.sampling import resolve_labels, sample_images, save_grid
 from thresher.train.training_set import EpochSampler, TrainingSet, TrainingSetDataset
+
+log = logging.getLogger(__name__)
 
 CHECKPOINTS = "checkpoints"
 
@@ -120,6 +123,23 @@ def has_checkpoint(run_dir: Path) -> bool:
     return bool(_checkpoints(run_dir))
 
 
+def steps_done(run_dir: Path) -> int | None:
+    """The step of the run's newest checkpoint (from its folder name), None without one."""
+    checkpoints = _checkpoints(run_dir)
+    return int(checkpoints[-1].name.removeprefix("step-")) if checkpoints else None
+
+
+def check_resume_steps(run_dir: Path, steps: int) -> None:
+    """Refuse to resume a run to fewer steps than it has done: it would end at once, and its outputs and
+    config would claim a length the weights do not have (hardening item 26)."""
+    done = steps_done(run_dir)
+    if done is not None and steps < done:
+        raise ThresherError(
+            f"cannot resume {run_dir.name!r} to --steps {steps}: it has done {done} steps; "
+            f"pass --steps {done} or more"
+        )
+
+
 def _step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
     """Per-step randomness (t, ε, label dropout) that a resumed run reproduces without saved RNG state."""
     return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1_009 + rank)
@@ -132,6 +152,8 @@ def _check_run_dir(run_dir: Path, resolved: dict, resume: bool) -> Path | None:
         raise ThresherError(f"cannot resume: {run_dir / CHECKPOINTS} holds no checkpoint")
     if not resume and checkpoints:
         raise ThresherError(f"{run_dir} already holds checkpoints; resume it or pick a new run folder")
+    if resume:
+        check_resume_steps(run_dir, resolved["steps"])
     config_path = run_dir / "config.yaml"
     if resume and config_path.is_file():
         previous = yaml.safe_load(config_path.read_text())
@@ -140,6 +162,27 @@ def _check_run_dir(run_dir: Path, resolved: dict, resume: bool) -> Path | None:
                 f"cannot resume {run_dir}: its model {previous.get('model')} differs from this one"
             )
     return checkpoints[-1] if resume else None
+
+
+def _load_newest_readable(accelerator: Accelerator, run_dir: Path) -> Path:
+    """Load the newest checkpoint that reads whole; one damaged by a bad disk or copy (a kill mid-save
+    cannot: checkpoints are renamed into place) is skipped with a warning, and the run resumes from the
+    one before it, redoing the steps in between exactly (per-step randomness is seeded by step)."""
+    checkpoints = _checkpoints(run_dir)
+    for checkpoint in reversed(checkpoints):
+        try:
+            accelerator.load_state(str(checkpoint))
+        except Exception as error:  # noqa: BLE001 - any unreadable file means this checkpoint cannot serve
+            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+            log.warning(
+                "checkpoint %s cannot be read (%s): resuming from the one before it", checkpoint, reason
+            )
+            continue
+        return checkpoint
+    raise ThresherError(
+        f"cannot resume {run_dir.name!r}: none of its {len(checkpoints)} checkpoints can be read "
+        "(truncated or changed); start a new run"
+    )
 
 
 def _truncate_metrics(path: Path, last_step: int) -> None:
@@ -223,7 +266,7 @@ def train(
     accelerator.register_for_checkpointing(ema, progress)
     metrics_path = run_dir / "metrics.jsonl"
     if start_checkpoint is not None:
-        accelerator.load_state(str(start_checkpoint))
+        start_checkpoint = _load_newest_readable(accelerator, run_dir)
         if accelerator.is_main_process:
             _truncate_metrics(metrics_path, progress.step)
     resumed_from = progress.step if start_checkpoint is not None else None

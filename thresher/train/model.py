@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from diffusers import DiTTransformer2DModel
 from diffusers.models.embeddings import LabelEmbedding
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -180,7 +181,12 @@ def load_model(directory: Path) -> tuple[FlowDiT, dict]:
         raise ThresherError(
             f"{directory} holds no trained model ({MODEL_CONFIG_FILE} and {EMA_WEIGHTS_FILE})"
         )
-    payload = json.loads(config_path.read_text())
-    model = FlowDiT(DiTConfig(**payload["dit"]))
-    model.load_state_dict(load_file(weights_path))
+    try:
+        payload = json.loads(config_path.read_text())
+        model = FlowDiT(DiTConfig(**payload["dit"]))
+        model.load_state_dict(load_file(weights_path))
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError, SafetensorError) as error:
+        # ValueError covers a JSON file cut short; SafetensorError a weights file cut short or changed.
+        first = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        raise ThresherError(f"{directory} holds a damaged model (truncated or changed): {first}") from None
     return model.eval(), payload
