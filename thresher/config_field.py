@@ -18,6 +18,10 @@ from typing import Any
 
 _NO_DEFAULT = object()
 
+# numpy's legacy seeding (which accelerate's set_seed calls) takes 0 ≤ seed < 2³²: a larger seed was a
+# traceback half-way into a command (hardening item 24), so every seed setting is bounded to that range.
+SEED_BOUNDS = (0, 2**32 - 1)
+
 
 def setting(
     default: Any = _NO_DEFAULT,
@@ -29,9 +33,12 @@ def setting(
     metavar: str | None = None,
     cli: bool = True,
     path: str | None = None,
+    bounds: tuple[float | None, float | None] | None = None,
     default_factory: Callable[[], Any] | None = None,
 ) -> Any:
     metadata: dict[str, Any] = {"cli": cli}
+    if bounds is not None:  # (low, high), inclusive, None for unbounded: checked by both front ends
+        metadata["bounds"] = tuple(bounds)
     if path is not None:  # "read" or "write": the value may name a file or folder (the service confines it)
         if path not in ("read", "write"):
             raise ValueError(f"path must be 'read' or 'write', not {path!r}")
@@ -51,6 +58,33 @@ def setting(
     if default is _NO_DEFAULT:
         return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def seed_setting(default: int, help: str, **kwargs: Any) -> Any:  # noqa: A002
+    """A seed: a non-negative integer below 2³²."""
+    return setting(default, help, bounds=SEED_BOUNDS, **kwargs)
+
+
+def out_of_bounds(field: dataclasses.Field, value: Any) -> str | None:
+    """Why ``value`` is outside the field's bounds (one line naming its flag), None when it is inside."""
+    bounds = field.metadata.get("bounds")
+    if bounds is None or value is None or not isinstance(value, (int, float)):
+        return None
+    low, high = bounds
+    if (low is not None and value < low) or (high is not None and value > high):
+        return f"{flag_of(field)} must be in [{low}, {high}], got {value}"
+    return None
+
+
+def check_bounds(config: Any) -> None:
+    """Raise a one-line error for the first field of ``config`` outside its bounds (for configs built in
+    code or from a sweep spec, which no front end checked)."""
+    from thresher.errors import ThresherError
+
+    for field in dataclasses.fields(config):
+        problem = out_of_bounds(field, getattr(config, field.name))
+        if problem is not None:
+            raise ThresherError(problem)
 
 
 def field_type(cls: type, field: dataclasses.Field) -> Any:

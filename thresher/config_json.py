@@ -18,7 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from thresher.config_field import accepts_none, field_default, field_type, flag_of, without_none
+from thresher.config_field import (
+    accepts_none,
+    field_default,
+    field_type,
+    flag_of,
+    out_of_bounds,
+    without_none,
+)
 from thresher.errors import ConfigError, ThresherError
 
 
@@ -97,6 +104,8 @@ def config_schema(cls: type) -> list[dict[str, Any]]:
             entry["default"] = to_json_value(default)
         if "choices" in field.metadata:
             entry["choices"] = list(field.metadata["choices"])
+        if "bounds" in field.metadata:
+            entry["minimum"], entry["maximum"] = field.metadata["bounds"]
         if dataclasses.is_dataclass(base):
             entry["fields"] = config_schema(base)
         out.append(entry)
@@ -125,9 +134,13 @@ def _convert(cls: type, field: dataclasses.Field, value: Any) -> Any:
             return None
         raise ConfigError(f"{field.name} may not be null", field=field.name)
     try:
-        return _as_type(without_none(hint), value)
+        converted = _as_type(without_none(hint), value)
     except ConfigError as exc:
         raise ConfigError(f"{field.name}: {exc}", field=field.name) from None
+    problem = out_of_bounds(field, converted)
+    if problem is not None:
+        raise ConfigError(problem, field=field.name)
+    return converted
 
 
 def _as_type(hint: Any, value: Any) -> Any:

@@ -88,6 +88,9 @@ def config_options(cls: type, *, skip: Iterable[str] = ()) -> Callable[[F], F]:
             click_type, convert, show = _converter(full_hint)
             if "choices" in meta:
                 click_type = click.Choice([str(c) for c in meta["choices"]])
+            elif "bounds" in meta and without_none(full_hint) is int:
+                low, high = meta["bounds"]
+                click_type = click.IntRange(low, high)
             kwargs["type"] = click_type
             if typing.get_args(without_none(full_hint)) == (str, ...):
                 kwargs["multiple"] = True

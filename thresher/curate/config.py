@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from thresher.catalog.names import check_name
-from thresher.config_field import flag_of, setting
+from thresher.config_field import check_bounds, flag_of, seed_setting, setting
 from thresher.curate.scores.method_options import WithMethodOptions, config_with_options
 from thresher.curate.scores.registry import gradient_methods, keep_rule, registry
 from thresher.embedders.registry import embedder_help
@@ -49,7 +49,7 @@ class IngestConfig:
     )
     image_column: str | None = setting(None, "Column holding images (default: the first Image feature).")
     trust_remote_code: bool = setting(False, "Allow a Hub dataset's loading script to run (off by default).")
-    seed: int = setting(0, "Seed for generated built-in sources (mnist-lt).")
+    seed: int = seed_setting(0, "Seed for generated built-in sources (mnist-lt).")
     max_pixels: int = setting(
         DEFAULT_MAX_PIXELS, "Images with more pixels are skipped (decompression bombs)."
     )
@@ -58,6 +58,7 @@ class IngestConfig:
     )
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if self.num_proc < 1:
             raise ThresherError(f"--num-proc must be at least 1, got {self.num_proc}")
         if self.max_pixels < 1:
@@ -79,7 +80,7 @@ class EmbedRunConfig:
     device: str | None = setting(None, "cpu, cuda, cuda:1, mps (default: CUDA when present).")
     precision: str = setting("auto", "Model precision (CPU always runs fp32).", choices=EMBED_PRECISIONS)
     normalize: bool = setting(True, "L2-normalize the embeddings.")
-    seed: int = setting(0, "Seed of data-fitted embedders (the pixels PCA fit sample) and of UMAP.")
+    seed: int = seed_setting(0, "Seed of data-fitted embedders (the pixels PCA fit sample) and of UMAP.")
     background: str = setting(
         "white",
         "Colour transparent pixels are composited onto: white, black or R,G,B. A non-white one is part of "
@@ -87,6 +88,7 @@ class EmbedRunConfig:
     )
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         parse_background(self.background)
         if self.reduce is not None and not self.reduce.startswith("umap:"):
             raise ThresherError(f"unknown --reduce {self.reduce!r}; use umap:<dim>, e.g. umap:10")
@@ -119,9 +121,10 @@ class ClusterRunConfig:
     niter: int = setting(25, "k-means iterations.")
     max_train: int | None = setting(None, "Train on at most this many rows (default: 256 per centroid).")
     device: str | None = setting(None, "cpu or cuda (default: GPU faiss when present).")
-    seed: int = setting(0, "Seed of the training sample and the seeding.")
+    seed: int = seed_setting(0, "Seed of the training sample and the seeding.")
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if not self.ks:
             raise ThresherError("--k: give at least one k")
         for k in self.ks:
@@ -154,7 +157,7 @@ class SelectSettings(WithMethodOptions):
         None, "Per cluster: proportional (the same ratio) or equal (the same count).", choices=BALANCES
     )
     inverse: bool = setting(False, "Keep the other end of the ranking.")
-    seed: int = setting(0, "Seed of the random method.")
+    seed: int = seed_setting(0, "Seed of the random method.")
     clustering: str | None = setting(
         None,
         "Cluster run id (default: the source's only one; with several, pass one).",
@@ -166,6 +169,7 @@ class SelectSettings(WithMethodOptions):
     gallery_clusters: int = setting(24, "With --preview: clusters drawn (the largest).")
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         check_name(self.name, "subset name")
         if self.groups not in GROUP_KINDS:
             raise ThresherError(f"unknown --groups {self.groups!r}; choose one of: {', '.join(GROUP_KINDS)}")
@@ -219,6 +223,7 @@ class PublishConfig:
     token: str | None = setting(None, cli=False)
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if self.gallery_clusters < 0:
             raise ThresherError(f"--gallery-clusters must be >= 0, got {self.gallery_clusters}")
         if not self.to.strip():
@@ -241,6 +246,7 @@ class ScoreRunSettings(WithMethodOptions):
     device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         names = [m.name for m in gradient_methods()]
         if self.method not in names:
             raise ThresherError(f"unknown method {self.method!r}; choose one of: {', '.join(names)}")

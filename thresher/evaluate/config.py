@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from thresher.config_field import setting
+from thresher.config_field import check_bounds, seed_setting, setting
 from thresher.errors import ThresherError
 from thresher.evaluate.feature_registry import features_help
 from thresher.images import parse_background
@@ -34,7 +34,7 @@ class EvalRunConfig:
     cfg_interval: tuple[float, float] = setting(
         (0.0, 1.0), "Guide only at flow times t in LOW,HIGH (t=0 is noise, 1 is data)."
     )
-    seed: int = setting(
+    seed: int = seed_setting(
         0, "Seed of the generated samples (and of the reference sample, see --max-reference)."
     )
     # Reference metrics (FID, KID, PRDC, Vendi, the classifier) hold the reference in memory, and their
@@ -51,6 +51,7 @@ class EvalRunConfig:
     )
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if self.background is not None:
             parse_background(self.background)
         if self.run is None and self.images is None:
@@ -76,5 +77,6 @@ class ReportConfig:
     )
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if self.sweep and self.runs:
             raise ThresherError("--sweep reports the sweep's own cells: drop --run")

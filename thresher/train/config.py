@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from thresher.catalog.names import check_name
-from thresher.config_field import setting
+from thresher.config_field import check_bounds, seed_setting, setting
 from thresher.errors import ThresherError
 from thresher.images import parse_background
 
@@ -58,7 +58,7 @@ class TrainConfig:
     weight_decay: float = setting(0.0, "AdamW weight decay.")
     grad_clip: float | None = setting(1.0, "Clip the gradient norm to this (none: no clipping).", cli=False)
     ema_decay: float = setting(0.999, "EMA decay of the sampled weights.", flag="--ema")
-    seed: int = setting(0, "Seed of initialization, data order, times and noise.")
+    seed: int = seed_setting(0, "Seed of initialization, data order, times and noise.")
     precision: str = setting("auto", "auto: bf16 on GPU, fp32 on CPU.", choices=PRECISIONS)
     device: str | None = setting(None, "cpu, cuda, … (default: accelerate's choice, GPU when present).")
     label_dropout: float = setting(0.1, "Share of labels dropped for classifier-free guidance.")
@@ -80,9 +80,10 @@ class TrainConfig:
     sample_steps: int = setting(50, "ODE steps of the closing grid.", flag="--grid-steps")
     sample_sampler: str = setting("heun", "Sampler of the closing grid.", choices=SAMPLERS, cli=False)
     sample_cfg_scale: float = setting(1.0, "Guidance scale of the closing grid.", cli=False)
-    sample_seed: int = setting(0, "Seed of the closing grid.", cli=False)
+    sample_seed: int = seed_setting(0, "Seed of the closing grid.", cli=False)
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         checks = [
             (self.steps >= 1, f"steps must be >= 1, got {self.steps}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
@@ -156,6 +157,7 @@ class TrainRunConfig:
     )
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         parse_background(self.background)
         if self.image_size is not None and self.image_size < 1:
             raise ThresherError(f"--image-size must be at least 1, got {self.image_size}")
@@ -178,7 +180,7 @@ class SampleConfig:
     run: str = setting(help="Run id or run folder.", flag="--run", path="read")
     n: int = setting(help="Number of images.", flag="--n")
     out: str = setting(help="A folder (PNGs) or a .parquet file.", path="write")
-    seed: int = setting(0, "Seed of the initial noise and the drawn labels.")
+    seed: int = seed_setting(0, "Seed of the initial noise and the drawn labels.")
     labels: str = setting(
         "auto",
         "uniform (every class equally), prior (at the training frequencies), none, or comma-separated "
@@ -194,6 +196,7 @@ class SampleConfig:
     device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         if self.n < 1:
             raise ThresherError("--n must be at least 1")
         if self.steps < 1:
@@ -233,10 +236,11 @@ class PretrainConfig:
     unconditional: bool = setting(
         False, "Ignore class labels (otherwise a labelled source trains conditioned)."
     )
-    seed: int = setting(0, "Seed of the run and of the probe points.")
+    seed: int = seed_setting(0, "Seed of the run and of the probe points.")
     device: str | None = setting(None, "cpu, cuda, … (default: accelerate's choice).")
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         check_model_overrides(self)
         checks = [
             (self.epochs >= 1, f"--epochs must be at least 1, got {self.epochs}"),
@@ -317,13 +321,14 @@ class ReweightConfig:
         None, "Must match the reference's image size when given (the data is prepared as the reference's)."
     )
     grad_clip: float | None = setting(1.0, "Clip the proxy's gradient norm (none: no clipping).", cli=False)
-    seed: int = setting(0, "Seed of the proxy's initialization, the data order, times and noise.")
+    seed: int = seed_setting(0, "Seed of the proxy's initialization, the data order, times and noise.")
     precision: str = setting("auto", "auto: bf16 on GPU, fp32 on CPU.", choices=PRECISIONS)
     device: str | None = setting(None, "cpu, cuda, … (default: accelerate's choice, GPU when present).")
     log_every: int = setting(10, "Log the loss and the group weights every N steps.", cli=False)
     run: str | None = setting(None, "Run name (default: a fresh reweight-… id).", flag="--run")
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         import math
 
         check_model_overrides(self)
@@ -381,6 +386,7 @@ class StoreConfig:
     device: str | None = setting(None, "cpu, cuda, … for the autoencoder (default: CUDA when present).")
 
     def __post_init__(self) -> None:
+        check_bounds(self)
         parse_background(self.background)
         if self.image_size is not None and self.image_size < 1:
             raise ThresherError(f"--image-size must be at least 1, got {self.image_size}")
