@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from thresher.catalog.names import check_name
 from thresher.config_field import setting
 from thresher.errors import ThresherError
+from thresher.executors.config import StageExecutorConfig
 from thresher.images import parse_background
 
 if TYPE_CHECKING:
@@ -107,6 +108,8 @@ class EmbedRunConfig:
         "Colour transparent pixels are composited onto: white, black or R,G,B. A non-white one is part of "
         "the embeddings' name (EMBEDDER?background=...), so embeddings of other backgrounds never mix.",
     )
+    # Where the parts are embedded: here (under `accelerate launch` if asked), or a Slurm job array.
+    executor: StageExecutorConfig = setting(default_factory=StageExecutorConfig)
 
     def __post_init__(self) -> None:
         parse_background(self.background)
@@ -284,6 +287,8 @@ class ScoreRunConfig:
     part_size: int = setting(1024, "Rows per part: the unit of resumption and of multi-process work.")
     chunk_size: int | None = setting(None, "Samples per vmapped gradient chunk (default: sized to memory).")
     device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
+    # Where the parts are scored: here (under `accelerate launch` if asked), or a Slurm job array.
+    executor: StageExecutorConfig = setting(default_factory=StageExecutorConfig)
 
     def __post_init__(self) -> None:
         if self.method not in GRADIENT_METHODS:
