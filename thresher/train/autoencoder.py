@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,6 +29,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 from tqdm.auto import tqdm
 
+from thresher.catalog.staging import new_temp_staging, remove_abandoned, seal
 from thresher.errors import ThresherError
 
 AUTOENCODER_NAME = "thresher-ae"
@@ -191,7 +193,18 @@ def ensure_autoencoder(
     tensor = torch.as_tensor(images)
     if tensor.ndim == 4 and tensor.shape[-1] in (1, 3) and tensor.shape[1] not in (1, 3):
         tensor = tensor.permute(0, 3, 1, 2)  # N×H×W×C → N×C×H×W
-    staging = folder.with_name(folder.name + ".partial")
+    # A staging folder of this process alone, renamed in: two processes that train the same autoencoder at
+    # once (Slurm array tasks) never write into each other's files, the first rename wins and the other's
+    # copy is dropped, so every user of the key reads one autoencoder (docs/architecture.md, 'Executors').
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(cache_dir, f"{folder.name}.partial-*")
+    staging = new_temp_staging(cache_dir, f"{folder.name}.partial-")
     train_autoencoder(tensor.contiguous(), config, staging)
-    staging.replace(folder)
+    try:
+        staging.rename(folder)
+    except OSError:
+        if not (folder / "config.json").is_file():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+    seal(folder)
     return folder
