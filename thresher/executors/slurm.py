@@ -52,6 +52,9 @@ EXIT_SUFFIX = ".exit"
 # After squeue reports a job finished, how long its exit file may take to appear here (a shared
 # filesystem's attribute cache can hide a new file from other nodes for a while).
 EXIT_FILE_GRACE_SECONDS = 30.0
+# The service polls its jobs five times a second; squeue is asked at most this often per job (a busy
+# controller is every user's), the exit file (a stat) on every poll.
+QUEUE_POLL_SECONDS = 5.0
 _STATE_CODES = {"COMPLETED": 0, "CANCELLED": -15, "TIMEOUT": -15, "DEADLINE": -15, "PREEMPTED": -15,
                 "OUT_OF_MEMORY": -9}  # fmt: skip
 SHOWN_TASKS = 12  # task lines printed of a long table (the script file has them all)
@@ -68,6 +71,7 @@ class SlurmExecutor:
         if workspace is not None:
             warn_if_node_local(Path(workspace))
         self._finished_at: dict[str, float] = {}
+        self._asked: dict[str, tuple[float, UnitState]] = {}  # handle → (when squeue was asked, its answer)
 
     def submit(self, unit: Unit) -> str:
         unit.log.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +95,16 @@ class SlurmExecutor:
         job_id, exit_file = _parse(handle)
         code = _exit_code(exit_file)
         if code is not None:
+            self._asked.pop(handle, None)
             return UnitState("exited", code)
+        asked = self._asked.get(handle)
+        if asked is not None and time.monotonic() - asked[0] < QUEUE_POLL_SECONDS:
+            return asked[1]
+        state = self._queue_state(handle, job_id)
+        self._asked[handle] = (time.monotonic(), state)
+        return state
+
+    def _queue_state(self, handle: str, job_id: str) -> UnitState:
         states = queue_states([job_id]) or accounting_states([job_id])
         if not states:
             return UnitState("gone")

@@ -27,7 +27,7 @@ from thresher.errors import ThresherError
 from thresher.executors.command_line import shell_line
 from thresher.executors.slurm import Step, Submission, submit_steps
 from thresher.executors.submissions import held_units
-from thresher.experiments.sweep_cells import SweepContext, chosen_cells, expand, shard_cells
+from thresher.experiments.sweep_cells import Cell, SweepContext, chosen_cells, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
 from thresher.experiments.sweep_spec import SweepSpec
 
@@ -54,7 +54,8 @@ def submit_sweep(ws: Workspace, spec: SweepSpec, config: SweepRunConfig) -> Subm
     pending = [indices[id(c)] for c in mine if c.key not in finished]
     key = config_hash({"sweep": _spec_record(spec)})
     held = held_units(ws.root, key) if not executor.dry_run else {}
-    todo = [i for i in pending if _unit(i) not in held]
+    labels = {i: _unit(i, cells[i]) for i in pending}
+    todo = [i for i in pending if labels[i] not in held]
 
     spec_argument = str(Path(config.spec).absolute()) if Path(config.spec).is_file() else config.spec
     steps: list[Step] = []
@@ -65,7 +66,7 @@ def submit_sweep(ws: Workspace, spec: SweepSpec, config: SweepRunConfig) -> Subm
             Step(
                 "cells",
                 ("sweep", spec_argument),
-                tasks={k: (",".join(map(str, g)), tuple(_unit(i) for i in g)) for k, g in enumerate(groups)},
+                tasks={k: (",".join(map(str, g)), tuple(labels[i] for i in g)) for k, g in enumerate(groups)},
                 task_option="--cells",
                 processes=False,
             ),
@@ -77,8 +78,11 @@ def submit_sweep(ws: Workspace, spec: SweepSpec, config: SweepRunConfig) -> Subm
     )  # fmt: skip
 
 
-def _unit(index: int) -> str:
-    return f"cell {index}"
+def _unit(index: int, cell: Cell) -> str:
+    """A cell as the script's comments and the submission record name it (one line, no key: the keys are
+    not known before the source is ingested)."""
+    label = " ".join(f"cell {index}: {cell.series} r={cell.ratio:g} seed {cell.seed}".split())
+    return label.replace("#", "")
 
 
 def _groups(indices: list[int], tasks: int) -> list[list[int]]:
