@@ -58,7 +58,9 @@ def test_options_that_contradict_each_other(mnist_lt):
     assert "--gpus-per-task 2: a sweep cell trains on one GPU" in _one_line_error(
         mnist_lt, "sweep", "quick", "--executor", "slurm", "--gpus-per-task", "2"
     )
-    assert "--cells '0,x' must be cell indices" in _one_line_error(mnist_lt, "sweep", "quick", "--cells", "0,x")
+    assert "--cells '0,x' must be cell indices" in _one_line_error(
+        mnist_lt, "sweep", "quick", "--cells", "0,x"
+    )
     assert "--shard and --cells both choose cells" in _one_line_error(
         mnist_lt, "sweep", "quick", "--cells", "1", "--shard", "1/2"
     )
