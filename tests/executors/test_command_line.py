@@ -8,6 +8,7 @@ import pytest
 from thresher.api import command
 from thresher.commands.build import click_command
 from thresher.commands.options import take
+from thresher.config_json import config_to_json
 from thresher.curate.config import EmbedRunConfig, ScoreRunConfig
 from thresher.executors.command_line import config_arguments
 from thresher.executors.config import ExecutorConfig, SlurmResources, StageExecutorConfig
@@ -50,3 +51,14 @@ def test_a_flag_that_is_on_by_default_is_turned_off_by_its_no_form():
     words = config_arguments(EmbedRunConfig(normalize=False))
     assert words == ["--no-normalize"]
     assert _parsed("embed", words).normalize is False
+
+
+@pytest.mark.parametrize(("name", "config"), CONFIGS, ids=[c[0] for c in CONFIGS])
+def test_executor_options_travel_as_nested_json_objects(name, config):
+    """What the service builds from a request: the executor options as an object, Slurm's inside it."""
+    data = config_to_json(config)
+    assert (
+        set(data["executor"]) >= {"kind", "slurm", "max_parallel"}
+        and "partition" in data["executor"]["slurm"]
+    )
+    assert command(name).build(data) == config

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from thresher.catalog.runs import finished_runs, run_exists
-from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep
+from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep, sweep_row
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 from thresher.executors.slurm import Submission
@@ -97,7 +97,9 @@ def run_spec(
     check_sources(ws, spec)
     prerequisites = _Prerequisites.prepare(ws, spec)
     cells = expand(spec, prerequisites.context)
-    record_sweep(ws, spec.name, _spec_record(spec), spec.path, [c.key for c in cells])
+    if cell_indices is None or sweep_row(ws, spec.name) is None:
+        # (An array task's prepare job recorded the sweep: thousands of tasks need not rewrite its members.)
+        record_sweep(ws, spec.name, _spec_record(spec), spec.path, [c.key for c in cells])
     mine = chosen_cells(shard_cells(cells, shard), cell_indices)
     if prerequisites_only:
         _prepare_cells(ws, spec, mine, prerequisites)
