@@ -14,8 +14,9 @@ from thresher.catalog.workspace import Workspace
 from thresher.curate.config import EmbedRunConfig
 from thresher.curate.embed_run import run_embed
 from thresher.executors.config import StageExecutorConfig
-from thresher.experiments.sweep import _Prerequisites, planned_context
+from thresher.experiments.sweep import _Prerequisites
 from thresher.experiments.sweep_cells import expand
+from thresher.experiments.sweep_context import planned_context
 from thresher.experiments.sweep_spec import load_spec
 
 SPEC = """\

@@ -11,6 +11,7 @@ cells all do only the work that is missing.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -22,10 +23,10 @@ import numpy as np
 from thresher.catalog.runs import finished_runs, run_exists
 from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep, sweep_row
 from thresher.catalog.workspace import Workspace
-from thresher.errors import ThresherError
 from thresher.executors.slurm import Submission
 from thresher.experiments.sweep_cells import Cell, SweepContext, chosen_cells, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
+from thresher.experiments.sweep_context import CLUSTER_IDENTITY, check_sources, cluster_settings, spec_record
 from thresher.experiments.sweep_spec import SweepSpec
 from thresher.progress import note, task
 
@@ -33,7 +34,6 @@ from thresher.progress import note, task
 # by the model (the paper's Figure 2/3).
 NOISE_SEED = 20241119
 NOISE_FILE = "sweep-noise.npy"
-_CLUSTER_IDENTITY = ("embedder", "k", "seed", "restarts", "niter", "init")
 
 
 @dataclass
@@ -55,22 +55,6 @@ class SweepOutcome:
             f"({self.total} in the sweep), {self.seconds / 60:.1f} min",
             f"report: thresher report --sweep {self.name}",
         ]
-
-
-def check_sources(ws: Workspace, spec: SweepSpec) -> None:
-    """A source the sweep cannot ingest itself must already be in the workspace (checked before any work)."""
-    for key in ("source", "reference"):
-        value = getattr(spec, key)
-        if value.startswith("builtin:"):
-            from thresher.catalog.source_loaders import BUILTINS
-
-            if value.removeprefix("builtin:") not in BUILTINS:
-                raise spec.error(key, f"unknown built-in {value!r}; built-ins: {', '.join(BUILTINS)}")
-            continue
-        try:
-            ws.source_row(value)
-        except ThresherError:
-            raise spec.error(key, f"source {value!r} is not ingested: run `thresher ingest` first") from None
 
 
 def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome | Submission:
@@ -95,11 +79,17 @@ def run_spec(
 ) -> SweepOutcome:
     started = time.perf_counter()
     check_sources(ws, spec)
-    prerequisites = _Prerequisites.prepare(ws, spec)
+    # An array task (--cells) of a sweep whose prepare job recorded this very spec: its built-in sources
+    # were ingested and checked there, so they are looked up rather than loaded again (half of a task's
+    # start on 2 cores), and the sweep's members are not rewritten by every task.
+    recorded = sweep_row(ws, spec.name) if cell_indices is not None else None
+    prepared = recorded is not None and recorded["spec"] == json.loads(
+        json.dumps(spec_record(spec), default=str)
+    )
+    prerequisites = _Prerequisites.prepare(ws, spec, ingested=prepared)
     cells = expand(spec, prerequisites.context)
-    if cell_indices is None or sweep_row(ws, spec.name) is None:
-        # (An array task's prepare job recorded the sweep: thousands of tasks need not rewrite its members.)
-        record_sweep(ws, spec.name, _spec_record(spec), spec.path, [c.key for c in cells])
+    if not prepared:
+        record_sweep(ws, spec.name, spec_record(spec), spec.path, [c.key for c in cells])
     mine = chosen_cells(shard_cells(cells, shard), cell_indices)
     if prerequisites_only:
         _prepare_cells(ws, spec, mine, prerequisites)
@@ -154,12 +144,12 @@ class _Prerequisites:
     context: SweepContext
 
     @classmethod
-    def prepare(cls, ws: Workspace, spec: SweepSpec) -> _Prerequisites:
+    def prepare(cls, ws: Workspace, spec: SweepSpec, ingested: bool = False) -> _Prerequisites:
         from thresher.curate.config import EmbedRunConfig
         from thresher.curate.embed_run import run_embed
 
-        source = _ingested(ws, spec.source, spec.seed)
-        reference = _ingested(ws, spec.reference, spec.seed)
+        source = _ingested(ws, spec.source, spec.seed, ingested)
+        reference = _ingested(ws, spec.reference, spec.seed, ingested)
         embedded = run_embed(
             ws, EmbedRunConfig(embedder=spec.embedder, source=source, num_workers=0, seed=spec.seed)
         )
@@ -178,9 +168,11 @@ class _Prerequisites:
         return cls(source, reference, int(row["n_ok"]), clustering, pretrain, context)
 
 
-def _ingested(ws: Workspace, source: str, seed: int) -> str:
+def _ingested(ws: Workspace, source: str, seed: int, done: bool = False) -> str:
     if not source.startswith("builtin:"):
         return source
+    if done:  # ingested by the run that recorded the sweep; a built-in's id is its name
+        return source.removeprefix("builtin:")
     from thresher.curate.config import IngestConfig
     from thresher.curate.ingest import ingest
 
@@ -191,47 +183,11 @@ def _clustering(ws: Workspace, spec: SweepSpec, source: str, embedder: str) -> t
     """The sweep's clustering: a finished run with the same settings, else a new one."""
     from thresher.curate.cluster_run import run_cluster
 
-    config, identity = _cluster_settings(spec, source, embedder)
+    config, identity = cluster_settings(spec, source, embedder)
     for run in finished_runs(ws, source, "cluster"):
-        if all(run["config"].get(key) == identity[key] for key in _CLUSTER_IDENTITY):
+        if all(run["config"].get(key) == identity[key] for key in CLUSTER_IDENTITY):
             return run["id"], identity
     return run_cluster(ws, config).run_id, identity
-
-
-def _cluster_settings(spec: SweepSpec, source: str, embedder: str):  # -> (ClusterRunConfig, identity)
-    from thresher.curate.config import ClusterRunConfig
-
-    config = ClusterRunConfig(
-        ks=[spec.k], source=source, embedder=embedder, restarts=spec.kmeans_restarts, seed=spec.seed
-    )
-    identity = {"embedder": embedder, "k": spec.k, "seed": config.seed, "restarts": config.restarts,
-                "niter": config.niter, "init": config.init}  # fmt: skip
-    return config, identity
-
-
-def planned_context(ws: Workspace, spec: SweepSpec) -> SweepContext | None:
-    """The context the prerequisites resolve, from the settings alone (nothing runs, nothing is
-    written), so the cells' keys are known before submitting them; None while the source is not
-    ingested (then no cell of it can be done)."""
-    # A built-in's id is its name (catalog/source_loaders.default_source_id; not imported: it loads datasets).
-    source = spec.source.removeprefix("builtin:")
-    if not ws.exists:
-        return None
-    try:
-        row = ws.source_row(source)
-    except ThresherError:
-        return None
-    from thresher.curate.config import EmbedRunConfig
-    from thresher.embedders import with_background
-
-    embed = EmbedRunConfig(embedder=spec.embedder, source=source, num_workers=0, seed=spec.seed)
-    _, cluster_identity = _cluster_settings(spec, source, with_background(embed.embedder, embed.background))
-    pretrain_identity = None
-    if spec.needs_pretrain:
-        from thresher.train.config import PretrainConfig
-
-        pretrain_identity = PretrainConfig(source=source, **spec.pretrain).identity()
-    return SweepContext(source, row["revision"], cluster_identity, pretrain_identity)
 
 
 def _run_cell(ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites) -> dict[str, float]:
@@ -353,12 +309,6 @@ def _train_config(
         run=run,
         resume=resume,
     )
-
-
-def _spec_record(spec: SweepSpec) -> dict[str, Any]:
-    record = asdict(spec)
-    record.pop("lines", None)
-    return record
 
 
 def noise_images(ws: Workspace, run: str) -> np.ndarray | None:

@@ -11,7 +11,7 @@ Two jobs (docs/architecture.md, 'Executors'):
    ``--max-parallel``.
 
 Pending means: no finished cell row (the cell keys are computed from the settings without running
-anything, :func:`thresher.experiments.sweep.planned_context`) and not held by a live task of an earlier
+anything, :func:`thresher.experiments.sweep_context.planned_context`) and not held by a live task of an earlier
 submission. So rerunning the same command after a cancel or a failure submits only what did not finish,
 and a cell that ran twice is recorded once, by its key.
 """
@@ -29,6 +29,7 @@ from thresher.executors.slurm import Step, Submission, submit_steps
 from thresher.executors.submissions import held_units
 from thresher.experiments.sweep_cells import Cell, SweepContext, chosen_cells, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
+from thresher.experiments.sweep_context import check_sources, planned_context, spec_record
 from thresher.experiments.sweep_spec import SweepSpec
 
 # Cells are listed before the prerequisites exist: their order and count do not depend on them, only
@@ -37,8 +38,6 @@ _NOT_YET = SweepContext(source="", revision=None, clustering={}, pretrain=None)
 
 
 def submit_sweep(ws: Workspace, spec: SweepSpec, config: SweepRunConfig) -> Submission:
-    from thresher.experiments.sweep import _spec_record, check_sources, planned_context
-
     executor = config.executor
     if executor.slurm.gpus_per_task > 1:
         raise ThresherError(
@@ -52,7 +51,7 @@ def submit_sweep(ws: Workspace, spec: SweepSpec, config: SweepRunConfig) -> Subm
     mine = chosen_cells(shard_cells(cells, config.shard_range), config.cell_indices)
     finished = finished_cell_keys(ws, [c.key for c in mine]) if context is not None else set()
     pending = [indices[id(c)] for c in mine if c.key not in finished]
-    key = config_hash({"sweep": _spec_record(spec)})
+    key = config_hash({"sweep": spec_record(spec)})
     held = held_units(ws.root, key) if not executor.dry_run else {}
     labels = {i: _unit(i, cells[i]) for i in pending}
     todo = [i for i in pending if labels[i] not in held]
