@@ -58,7 +58,9 @@ def submit_parts(
         root,
         _slug(name),
         key,
-        shell_line(["thresher", *arguments, "--executor", "slurm"]),
+        shell_line(
+            ["thresher", command, *config_arguments(config, positional=positional, skip=("dry_run",))]
+        ),
         steps,
         executor,
         done=len(parts) - len(pending),

@@ -24,7 +24,7 @@ from thresher.catalog.names import config_hash
 from thresher.catalog.sweeps import finished_cell_keys
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
-from thresher.executors.command_line import shell_line
+from thresher.executors.command_line import config_arguments, shell_line
 from thresher.executors.slurm import Step, Submission, submit_steps
 from thresher.executors.submissions import held_units
 from thresher.experiments.sweep_cells import Cell, SweepContext, chosen_cells, expand, shard_cells
@@ -70,7 +70,9 @@ def submit_sweep(ws: Workspace, spec: SweepSpec, config: SweepRunConfig) -> Subm
                 processes=False,
             ),
         ]
-    command = shell_line(["thresher", "sweep", config.spec, "--executor", "slurm"])
+    command = shell_line(
+        ["thresher", "sweep", *config_arguments(config, positional=("spec",), skip=("dry_run",))]
+    )
     return submit_steps(
         ws.root, f"sweep-{spec.name}", key, command, steps, executor,
         done=len(mine) - len(pending), held=len(pending) - len(todo),
