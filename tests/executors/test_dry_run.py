@@ -93,7 +93,13 @@ def test_embed_dry_run_submits_the_tasks_with_pending_parts_and_a_commit(mnist_l
     assert _table(scripts["parts"]) == {0: "1/2", 1: "2/2"} and _array(scripts["parts"]) == "0-1%1"
     command = "embed --embedder hog --source mnist-lt --num-workers 0 --part-size 400"
     assert f'{command} --task "${{VALUES[$SLURM_ARRAY_TASK_ID]}}"' in scripts["parts"]
-    assert scripts["commit"].rstrip().endswith(command) and "--array" not in scripts["commit"]
+    assert scripts["commit"].rstrip().endswith(command) and "#SBATCH --array" not in scripts["commit"]
+    assert (
+        "# thresher: commit (one job), generated for: thresher "
+        + command
+        + " --executor slurm --array-tasks 2"
+        in (scripts["commit"])
+    )  # the whole command that submitted it, to run again
     assert "# part 0, part 2, part 4" in scripts["parts"]
 
     run_embed(mnist_lt, EmbedRunConfig(embedder="hog", part_size=400, num_workers=0,
@@ -110,7 +116,7 @@ def test_store_dry_run(mnist_lt):
     assert _table(scripts["parts"]) == {0: "1/1"}  # 1703 rows: one part of 4096
     assert "-m accelerate.commands.launch --num_processes 2 -m thresher.cli" in scripts["parts"]
     assert "#SBATCH --gpus-per-task=2" in scripts["parts"]
-    assert "accelerate" not in scripts["commit"] and "--gpus-per-task" not in scripts["commit"]
+    assert "-m accelerate" not in scripts["commit"] and "#SBATCH --gpus-per-task" not in scripts["commit"]
     assert "store --dataset mnist-lt" in scripts["commit"] and "1 units to run, 0 already done" in output
 
 
