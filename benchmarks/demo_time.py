@@ -40,7 +40,7 @@ def main() -> None:
         if done.returncode != 0:
             sys.exit(f"demo failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
         stages = [m.groups() for m in map(STAGE_LINE.match, done.stdout.splitlines()) if m]
-        summary = json.loads((workspace / "report" / "demo.json").read_text())
+        summary = json.loads((workspace / "reports" / "demo" / "demo.json").read_text())
 
     print(f"thresher demo{' --quick' if args.quick else ''}: {wall / 60:.1f} min wall "
           f"({summary['seconds'] / 60:.1f} min inside the demo); budget {budget_min:.0f} min → "

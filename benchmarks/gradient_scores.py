@@ -34,6 +34,7 @@ from thresher.catalog.workspace import Workspace  # noqa: E402
 from thresher.curate.config import IngestConfig, ScoreRunConfig  # noqa: E402
 from thresher.curate.gradient_scoring import run_score  # noqa: E402
 from thresher.curate.ingest import ingest  # noqa: E402
+from thresher.curate.scores.registry import get_method  # noqa: E402
 from thresher.train.config import PretrainConfig  # noqa: E402
 from thresher.train.pretrain import run_pretrain  # noqa: E402
 
@@ -71,7 +72,9 @@ def measure(source_uri: str, name: str, device: str | None, params: str) -> dict
     times["pretrain"] = time.perf_counter() - start
     for method in METHODS:
         start = time.perf_counter()
-        run_score(ws, ScoreRunConfig(method=method, source=name, params=params, device=device))
+        # --params where the method differentiates (the others refuse it)
+        options = {"params": params} if "params" in get_method(method).option_names else {}
+        run_score(ws, ScoreRunConfig(method=method, source=name, device=device, **options))
         times[method] = time.perf_counter() - start
     times["total"] = sum(times.values())
     return times
@@ -79,7 +82,9 @@ def measure(source_uri: str, name: str, device: str | None, params: str) -> dict
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="", help="comma-separated synthetic sizes (default: builtin:mnist-lt)")
+    parser.add_argument(
+        "--rows", default="", help="comma-separated synthetic sizes (default: builtin:mnist-lt)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--params", default="all", help="parameter subset of grand and moso")
     args = parser.parse_args()

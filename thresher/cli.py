@@ -6,6 +6,8 @@ errors also exit 2. The table imports only config dataclasses, so ``thresher --h
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from thresher.api import COMMANDS
@@ -13,6 +15,11 @@ from thresher.catalog.workspace import Workspace
 from thresher.commands.build import click_command, show_library_warnings
 from thresher.commands.serve import serve_cmd
 from thresher.errors import ThresherError
+
+# Progress is reported as events and drawn by thresher itself (thresher/progress.py); the bars that
+# datasets and huggingface_hub draw on their own would interleave with them.
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 # Commands that are front ends themselves, not rows of the table (a test keeps the two in step).
 FRONT_END_COMMANDS = ("serve",)

@@ -3,7 +3,7 @@
 A long loop wraps its iterable in :func:`track` (or opens a :func:`task` and calls ``advance``); a line
 meant for the user goes through :func:`note`. Each becomes a :class:`ProgressEvent` handed to the *sink*
 installed by :func:`reporting` for the current context. The command line installs a sink that draws tqdm
-bars (``thresher/commands/progress_bars.py``), the service one that streams the events to the browser,
+bars (``thresher/progress_bars.py``), the service one that streams the events to the browser,
 and library code called on its own reports to no one. Library code never calls tqdm or print itself, so
 the same loop serves every front end (docs/architecture.md, 'Layers').
 

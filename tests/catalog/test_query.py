@@ -157,10 +157,10 @@ def test_the_connection_itself_cannot_reach_other_files(clustered, tmp_path):
     and the named paths, and the setting cannot be turned back."""
     import duckdb
 
-    from thresher.catalog.query import _lock_down
+    from thresher.catalog.query_access import lock_down
 
     con = duckdb.connect()
-    _lock_down(con, clustered, "SELECT 1")
+    lock_down(con, set())
     for sql in (f"COPY (SELECT 1) TO '{tmp_path}/x.csv'", "SELECT * FROM read_csv('/etc/hostname')",
                 "SET enable_external_access = true"):  # fmt: skip
         with pytest.raises(duckdb.Error):
@@ -176,3 +176,79 @@ def test_paths_the_query_names_are_readable(clustered, tmp_path):
     pq.write_table(pa.table({"sample_id": [3, 1, 2]}), folder / "ids.parquet")
     result = run_query(clustered, f"SELECT sum(sample_id) FROM '{folder}/*.parquet'")
     assert result.rows == [(6,)]
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A folder outside the workspace with a Parquet file the user may name and a secret beside it."""
+    import pyarrow as pa
+
+    folder = tmp_path / "outside"
+    folder.mkdir()
+    pq.write_table(pa.table({"sample_id": [3, 1, 2]}), folder / "ids.parquet")
+    (folder / "secret.txt").write_text("the secret")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["link/secret.txt", "link/../outside/secret.txt", "link/*.txt"])
+def test_a_symlink_in_the_workspace_to_another_folder_is_refused(clustered, outside, name):
+    """Hardening 19a: `ln -s /etc WS/etclink; read_text('WS/etclink/hostname')` read the linked file."""
+    (clustered.root / "link").symlink_to(outside)
+    with pytest.raises(ThresherError, match="resolves outside the workspace") as caught:
+        run_query(clustered, f"SELECT content FROM read_text('{clustered.root}/{name}')")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_symlink_in_the_workspace_is_not_followed_unnamed(clustered, outside):
+    """The workspace's folders are not open either: a path built at run time through a link finds nothing."""
+    (clustered.root / "link").symlink_to(outside)
+    with pytest.raises(ThresherError, match="query failed"):
+        run_query(clustered, f"SELECT content FROM read_text(concat('{clustered.root}/li', 'nk/secret.txt'))")
+
+
+@pytest.mark.parametrize(
+    "comment", ["-- '/tmp/..'\n", "/* '{outside}/secret.txt' */ ", "-- '{outside}/ids.parquet'\n"]
+)
+def test_a_path_in_a_comment_opens_nothing(clustered, outside, comment):
+    """Hardening 19b: a comment naming '/tmp/..' allowed the whole file system (its folder resolved to /)."""
+    sql = (
+        comment.format(outside=outside) + f"SELECT content FROM read_text(concat('{outside}/', 'secret.txt'))"
+    )
+    with pytest.raises(ThresherError, match="query failed"):
+        run_query(clustered, sql)
+
+
+def test_naming_one_file_opens_only_that_file(clustered, outside):
+    """Hardening 19c: naming one file allowed every file in its folder."""
+    named = f"SELECT sum(sample_id) FROM '{outside}/ids.parquet'"
+    assert run_query(clustered, named).rows == [(6,)]  # the named Parquet outside the workspace still reads
+    with pytest.raises(ThresherError, match="query failed"):
+        run_query(clustered, f"{named} UNION ALL SELECT 0 FROM read_text(concat('{outside}/', 'secret.txt'))")
+
+
+def test_a_glob_opens_only_the_files_it_matches(clustered, outside):
+    import pyarrow as pa
+
+    pq.write_table(pa.table({"sample_id": [10]}), outside / "more.parquet")
+    assert run_query(clustered, f"SELECT sum(sample_id) FROM '{outside}/*.parquet'").rows == [(16,)]
+    with pytest.raises(ThresherError, match="query failed"):
+        run_query(clustered, f"SELECT count(*) FROM '{outside}/*.parquet' UNION ALL "
+                             f"SELECT 0 FROM read_text(concat('{outside}/', 'secret.txt'))")  # fmt: skip
+
+
+def test_views_work_in_a_workspace_reached_through_a_symlink(clustered, tmp_path):
+    """The views' own files are allowed as resolved files, whatever path the workspace was opened by."""
+    from thresher.catalog.workspace import Workspace
+
+    alias = tmp_path / "alias"
+    alias.symlink_to(clustered.root)
+    expected = run_query(clustered, "SELECT count(*) FROM scores").rows
+    assert run_query(Workspace(alias), "SELECT count(*) FROM scores").rows == expected != [(0,)]
+
+
+def test_a_score_file_linked_out_of_the_workspace_is_refused(clustered, outside):
+    part = next(clustered.scores_dir("cluster-test").glob("part-*.parquet"))
+    part.unlink()
+    part.symlink_to(outside / "ids.parquet")
+    with pytest.raises(ThresherError, match="resolves outside the workspace"):
+        run_query(clustered, "SELECT count(*) FROM runs")

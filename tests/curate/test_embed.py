@@ -196,3 +196,31 @@ def test_random_weight_networks_follow_the_seed_and_never_mix(digits, tmp_path) 
     c = build_embedder(name, device=CPU, seed=8).model_fingerprint()
     assert torch.equal(torch.random.get_rng_state(), state)  # building a network leaves the caller's RNG
     assert c != meta["model_sha1"] == build_embedder(name, device=CPU, seed=7).model_fingerprint()
+
+
+def test_a_corrupted_part_is_refused_when_read_and_redone_by_the_next_run(
+    digits, sample_ids, tmp_path, caplog
+):
+    """Hardening item 20: an embeddings part whose bytes changed at the same size was read as valid vectors."""
+    out = tmp_path / "emb"
+    embed_dataset(digits, sample_ids, out, _config("pixels:16:8"))
+    store = EmbeddingStore(out)
+    before = store.load()[1]
+    part = out / "part-00001.npy"
+    data = bytearray(part.read_bytes())
+    data[-4:] = b"\x00\x00\xc0\x7f"  # the last vector's last value becomes NaN; the size stays
+    part.write_bytes(bytes(data))
+    with pytest.raises(
+        ThresherError, match=r"part 1 of the embeddings at .* is corrupt: rerun `thresher embed`"
+    ) as caught:
+        EmbeddingStore(out).load()
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ThresherError, match="part 1 .* is corrupt"):
+        store.part(1)  # a store object that read the part intact before checks it again
+    caplog.clear()
+
+    embedder, calls = _counting(build_embedder("pixels:16:8", device=CPU))
+    info = embed_dataset(digits, sample_ids, out, _config(embedder))
+    assert (info.written, info.complete, sum(calls)) == ([1], True, 64)
+    assert f"embeddings at {out}: redoing part 1 (corrupt)" in [r.getMessage() for r in caplog.records]
+    np.testing.assert_array_equal(EmbeddingStore(out).load()[1], before)

@@ -32,7 +32,7 @@ def test_published_version_shows_kept_beside_removed_per_cluster(chosen, tmp_pat
     assert len(linked) == 2 + 4  # score histogram, shares, the 4 largest clusters
     assert all((bundle / link).is_file() for link in linked) and "gallery/index.html" in result.files
     # The largest cluster of mnist-lt's fake clustering is class 0 (500 rows): its strip is first.
-    assert "cluster 0: 500 -> " in card and "majority 0 (100%)" in card
+    assert "cluster 0: 500 -&gt; " in card and "majority 0 (100%)" in card  # ">" as a character reference
     strip = Image.open(bundle / "gallery" / "cluster-0000.png")
     assert strip.height >= 2 * THUMB and strip.width >= PER_SIDE * THUMB
     page = (bundle / "gallery" / "index.html").read_text()

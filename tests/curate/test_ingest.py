@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from thresher.catalog.samples import load_images, ok_sample_ids
 from thresher.catalog.source_loaders import long_tail_rows
@@ -96,3 +99,101 @@ def test_ingest_in_two_processes_records_exactly_what_one_does(tmp_path, image_f
             tables.append(con.execute("SELECT * FROM samples ORDER BY source, row").fetchall())
     assert tables[0] == tables[1] and len(tables[0]) > 1703
     assert any(row[6] == "skipped" for row in tables[0])  # the folder's corrupt files, recorded in both
+
+
+def _class_folders(root, counts: dict[str, int]) -> set[str]:
+    """``counts[name]`` distinct 8×8 PNGs in ``root/name`` for each name; returns the paths written."""
+    rng = np.random.default_rng(0)
+    written = set()
+    for name, count in counts.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).mkdir(exist_ok=True)
+        for j in range(count):
+            path = root / name / f"{j}.png"
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(path)
+            written.add(str(path))
+    return written
+
+
+def _rows_with_label_names(ws, source_id: str) -> list[tuple[str, str]]:
+    """(file path, label name) of every row, from the re-opened source and the catalog's labels."""
+    import json
+
+    import datasets
+
+    from thresher.catalog.samples import open_source
+
+    dataset, _ = open_source(ws, source_id)
+    paths = [cell["path"] for cell in dataset.cast_column("image", datasets.Image(decode=False))["image"]]
+    with ws.connect(read_only=True) as con:
+        names = json.loads(
+            con.execute("SELECT label_names FROM sources WHERE id = ?", [source_id]).fetchone()[0]
+        )
+        labels = [
+            r[0]
+            for r in con.execute(
+                "SELECT label FROM samples WHERE source = ? ORDER BY row", [source_id]
+            ).fetchall()
+        ]
+    return [(path, names[label]) for path, label in zip(paths, labels, strict=True)]
+
+
+def test_image_named_like_a_split_is_a_row_of_its_class_folder(workspace, tmp_path):
+    """Hardening item 1: datasets read `dogs/toy_train.png` as a split and ingested that one file as the whole
+    source (1 row, no labels); every image is a row labelled by its folder, whatever its name."""
+    root = tmp_path / "pets"
+    files = _class_folders(root, {"cats": 5, "dogs": 5})
+    Image.new("RGB", (8, 8), "white").save(root / "dogs" / "toy_train.png")
+    files.add(str(root / "dogs" / "toy_train.png"))
+    result = ingest(workspace, IngestConfig(source=str(root), name="pets"))
+    assert (result.n_rows, result.n_ok, result.n_skipped) == (11, 11, 0)
+    rows = _rows_with_label_names(workspace, "pets")
+    assert {path for path, _ in rows} == files
+    assert all(label == Path(path).parent.name for path, label in rows)
+
+
+def test_dot_named_folders_and_files_are_counted_as_skipped(workspace, tmp_path):
+    """Hardening item 26: a class folder named `.hidden` lost its images while ingest said "0 skipped"; hidden
+    files stay out of the rows (like .git, .ipynb_checkpoints), but every one is reported with its reason."""
+    root = tmp_path / "pets"
+    files = _class_folders(root, {"cats": 5, "dogs": 5})
+    _class_folders(root, {".hidden": 4, "dogs/.ipynb_checkpoints": 2})
+    (root / "dogs" / ".DS_Store").write_bytes(b"\0" * 10)
+    (root / "notes.txt").write_text("where the photos came from")
+    result = ingest(workspace, IngestConfig(source=str(root), name="pets"))
+    assert (result.n_rows, result.n_ok) == (10, 10)
+    assert result.skipped == {"hidden": 7, "not-an-image-type": 1} and result.n_skipped == 8
+    assert {path for path, _ in _rows_with_label_names(workspace, "pets")} == files
+
+
+def test_loader_returning_fewer_rows_than_image_files_fails_with_one_line(workspace, tmp_path, monkeypatch):
+    import datasets
+
+    root = tmp_path / "pets"
+    _class_folders(root, {"cats": 3, "dogs": 3})
+    real_load = datasets.load_dataset
+
+    def losing_load(*args, **kwargs):
+        dataset = real_load(*args, **kwargs)
+        return dataset.select(range(len(dataset) - 1))
+
+    monkeypatch.setattr(datasets, "load_dataset", losing_load)
+    with pytest.raises(ThresherError, match=r"returned 5 rows for 6 image files") as caught:
+        ingest(workspace, IngestConfig(source=str(root), name="pets"))
+    assert "\n" not in str(caught.value)
+    assert not workspace.exists or not list((workspace.root / "sources").glob("*"))
+
+
+def test_split_folders_give_one_split_each(workspace, tmp_path):
+    """A folder whose subfolders are train/ and test/ is split by them; class folders sit inside."""
+    root = tmp_path / "pets"
+    train = _class_folders(root, {"train/cats": 3, "train/dogs": 2})
+    test = _class_folders(root, {"test/cats": 1, "test/dogs": 1})
+    assert ingest(workspace, IngestConfig(source=str(root), name="tr")).n_rows == 5
+    assert ingest(workspace, IngestConfig(source=str(root), name="te", split="test")).n_rows == 2
+    for source_id, files in (("tr", train), ("te", test)):
+        rows = _rows_with_label_names(workspace, source_id)
+        assert {path for path, _ in rows} == files
+        assert all(label == Path(path).parent.name for path, label in rows)
+    with pytest.raises(ThresherError, match="split 'validation' not in"):
+        ingest(workspace, IngestConfig(source=str(root), name="va", split="validation"))

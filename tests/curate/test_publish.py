@@ -92,6 +92,14 @@ def test_publishing_the_same_version_twice_is_refused(subset, tmp_path):
         publish(subset, PublishConfig(ref="bal@v1", to=str(tmp_path / "out")))
 
 
+def test_a_folder_taken_by_another_subset_names_that_subset(subset, tmp_path):
+    """Hardening item 9: publishing B where A@v1 lives said "B@v1 was published there before"."""
+    select(subset, SelectConfig(name="other", method="random", ratio=0.5))
+    publish(subset, PublishConfig(ref="bal@v1", to=str(tmp_path / "out")))
+    with pytest.raises(ThresherError, match=r"already exists and holds bal@v1: choose another --to"):
+        publish(subset, PublishConfig(ref="other@v1", to=str(tmp_path / "out")))
+
+
 def test_failed_local_publish_leaves_no_version(subset, tmp_path, monkeypatch):
     import thresher.curate.publish as publish_module
 

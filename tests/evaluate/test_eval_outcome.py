@@ -89,7 +89,9 @@ def test_an_images_evaluation_is_labelled_by_its_path_in_the_report(images_evalu
     assert record["run"] is None and record["images"] == "elsewhere/generated"
     assert record["method"] is None and record["ratio"] is None
     assert record["grid"] == str(outcome.path.with_name(f"{outcome.id}-grid.png"))
-    markdown = run_report(ws, tmp_path / "report").markdown.read_text()
+    files = run_report(ws)  # by default under the workspace's reports/ (hardening item 14)
+    assert files.html == ws.root / "reports" / "evaluations" / "report.html" and files.html.is_file()
+    markdown = files.markdown.read_text()
     row = next(line for line in markdown.splitlines() if "elsewhere/generated" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[:4] == ["images elsewhere/generated", "–", "–", "40"]

@@ -33,10 +33,15 @@ def test_a_job_runs_the_command_in_its_own_process_and_records_its_result(servic
 
 def test_an_invalid_config_never_enters_the_queue(service, tmp_path):
     response = service.post(
-        "/api/jobs", json={"command": "select", "config": {"name": "x", "method": "cluster", "ratio": 2}}, headers=HEADERS
+        "/api/jobs",
+        json={"command": "select", "config": {"name": "x", "method": "cluster", "ratio": 2}},
+        headers=HEADERS,
     )
     assert response.status_code == 422
-    assert response.json() == {"detail": "--ratio 2.0 is outside [0, 1): it is the fraction pruned", "field": "ratio"}
+    assert response.json() == {
+        "detail": "--ratio 2.0 is outside [0, 1): it is the fraction pruned",
+        "field": "ratio",
+    }
     assert service.get("/api/jobs").json() == []
     assert not (tmp_path / "ws" / "jobs").exists() or not any((tmp_path / "ws" / "jobs").iterdir())
 
@@ -45,8 +50,12 @@ def test_bad_requests_get_one_message_and_the_right_status(service):
     cases = [
         ({"command": "bogus", "config": {}}, 422, "unknown command 'bogus'"),
         ({"command": "query", "config": {"sql": "SELECT 1"}}, 422, "answered directly"),
-        ({"command": "ingest", "config": {"source": "builtin:digits", "token": "x"}}, 422, "unknown field 'token'"),
-        ({"config": {}}, 422, "missing \"command\""),
+        (
+            {"command": "ingest", "config": {"source": "builtin:digits", "token": "x"}},
+            422,
+            "unknown field 'token'",
+        ),
+        ({"config": {}}, 422, 'missing "command"'),
         ({"command": "ingest", "config": {}, "extra": 1}, 422, "unknown key 'extra'"),
     ]
     for body, status, words in cases:
@@ -122,4 +131,25 @@ def test_the_command_table_is_served_as_forms(service):
     commands = {c["name"]: c for c in service.get("/api/commands").json()}
     assert commands["select"]["job"] and not commands["query"]["job"]
     fields = {f["name"]: f for f in commands["select"]["fields"]}
-    assert fields["ratio"]["type"] == "number" and "token" not in {f["name"] for f in commands["publish"]["fields"]}
+    assert fields["ratio"]["type"] == "number" and "token" not in {
+        f["name"] for f in commands["publish"]["fields"]
+    }
+
+
+def test_a_retry_asks_a_named_training_run_to_resume(tmp_path):
+    """Most commands resume by themselves; `train` only with --resume, which a retry of a named run sets."""
+    from thresher.executors.local import LocalExecutor
+    from thresher.service.events import EventHub
+    from thresher.service.jobs import FAILED
+    from thresher.service.scheduler import Scheduler
+
+    store = JobStore(tmp_path / "jobs")
+    named = store.create("train", {"dataset": "d", "run": "r1", "resume": False}, executor="local")
+    unnamed = store.create("train", {"dataset": "d", "run": None, "resume": False}, executor="local")
+    for record in (named, unnamed):
+        record.state = FAILED
+        store.save(record)
+    scheduler = Scheduler(tmp_path, store, LocalExecutor(), 1, EventHub())  # not started: nothing runs
+    retried = scheduler.retry(named.id)
+    assert retried.config == {"dataset": "d", "run": "r1", "resume": True} and retried.retry_of == named.id
+    assert scheduler.retry(unnamed.id).config["resume"] is False  # a fresh id each time: nothing named

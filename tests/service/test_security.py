@@ -12,7 +12,9 @@ def test_a_state_change_without_the_csrf_header_is_refused(service):
     response = service.post("/api/jobs", json={"command": "ingest", "config": {"source": "builtin:digits"}})
     assert response.status_code == 403 and "X-Thresher-Request" in response.json()["detail"]
     form = service.post(
-        "/api/jobs", content=b"command=ingest", headers={**HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
+        "/api/jobs",
+        content=b"command=ingest",
+        headers={**HEADERS, "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert form.status_code == 415  # a form post (what a hostile page can send without a preflight)
     cross = service.post("/api/jobs", json={}, headers={**HEADERS, "Origin": "http://evil.example"})
@@ -71,6 +73,8 @@ def test_request_paths_stay_in_the_workspace(service, tmp_path):
         response = service.post("/api/jobs", json={"command": command, "config": config}, headers=HEADERS)
         assert response.status_code == 422 and response.json()["field"] == field, (command, response.text)
     inside = service.post(
-        "/api/jobs", json={"command": "publish", "config": {"ref": "a@v1", "to": "published/a"}}, headers=HEADERS
+        "/api/jobs",
+        json={"command": "publish", "config": {"ref": "a@v1", "to": "published/a"}},
+        headers=HEADERS,
     )
     assert inside.status_code == 201

@@ -9,6 +9,8 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from thresher.cards.markdown import md_code, md_text, sql_literal
+
 TEMPLATE = files("thresher.cards") / "templates" / "dataset_card.md"
 
 
@@ -32,7 +34,7 @@ def _rows(
         kept = after.get(key, 0)
         rows.append(
             {
-                "key": class_label(key, names),
+                "key": md_text(class_label(key, names)),
                 "before": count,
                 "after": kept,
                 "percent": round(100 * kept / max(count, 1), 1),
@@ -107,24 +109,31 @@ def render_dataset_card(
         thresher=thresher_meta,
     )
     cluster_after = list(stats.get("cluster_counts_after", {}).values())
+    # Every value from data is escaped for the place it takes in the Markdown (cards/markdown.py): the
+    # template writes them as they come.
+    params = {k: v for k, v in stats["params"].items() if v is not None}
+    score_config = {k: v for k, v in (stats.get("score_config") or {}).items() if v is not None}
     return DatasetCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
-        pretty_name=f"{stats['name']} v{stats['version']}",
-        source_uri=source["uri"],
-        source_config=source.get("config"),
-        split=source.get("split") or "train",
-        revision=stats["revision"],
+        pretty_name=md_text(f"{stats['name']} v{stats['version']}"),
+        source_uri=md_text(source["uri"]),
+        source_code=md_code(source["uri"], in_table=True),
+        source_config=md_code(source["config"], in_table=True) if source.get("config") else None,
+        split=md_code(source.get("split") or "train", in_table=True),
+        revision=md_code(stats["revision"]),
+        revision_cell=md_code(stats["revision"], in_table=True),
         n_kept=n_kept,
         n_source=n_source,
         kept_percent=round(100 * n_kept / max(n_source, 1), 1),
-        method=stats["method"],
-        params={k: v for k, v in stats["params"].items() if v is not None},
-        config_hash=stats.get("config_hash"),
+        method=md_code(stats["method"]),
+        method_cell=md_code(stats["method"], in_table=True),
+        params=" ".join(md_code(f"{k}={v}", in_table=True) for k, v in params.items()),
+        config_hash=md_code(stats.get("config_hash"), in_table=True),
         version=stats["version"],
-        parent=stats.get("parent"),
-        score_run=stats.get("score_run"),
-        score_config={k: v for k, v in (stats.get("score_config") or {}).items() if v is not None},
+        parent=md_code(stats["parent"], in_table=True) if stats.get("parent") else None,
+        score_run=md_code(stats.get("score_run"), in_table=True),
+        score_config=" ".join(md_code(f"{k}={v}", in_table=True) for k, v in score_config.items()),
         class_rows=_rows(
             stats.get("class_counts_before", {}), stats.get("class_counts_after", {}), label_names_of(source)
         ),
@@ -132,7 +141,7 @@ def render_dataset_card(
         cluster_min_after=min(cluster_after) if cluster_after else 0,
         cluster_max_after=max(cluster_after) if cluster_after else 0,
         materialized=materialized,
-        load_path=load_path,
-        query_path=query_path,
+        load_call=md_code(f"datasets.load_dataset({load_path!r})"),
+        query_literal=sql_literal(f"{query_path}/ids.parquet"),
         gallery=gallery,
     )

@@ -16,8 +16,12 @@ class QueryConfig:
     sql: str = setting(help="One read-only SELECT (or EXPLAIN of one).")
     fmt: str = setting("table", "Output format.", flag="--format", choices=QUERY_FORMATS)
     max_rows: int = setting(200, "Rows shown in table format.")
+    timeout: float = setting(60.0, "Seconds before the query is stopped (0: no limit).")
+    memory_limit: str = setting("2GB", "Memory the query may use (DuckDB's memory_limit, e.g. 500MB, 4GB).")
 
     def __post_init__(self) -> None:
+        if self.timeout < 0:
+            raise ThresherError(f"--timeout must be at least 0, got {self.timeout}")
         if self.fmt not in QUERY_FORMATS:
             raise ThresherError(f"unknown --format {self.fmt!r}; choose one of: {', '.join(QUERY_FORMATS)}")
         if self.max_rows < 1:

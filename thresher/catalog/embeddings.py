@@ -8,28 +8,37 @@ Layout of one store (docs/architecture.md, "Workspace")::
     out_dir/_SUCCESS.{i:05d}          written last: the part is complete
     out_dir/embedder/                 fitted state of data-fitted embedders (pixels PCA), reused on resume
 
-Parts are written and checked by :mod:`thresher.catalog.part_files` (atomic, size-checked markers). The writer (:func:`thresher.curate.embed.embed_dataset`) lives in curate; every reader
-(clustering, dedup, surrogate scores) uses :class:`EmbeddingStore`.
+Parts are written and checked by :mod:`thresher.catalog.part_files` (atomic; markers record sizes and
+checksums). The writer (:func:`thresher.curate.embed.embed_dataset`) lives in curate and redoes a part that
+is missing, cut short or corrupt; every reader (clustering, dedup, surrogate scores) uses
+:class:`EmbeddingStore`, which checks each part's checksums once and refuses a damaged part with one line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from thresher.catalog.names import utcnow
-from thresher.catalog.part_files import part_done, read_part, write_part
+from thresher.catalog.part_files import MISSING, marker_path, part_files, part_problem, read_part, write_part
 from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
+log = logging.getLogger(__name__)
+
 
 def write_embedding_part(out_dir: Path, index: int, ids: np.ndarray, vectors: np.ndarray) -> None:
-    """Write one part of vectors and their sample ids (atomically, marker last)."""
+    """Write one part of vectors and their sample ids (atomically, marker last). A part written over a
+    marker is one a rerun found damaged: one line says so."""
+    if marker_path(out_dir, index).exists():
+        problem = part_problem(out_dir, index)
+        log.warning("embeddings at %s: redoing part %s (%s)", out_dir, index, problem or "rewritten")
     write_part(out_dir, index, ids, vectors)
 
 
@@ -52,6 +61,7 @@ class EmbeddingStore:
         self.normalized: bool = bool(self.meta["normalized"])
         self.n: int = int(self.meta["n"])
         self.num_parts: int = int(self.meta["parts"])
+        self._verified: dict[int, tuple] = {}  # part -> the file states whose checksums matched
 
     def __repr__(self) -> str:
         return f"EmbeddingStore({str(self.path)!r}, embedder={self.embedder!r}, n={self.n}, dim={self.dim})"
@@ -59,21 +69,52 @@ class EmbeddingStore:
     def __len__(self) -> int:
         return self.n
 
+    def problem(self, index: int) -> str | None:
+        """Why part ``index`` cannot be read (``part_files.part_problem``), or None. Presence and sizes are
+        checked on every call; the checksums once per state of the files (readers ask for every part
+        several times: ``ids``, then ``iter_chunks``)."""
+        problem = part_problem(self.path, index, check_contents=False)
+        if problem is not None:
+            return problem
+        try:
+            stamp = tuple(
+                (st.st_size, st.st_mtime_ns, st.st_ino)
+                for st in (f.stat() for f in (*part_files(self.path, index), marker_path(self.path, index)))
+            )
+        except FileNotFoundError:  # removed since the line above
+            return MISSING
+        if self._verified.get(index) != stamp:
+            problem = part_problem(self.path, index)
+            if problem is not None:
+                return problem
+            self._verified[index] = stamp
+        return None
+
     def done_parts(self) -> list[int]:
-        return [i for i in range(self.num_parts) if part_done(self.path, i)]
+        return [i for i in range(self.num_parts) if self.problem(i) is None]
 
     @property
     def complete(self) -> bool:
         return len(self.done_parts()) == self.num_parts
 
     def part(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """One part: (sample ids int64, vectors memory-mapped in the stored dtype)."""
+        """One part: (sample ids int64, vectors memory-mapped in the stored dtype). A part that is not intact
+        is refused with one line, never read."""
+        problem = self.problem(index)
+        if problem is not None:
+            raise ThresherError(
+                f"part {index} of the embeddings at {self.path} is {problem}: "
+                "rerun `thresher embed` to redo it"
+            )
         ids, vectors, _ = read_part(self.path, index)
         return ids, vectors
 
     def _parts(self, allow_partial: bool) -> list[int]:
         done = self.done_parts()
         if len(done) != self.num_parts and not allow_partial:
+            damaged = [i for i in range(self.num_parts) if self.problem(i) not in (None, MISSING)]
+            if damaged:
+                self.part(damaged[0])  # raises, naming the part and what is wrong with it
             raise ThresherError(
                 f"embeddings at {self.path} are incomplete ({len(done)}/{self.num_parts} parts); "
                 "rerun embed to finish them"

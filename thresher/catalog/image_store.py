@@ -11,7 +11,7 @@ Layout of one store, ``cache/stores/<source>/<encoder>-<size>-<digest>/``::
                                pixels (rows, H, W, C) uint8, C = 1 when every row of the part is grey
                                else 3; or latents (rows, c, h, w) float32
     part-{p:05d}.ids.parquet   sample_id, grey (the row decoded to one channel)
-    _SUCCESS.{p:05d}           the files' sizes, written last (thresher.catalog.part_files)
+    _SUCCESS.{p:05d}           the files' sizes and checksums, written last (thresher.catalog.part_files)
 
 Parts are fixed ranges of the source's rows, so a subset needs only the parts its rows fall in, every subset
 of a source shares them, and the parts are the unit of resumption and of multi-process work. The folder's
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thresher.catalog.part_files import ArrayFile, marker_path, part_done, part_files, read_part
+from thresher.catalog.part_files import ArrayFile, marker_path, part_done, part_files, part_problem, read_part
 from thresher.catalog.samples import check_one_size
 from thresher.catalog.workspace import Workspace, embedder_folder
 from thresher.errors import ThresherError
@@ -95,15 +95,18 @@ def parts_of(sample_ids: np.ndarray, part_rows: int) -> np.ndarray:
     return np.unique(np.asarray(sample_ids, dtype=np.int64) // part_rows)
 
 
-def part_matches(folder: Path, part: int, expected_ids: np.ndarray) -> bool:
-    """Whether part ``part`` is complete and holds exactly ``expected_ids`` (the range's ok rows now)."""
-    if not part_done(folder, part):
-        return False
+def part_problem_for(folder: Path, part: int, expected_ids: np.ndarray) -> str | None:
+    """Why part ``part`` must be (re)built, or None when it is complete, intact (sizes and checksums: every
+    open reads the parts it needs whole once to check them) and holds exactly ``expected_ids`` (the
+    range's ok rows now)."""
+    problem = part_problem(folder, part)
+    if problem is not None:
+        return problem
     try:
         ids, _, _ = read_part(folder, part)
     except (OSError, ValueError):
-        return False
-    return np.array_equal(ids, expected_ids)
+        return "unreadable"
+    return None if np.array_equal(ids, expected_ids) else "out of date"
 
 
 class StoreView:
@@ -225,7 +228,7 @@ def list_stores(ws: Workspace) -> list[dict]:
             continue
         folder = meta_file.parent
         parts = sorted(int(m.name.split(".")[1]) for m in folder.glob("_SUCCESS.*"))
-        done = [p for p in parts if part_done(folder, p)]
+        done = [p for p in parts if part_done(folder, p, check_contents=False)]  # a listing reads no parts
         rows = sum(json.loads(marker_path(folder, p).read_text() or '{"rows": 0}')["rows"] for p in done)
         out.append(
             {

@@ -3,21 +3,21 @@
 DataLoader workers decode batches of rows (``decode_row``, the decode ``load_images`` uses); an optional
 encoder (an autoencoder: :class:`thresher.train.latents.VaeEncoder`) maps each batch to latents; a part is
 written when its last batch arrives. Nothing holds more than one part. Only the parts the requested rows
-fall in are built, and only those that are missing, incomplete, truncated or out of date with the catalog's
-ok rows: a rerun or another subset of the source reuses the rest. Under ``accelerate launch`` the parts to
-build are dealt to the ranks in turn, and every rank waits for all of them before reading.
+fall in are built, and only those that are missing, incomplete, truncated, corrupt (checksums) or out of
+date with the catalog's ok rows: a rerun or another subset of the source reuses the rest. Under
+``accelerate launch`` the parts to build are dealt to the ranks in turn, and every rank waits for all of
+them before reading.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from typing import Protocol
 
 import datasets
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from thresher.catalog.image_store import (
     PART_ROWS,
@@ -25,7 +25,7 @@ from thresher.catalog.image_store import (
     StoreKey,
     StoreView,
     check_meta,
-    part_matches,
+    part_problem_for,
     parts_of,
     store_dir,
 )
@@ -36,6 +36,9 @@ from thresher.device import process_state
 from thresher.errors import ThresherError
 from thresher.executors.config import task_parts
 from thresher.images import RGB, WHITE, background_name
+from thresher.progress import task
+
+log = logging.getLogger(__name__)
 
 
 class Encoder(Protocol):
@@ -89,7 +92,8 @@ def build_parts(
     under ``accelerate launch``, and with ``task`` (index, count) only the parts p with p mod count =
     index (one Slurm array task's share; the other parts may still be missing when it returns).
     Returns the store's folder and key."""
-    folder, key, expected, todo = _plan(ws, source, sample_ids, size, background, encoder, part_rows)
+    folder, key, expected, problems = _plan(ws, source, sample_ids, size, background, encoder, part_rows)
+    todo = [p for p, problem in problems.items() if problem is not None]
     state = process_state(device)
     state.wait_for_everyone()  # every rank has decided what is missing before any rank writes
     if todo:
@@ -100,10 +104,12 @@ def build_parts(
                 write_meta(folder, key.meta())
             damaged = [p for p in todo if marker_path(folder, p).exists()]
             if damaged:
-                print(
-                    f"image store {folder}: rebuilding part(s) {', '.join(map(str, damaged))} "
-                    "(truncated, changed or out of date)",
-                    file=sys.stderr,
+                reasons = sorted({str(problems[p]) for p in damaged})
+                log.warning(
+                    "image store %s: rebuilding part(s) %s (%s)",
+                    folder,
+                    ", ".join(map(str, damaged)),
+                    "; ".join(reasons),
                 )
         state.wait_for_everyone()
         mine = task_parts(todo, task, state.process_index, state.num_processes)
@@ -125,8 +131,8 @@ def missing_parts(
     part_rows: int = PART_ROWS,
 ) -> tuple[list[int], list[int]]:
     """(every part rows ``sample_ids`` need, those of them missing or damaged), building nothing."""
-    _, _, expected, todo = _plan(ws, source, sample_ids, size, background, encoder, part_rows)
-    return sorted(expected), todo
+    _, _, expected, problems = _plan(ws, source, sample_ids, size, background, encoder, part_rows)
+    return sorted(expected), [p for p, problem in problems.items() if problem is not None]
 
 
 def _plan(
@@ -137,8 +143,8 @@ def _plan(
     background: RGB,
     encoder: Encoder | None,
     part_rows: int,
-) -> tuple[Path, StoreKey, dict[int, np.ndarray], list[int]]:
-    """The store's folder and key, each needed part's expected ids, and the parts to build."""
+) -> tuple[Path, StoreKey, dict[int, np.ndarray], dict[int, object]]:
+    """The store's folder and key, each needed part's expected ids, and each part's problem (None: intact)."""
     sample_ids = np.asarray(sample_ids, dtype=np.int64)
     with ws.connect(read_only=True) as con:
         row = fetch_source(con, source)
@@ -162,8 +168,8 @@ def _plan(
     folder = store_dir(ws, key)
     check_meta(folder, key)
     expected = {int(p): _range(ok, int(p), part_rows) for p in parts_of(sample_ids, part_rows)}
-    todo = [p for p, ids in expected.items() if not part_matches(folder, p, ids)]
-    return folder, key, expected, todo
+    problems = {p: part_problem_for(folder, p, ids) for p, ids in expected.items()}
+    return folder, key, expected, problems
 
 
 def _range(ok: np.ndarray, part: int, part_rows: int) -> np.ndarray:
@@ -250,7 +256,7 @@ def _build(
     )
     what = "pixel store" if encoder is None else f"latent store ({encoder.name})"
     current, chunks, greys = -1, [], []
-    with tqdm(total=sum(len(ids) for ids in parts.values()), desc=what, unit="img", disable=not show) as bar:
+    with task(what, sum(len(ids) for ids in parts.values()), unit="img", enabled=show) as bar:
         for part, pixels, grey, error in loader:
             if error is not None:
                 raise ThresherError(error)
@@ -262,7 +268,7 @@ def _build(
                 pixels if encoder is None else encoder.encode(_as_channels(pixels, encoder.in_channels))
             )
             greys.append(grey)
-            bar.update(len(grey))
+            bar.advance(len(grey))
     _flush(folder, key.source, current, parts[current], chunks, greys, encoder is None)
 
 

@@ -3,8 +3,10 @@
 A store is a folder of ``part-NNNNN.npy`` arrays, each with a ``part-NNNNN.ids.parquet`` of the sample ids
 its rows belong to, and a ``_SUCCESS.NNNNN`` marker written last (docs/architecture.md, "Workspace"). Both
 files are written aside and renamed into place before the marker, so a crash never leaves a half part
-marked done. The marker records the two files' sizes: a part truncated or replaced by hand afterwards no
-longer matches and counts as missing, so it is redone instead of being read as silently wrong rows.
+marked done. The marker records the two files' sizes and checksums (xxh3-128): a part truncated, replaced
+or with bytes changed at the same size (a bad disk, a bad copy) no longer matches and is redone instead of
+being read as silently wrong rows. Markers written before checksums were recorded are still read, checked
+by size only (docs/architecture.md, "Workspace").
 """
 
 from __future__ import annotations
@@ -19,8 +21,16 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import xxhash
 
 from thresher.errors import ThresherError
+
+# Why a part cannot be read as complete (``part_problem``).
+MISSING = "missing"
+RESIZED = "truncated or replaced"
+CORRUPT = "corrupt"
+FOREIGN_MARKER = "marker unreadable"
+_CHUNK = 4 << 20  # bytes hashed per read: large enough that the hash, not the calls, sets the pace
 
 
 def _own_suffix() -> str:
@@ -56,26 +66,52 @@ def part_files(out_dir: Path, index: int) -> tuple[Path, Path]:
     return out_dir / f"{stem}.npy", out_dir / f"{stem}.ids.parquet"
 
 
-def part_done(out_dir: Path, index: int) -> bool:
-    """Whether part ``index`` is complete: marker and files present, and the files the sizes it recorded
-    (markers written before sizes were recorded are empty and only vouch for presence)."""
+def part_problem(out_dir: Path, index: int, check_contents: bool = True) -> str | None:
+    """Why part ``index`` cannot be read as complete, or None when it can: a file or the marker is
+    ``MISSING``; a file is not the size its marker recorded (``RESIZED``); a file's bytes do not hash to the
+    checksum its marker recorded (``CORRUPT``; only with ``check_contents``, which reads both files
+    whole); the marker is not ours (``FOREIGN_MARKER``). Empty markers (the oldest format) vouch for
+    presence only, markers without checksums for sizes only."""
     marker = marker_path(out_dir, index)
     array, ids = part_files(out_dir, index)
     if not (marker.is_file() and array.is_file() and ids.is_file()):
-        return False
+        return MISSING
     text = marker.read_text().strip()
     if not text:
-        return True
+        return None
     try:
         recorded = json.loads(text)
-        return recorded["array_bytes"] == array.stat().st_size and recorded["ids_bytes"] == ids.stat().st_size
-    except (ValueError, KeyError, TypeError):
-        return False  # a marker that is not ours: the part is redone
+        if recorded["array_bytes"] != array.stat().st_size or recorded["ids_bytes"] != ids.stat().st_size:
+            return RESIZED
+        sums = recorded.get("array_xxh3_128"), recorded.get("ids_xxh3_128")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return FOREIGN_MARKER  # a marker that is not ours: the part is redone
+    if not check_contents or sums == (None, None):
+        return None
+    if sums[0] != file_checksum(array) or sums[1] != file_checksum(ids):
+        return CORRUPT
+    return None
+
+
+def part_done(out_dir: Path, index: int, check_contents: bool = True) -> bool:
+    """Whether part ``index`` is complete and intact (``part_problem`` finds nothing)."""
+    return part_problem(out_dir, index, check_contents) is None
+
+
+def file_checksum(path: Path) -> str:
+    """xxh3-128 of a file's bytes, read in chunks (hex)."""
+    digest = xxhash.xxh3_128()
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
 
 
 def write_part(out_dir: Path, index: int, ids: np.ndarray, array: np.ndarray, **columns: np.ndarray) -> None:
     """Write part ``index`` (rows ``array``, their ``ids`` and any extra per-row ``columns``) atomically,
-    then its marker with the files' sizes."""
+    then its marker with the files' sizes and checksums."""
     marker = marker_path(out_dir, index)
     marker.unlink(missing_ok=True)
     array_file, ids_file = part_files(out_dir, index)
@@ -89,11 +125,17 @@ def write_part(out_dir: Path, index: int, ids: np.ndarray, array: np.ndarray, **
     table = {"sample_id": pa.array(np.asarray(ids, dtype=np.int64), type=pa.int64())}
     table.update({name: pa.array(values) for name, values in columns.items()})
     pq.write_table(pa.table(table), tmp_ids)
-    sizes = {"rows": len(ids), "array_bytes": tmp_array.stat().st_size, "ids_bytes": tmp_ids.stat().st_size}
+    recorded = {
+        "rows": len(ids),
+        "array_bytes": tmp_array.stat().st_size,
+        "ids_bytes": tmp_ids.stat().st_size,
+        "array_xxh3_128": file_checksum(tmp_array),  # read back just written: from the page cache
+        "ids_xxh3_128": file_checksum(tmp_ids),
+    }
     os.replace(tmp_array, array_file)
     os.replace(tmp_ids, ids_file)
     tmp_marker = marker.with_name(f".{marker.name}{own}")
-    tmp_marker.write_text(json.dumps(sizes) + "\n")
+    tmp_marker.write_text(json.dumps(recorded) + "\n")
     os.replace(tmp_marker, marker)
 
 

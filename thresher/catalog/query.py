@@ -1,4 +1,4 @@
-"""`thresher query SQL`: read-only DuckDB SQL over the workspace.
+"""`thresher query SQL`: read-only DuckDB SQL over the workspace (docs/architecture.md, 'Query').
 
 Views: ``sources``, ``samples``, ``runs``, ``subsets``, ``evaluations`` (catalog tables), ``embeddings_meta``
 (the embeddings table), ``scores`` (every committed score Parquet, with a ``run_id`` column),
@@ -7,9 +7,14 @@ label and purity per clustering run and cluster) and ``score_runs`` (each finish
 
 Read-only by construction, in three layers: the catalog is opened read-only; every statement must be one
 DuckDB itself parses as SELECT (or an EXPLAIN whose explained statement is a SELECT: ``EXPLAIN ANALYZE``
-executes what it explains); and the connection then gets external access switched off except for the
-workspace and the paths the query names, with its configuration locked, so not even a statement that
-slipped past the parser could reach another file or turn the setting back.
+executes what it explains; or a PIVOT, which DuckDB runs as several SELECTs); and the connection then gets
+external access switched off except for a list of files (``catalog/query_access.py``), with its
+configuration locked, so not even a statement that slipped past the parser could reach another file or
+turn the setting back.
+
+A query never blocks a writer: it runs on a snapshot of the catalog (``catalog/snapshot.py``, the copy taken
+while the catalog is held read-only for as long as a file copy takes), on a connection of its own. It is
+stopped after ``--timeout`` seconds and may use ``--memory-limit`` of memory (set before the lock-down).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import csv
 import io
 import json
 import re
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,15 +32,21 @@ from typing import Any
 import duckdb
 
 from thresher.catalog.config import QueryConfig
+from thresher.catalog.query_access import lock_down, named_files
+from thresher.catalog.query_views import create_subset_views, create_views
+from thresher.catalog.snapshot import CatalogSnapshots, SnapshotWorkspace
 from thresher.catalog.workspace import Workspace
-from thresher.errors import ThresherError
+from thresher.errors import ConfigError, ThresherError
 
 # An allow-list of what DuckDB itself parses a statement as. PRAGMA is not on it: DuckDB classes
 # IMPORT DATABASE as one, and that runs the folder's SQL (which can write). EXPLAIN is allowed only around
 # a SELECT, since EXPLAIN ANALYZE runs the statement it explains (a COPY … TO wrote files that way).
 _READ_STATEMENTS = {"SELECT"}
 _EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s*(\([^)]*\))?\s*(ANALY[SZ]E\b)?", re.IGNORECASE)
-_STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+# DuckDB parses PIVOT/UNPIVOT as MULTI (a SELECT of the pivot values, then the pivot itself).
+_PIVOT = re.compile(r"^\s*(UN)?PIVOT\b", re.IGNORECASE)
+SERVICE_MAX_ROWS = 10_000  # rows a query over HTTP returns at most (the response says when it cut)
+SERVICE_TIMEOUT = 30.0
 
 
 @dataclass
@@ -43,6 +56,7 @@ class QueryResult:
     # How the command line shows it (``thresher query --format``); the data above is the result.
     fmt: str = "table"
     max_rows: int | None = 200
+    truncated: bool = False  # more rows existed than were fetched (the service's row limit)
 
     def lines(self) -> list[str]:
         return [self.render(self.fmt, self.max_rows)]
@@ -62,31 +76,88 @@ class QueryResult:
 
 
 def query(ws: Workspace, config: QueryConfig) -> QueryResult:
-    """`thresher query`: :func:`run_query` of the config's SQL, shown in its format."""
-    result = run_query(ws, config.sql)
+    """`thresher query`: the config's SQL on a snapshot of the catalog, shown in its format."""
+    with tempfile.TemporaryDirectory(prefix=".query-", dir=ws.root if ws.exists else None) as folder:
+        snapshots = CatalogSnapshots(ws, Path(folder))
+        try:
+            result = run_query(
+                SnapshotWorkspace(ws.root, snapshots),
+                config.sql,
+                timeout=config.timeout,
+                memory_limit=config.memory_limit,
+            )
+        finally:
+            snapshots.close()
     result.fmt, result.max_rows = config.fmt, config.max_rows
     return result
 
 
-def run_query(ws: Workspace, sql: str) -> QueryResult:
+def run_service_query(ws: Workspace, body: Any) -> QueryResult:
+    """The service's SQL console: ``{"sql": …, "max_rows": n}``; the catalog's views only (no file is named
+    over HTTP), at most :data:`SERVICE_MAX_ROWS` rows and :data:`SERVICE_TIMEOUT` seconds."""
+    if not isinstance(body, dict) or not isinstance(body.get("sql"), str):
+        raise ConfigError('expected {"sql": "SELECT …"}', field="sql")
+    unknown = sorted(set(body) - {"sql", "max_rows"})
+    if unknown:
+        raise ConfigError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    max_rows = body.get("max_rows", 1000)
+    if not isinstance(max_rows, int) or isinstance(max_rows, bool) or not 1 <= max_rows <= SERVICE_MAX_ROWS:
+        raise ConfigError(f"max_rows must be an integer in 1..{SERVICE_MAX_ROWS}", field="max_rows")
+    return run_query(ws, body["sql"], timeout=SERVICE_TIMEOUT, named_paths=False, max_rows=max_rows)
+
+
+def run_query(
+    ws: Workspace,
+    sql: str,
+    *,
+    timeout: float = 0.0,
+    memory_limit: str | None = None,
+    named_paths: bool = True,
+    max_rows: int | None = None,
+) -> QueryResult:
     """Run read-only SQL; besides the catalog tables it sees the views ``scores``, ``subset_members``,
-    ``clusters``, ``score_runs`` and ``embeddings_meta``."""
+    ``clusters``, ``score_runs`` and ``embeddings_meta``. ``named_paths=False`` refuses every file the
+    query names (over HTTP only the views are readable); ``timeout`` 0 means none."""
     check_read_only(sql)
-    with ws.connect(read_only=True) as con:
-        _create_views(con, ws)
-        _create_subset_views(con, ws)
-        _lock_down(con, ws, sql)
+    named = named_files(sql, ws)
+    if named and not named_paths:
+        raise ThresherError("the service's SQL console reads the catalog's views only, never a file")
+    with ws.connect_isolated() as con:
+        files = create_views(con, ws) | create_subset_views(con, ws)
+        if memory_limit:
+            try:
+                con.execute("SET memory_limit = ?", [memory_limit])
+            except duckdb.Error as exc:
+                raise ThresherError(f"--memory-limit {memory_limit!r}: {str(exc).splitlines()[0]}") from None
+        lock_down(con, files | named)
+        timer = threading.Timer(timeout, con.interrupt) if timeout > 0 else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         try:
             cur = con.execute(sql)
+            if cur.description is None:
+                return QueryResult([], [])
+            rows = cur.fetchall() if max_rows is None else cur.fetchmany(max_rows + 1)
+        except duckdb.InterruptException:
+            raise ThresherError(f"query stopped after {timeout:g} s (--timeout)") from None
+        except duckdb.OutOfMemoryException:
+            raise ThresherError(
+                f"query ran out of its memory limit ({memory_limit}; --memory-limit)"
+            ) from None
         except duckdb.Error as exc:
             raise ThresherError(f"query failed: {str(exc).splitlines()[0]}") from None
-        if cur.description is None:
-            return QueryResult([], [])
-        return QueryResult([d[0] for d in cur.description], cur.fetchall())
+        finally:
+            if timer is not None:
+                timer.cancel()
+        truncated = max_rows is not None and len(rows) > max_rows
+        return QueryResult(
+            [d[0] for d in cur.description], rows[:max_rows] if truncated else rows, truncated=truncated
+        )
 
 
 def check_read_only(sql: str) -> None:
-    """Refuse (one line) any statement that is not a SELECT or an EXPLAIN of a SELECT."""
+    """Refuse (one line) any statement that is not a SELECT, an EXPLAIN of a SELECT, or a PIVOT."""
     for statement in _parse(sql):
         kind = _kind(statement)
         if kind == "EXPLAIN":
@@ -96,39 +167,10 @@ def check_read_only(sql: str) -> None:
                 raise ThresherError(
                     f"thresher query is read-only: EXPLAIN of {'/'.join(kinds) or 'nothing'} is not allowed"
                 )
+        elif kind == "MULTI" and _PIVOT.match(statement.query):
+            continue
         elif kind not in _READ_STATEMENTS:
             raise ThresherError(f"thresher query is read-only: {kind} statements are not allowed")
-
-
-def _lock_down(con: duckdb.DuckDBPyConnection, ws: Workspace, sql: str) -> None:
-    """No file access beyond the workspace and the paths the query names; no extension loading; and the
-    configuration locked so a statement cannot undo it."""
-    allowed = {_as_dir(ws.root.absolute()), _as_dir(ws.root.resolve())} | named_paths(sql)
-    con.execute("SET autoinstall_known_extensions = false")
-    con.execute("SET autoload_known_extensions = false")
-    con.execute("SET allowed_directories = ?", [sorted(allowed)])
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
-
-
-def named_paths(sql: str) -> set[str]:
-    """The existing folders (as allowed-directory entries) of the paths the query's string literals name,
-    globs cut at their first wildcard: what the user asked to read explicitly."""
-    out: set[str] = set()
-    for match in _STRING_LITERAL.finditer(sql):
-        text = match.group(1).replace("''", "'")
-        if "/" not in text and not text.endswith((".parquet", ".csv", ".json")):
-            continue
-        head = re.split(r"[*?\[{]", text, maxsplit=1)[0]
-        path = Path(head).expanduser()
-        folder = path if path.is_dir() else path.parent
-        if folder.is_dir() and str(folder) not in ("", "/"):
-            out |= {_as_dir(folder), _as_dir(folder.resolve())}
-    return out
-
-
-def _as_dir(path: Path) -> str:
-    return str(path).rstrip("/") + "/"
 
 
 def _parse(sql: str) -> list[Any]:
@@ -145,80 +187,6 @@ def _kind(statement: Any) -> str:
         return statement.type.name
     except ValueError:  # a statement type this duckdb's Python enum does not know (UPDATE EXTENSIONS)
         return "UNKNOWN"
-
-
-def _create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
-    # Temporary views live in memory, so they work on a read-only catalog and vanish with the connection.
-    con.execute("CREATE TEMP VIEW embeddings_meta AS SELECT * FROM main.embeddings")
-    # Only committed score runs: a killed run's leftovers (``scores/.<run>.partial/``) are never read.
-    files = [
-        path
-        for (run_id,) in con.execute("SELECT id FROM runs WHERE status = 'done' ORDER BY id").fetchall()
-        for path in sorted(ws.scores_dir(run_id).glob("part-*.parquet"))
-    ]
-    if files:
-        listed = ", ".join(_literal(str(f)) for f in files)
-        con.execute(
-            "CREATE TEMP VIEW scores AS SELECT * EXCLUDE (filename), "
-            "regexp_extract(filename, '.*/scores/([^/]+)/part-[^/]*$', 1) AS run_id "
-            f"FROM read_parquet([{listed}], filename = true, union_by_name = true)"
-        )
-    else:
-        con.execute(
-            "CREATE TEMP VIEW scores AS SELECT NULL::BIGINT AS sample_id, NULL::TEXT AS method, "
-            "NULL::DOUBLE AS score, NULL::INTEGER AS cluster, NULL::DOUBLE AS distance, NULL::BIGINT AS rank, "
-            "NULL::TEXT AS run_id WHERE false"
-        )
-
-
-def _create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> None:
-    """``subset_members`` (name, version, sample_id, label, cluster), ``clusters`` (per clustering run and
-    cluster: size, mean distance, majority label, purity) and ``score_runs`` (each finished run's kind,
-    method and parameters): the questions users ask first, as views."""
-    versions = con.execute("SELECT name, version FROM subsets ORDER BY name, version").fetchall()
-    files = [ws.subset_dir(n, v) / "ids.parquet" for n, v in versions]
-    files = [f for f in files if f.is_file()]
-    if files:
-        listed = ", ".join(_literal(str(f)) for f in files)
-        con.execute(
-            "CREATE TEMP VIEW subset_members AS SELECT "
-            "regexp_extract(filename, '.*/subsets/([^/]+)/v[0-9]+/ids\\.parquet$', 1) AS name, "
-            "CAST(regexp_extract(filename, '.*/v([0-9]+)/ids\\.parquet$', 1) AS INTEGER) AS version, "
-            f"sample_id, label, cluster FROM read_parquet([{listed}], filename = true, union_by_name = true)"
-        )
-    else:
-        con.execute(
-            "CREATE TEMP VIEW subset_members AS SELECT NULL::TEXT AS name, NULL::INTEGER AS version, "
-            "NULL::BIGINT AS sample_id, NULL::INTEGER AS label, NULL::INTEGER AS cluster WHERE false"
-        )
-    con.execute(
-        """CREATE TEMP VIEW clusters AS
-        WITH assigned AS (
-            SELECT s.run_id AS clustering, r.source, s.cluster, s.sample_id, s.distance, m.label
-            FROM scores s JOIN main.runs r ON r.id = s.run_id AND r.kind = 'cluster'
-            LEFT JOIN main.samples m ON m.source = r.source AND m.sample_id = s.sample_id),
-        per_label AS (
-            SELECT clustering, cluster, label, count(*) AS n FROM assigned
-            WHERE label IS NOT NULL GROUP BY ALL),
-        majority AS (
-            SELECT clustering, cluster, arg_max(label, n) AS majority_label, max(n) AS majority_n
-            FROM per_label GROUP BY ALL)
-        SELECT a.clustering, a.cluster, count(*) AS size, avg(a.distance) AS mean_distance,
-               any_value(m.majority_label) AS majority_label,
-               any_value(m.majority_n) / count(*) AS purity
-        FROM assigned a LEFT JOIN majority m USING (clustering, cluster)
-        GROUP BY a.clustering, a.cluster"""
-    )
-    con.execute(
-        "CREATE TEMP VIEW score_runs AS SELECT id AS run_id, kind, source, "
-        "json_extract_string(config, '$.method') AS method, config AS params, finished "
-        "FROM main.runs WHERE status = 'done' AND kind <> 'train'"
-    )
-
-
-def _literal(text: str) -> str:
-    """A SQL string literal (a view's definition cannot take parameters; quotes are doubled)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _table(columns: list[str], rows: list[tuple[Any, ...]], max_rows: int | None) -> str:

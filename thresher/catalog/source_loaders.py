@@ -12,11 +12,13 @@ import glob
 import hashlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
 import numpy as np
+from datasets.data_files import SPLIT_KEYWORDS
+from datasets.packaged_modules.imagefolder.imagefolder import ImageFolder
 from PIL import Image
 
 from thresher.errors import ThresherError
@@ -51,6 +53,9 @@ class LoadedSource:
     label_names: list[str] | None
     license: str | None
     split: str
+    # Files the source holds that are not rows, by reason (hidden, not an image type): reported, never silent.
+    left_out: dict[str, int] = field(default_factory=dict)
+    folder: str | None = None  # an image folder source's root (its rows' files are named relative to it)
 
 
 def default_source_id(request: SourceRequest) -> str:
@@ -193,8 +198,74 @@ def _load_local(request: SourceRequest) -> LoadedSource:
     files = sorted(str(p) for p in Path(path).rglob("*") if p.is_file())
     if not files:
         raise ThresherError(f"source folder {request.uri!r} is empty")
-    dataset = datasets.load_dataset("imagefolder", data_dir=path, split=split)
-    return _describe(dataset, request, "imagefolder", _files_fingerprint(files), split)
+    listing = list_image_folder(Path(path), files, request)
+    # The listing goes to the loader as one explicit split: given only the folder, datasets reads split
+    # names out of file and folder names (`dogs/toy_train.png` made a 796-image folder one row) and
+    # silently drops dot-named folders.
+    dataset = datasets.load_dataset(
+        "imagefolder", data_files={"train": listing.images + listing.metadata}, split="train"
+    )
+    if len(dataset) != len(listing.images):
+        raise ThresherError(
+            f"image folder {request.uri!r}: the loader returned {len(dataset)} rows for "
+            f"{len(listing.images)} image files; nothing was ingested"
+        )
+    loaded = _describe(dataset, request, "imagefolder", _files_fingerprint(files), listing.split)
+    loaded.left_out = listing.left_out
+    loaded.folder = str(Path(path).resolve())
+    return loaded
+
+
+# Split folders are the folder's own subfolders named exactly as datasets names splits (train/, test/, …);
+# anywhere else a split keyword is just part of a class or file name.
+SPLIT_FOLDERS = {keyword: str(split) for split, words in SPLIT_KEYWORDS.items() for keyword in words}
+HIDDEN = "hidden"  # a dot-named file or folder (.git, .ipynb_checkpoints, .DS_Store): never a row
+NOT_AN_IMAGE_TYPE = "not-an-image-type"  # an extension no image decoder reads (notes.txt, archive.zip)
+IMAGE_EXTENSIONS = frozenset(ImageFolder.EXTENSIONS)
+
+
+@dataclass
+class ImageFolderListing:
+    images: list[str]  # sorted paths, the row order (the order datasets gave the same files before)
+    metadata: list[str]  # metadata.csv/.jsonl/.parquet files that datasets reads as extra columns
+    split: str
+    left_out: dict[str, int]  # reason -> files that are not rows
+
+
+def list_image_folder(root: Path, files: list[str], request: SourceRequest) -> ImageFolderListing:
+    """Which of ``files`` (everything under ``root``) are rows of the requested split, and why the others are
+    not. Every image file counts, whatever its name; labels are then the class folder names."""
+    top = [p for p in root.iterdir() if not p.name.startswith(".")]
+    split_layout = bool(top) and all(p.is_dir() and p.name in SPLIT_FOLDERS for p in top)
+    split = request.split or "train"
+    if split_layout:
+        folders = sorted(p.name for p in top if SPLIT_FOLDERS[p.name] == split)
+        if not folders:
+            available = sorted({SPLIT_FOLDERS[p.name] for p in top})
+            raise ThresherError(f"split {split!r} not in {request.uri!r}; it has {', '.join(available)}")
+    else:
+        _refuse_options(request, "an image folder without split folders", ("split",))
+    images: list[str] = []
+    metadata: list[str] = []
+    left_out: dict[str, int] = {}
+    for f in files:
+        parts = Path(f).relative_to(root).parts
+        if split_layout and parts[0] not in folders:
+            continue  # another split's file
+        if any(part.startswith(".") for part in parts):
+            reason = HIDDEN
+        elif os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS:
+            images.append(f)
+            continue
+        elif parts[-1] in ImageFolder.METADATA_FILENAMES:
+            metadata.append(f)
+            continue
+        else:
+            reason = NOT_AN_IMAGE_TYPE
+        left_out[reason] = left_out.get(reason, 0) + 1
+    if not images:
+        raise ThresherError(f"source folder {request.uri!r} holds no image files")
+    return ImageFolderListing(images, metadata, split, left_out)
 
 
 def _is_saved_dataset(path: str) -> bool:

@@ -34,7 +34,7 @@ import duckdb
 
 from thresher.errors import ThresherError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LOCK_WAIT_SECONDS = 60.0
 DEFAULT_WORKSPACE = "thresher-workspace"
 
@@ -74,6 +74,11 @@ _MIGRATIONS: list[str] = [
         evaluation TEXT, status TEXT, seconds JSON, finished TIMESTAMP);
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN host TEXT;
+    """,
+    # v3: each sample's file (relative to an image folder source; the image cell's own path for others), so
+    # `thresher query` can name it.
+    """
+    ALTER TABLE samples ADD COLUMN file TEXT;
     """,
 ]
 
@@ -126,6 +131,11 @@ class Workspace:
 
     def run_dir(self, run_id: str) -> Path:
         return self.root / "runs" / run_id
+
+    def reports_dir(self, name: str) -> Path:
+        """Where a report lands by default: ``reports/demo/``, ``reports/evaluations/``,
+        ``reports/sweep-<name>/`` (one place for all of them, hardening item 14)."""
+        return self.root / "reports" / name
 
     def cache_dir(self, what: str) -> Path:
         path = self.root / "cache" / what

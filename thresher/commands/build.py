@@ -17,8 +17,8 @@ import click
 from thresher.api import Command
 from thresher.catalog.workspace import Workspace
 from thresher.commands.options import config_options, take
-from thresher.commands.progress_bars import TqdmSink
 from thresher.progress import reporting
+from thresher.progress_bars import TqdmSink
 
 
 def click_command(row: Command) -> click.Command:

@@ -5,51 +5,34 @@ options from these fields without loading the models (see :mod:`thresher.config_
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from thresher.catalog.names import check_name
-from thresher.config_field import setting
+from thresher.config_field import flag_of, setting
+from thresher.curate.scores.method_options import WithMethodOptions, config_with_options
+from thresher.curate.scores.registry import gradient_methods, keep_rule, registry
+from thresher.embedders.registry import embedder_help
 from thresher.errors import ThresherError
 from thresher.executors.config import StageExecutorConfig
 from thresher.images import parse_background
 
 if TYPE_CHECKING:
-    from thresher.curate.scores.registry import ScoreMethod
+    from thresher.curate.scores.registry import GradientSignal
 
 DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own default decompression-bomb limit
 BALANCES = ("proportional", "equal")
 KMEANS_INITS = ("kmeans++", "random")
-GRADIENT_METHODS = ("el2n", "grand", "monotonicity", "moso")
-PARAMETER_SUBSETS = ("all", "last-block", "final-layer")
 EMBED_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 GROUP_KINDS = ("auto", "class", "cluster", "none")
-# The score-method modules are found by the registry at run time; the command line lists the known ones.
-SELECT_METHODS = (
-    "random",
-    "cluster",
-    "dedup",
-    "el2n",
-    "grand",
-    "monotonicity",
-    "moso",
-    "gaussian",
-    "moderate",
+# --groups, after the methods that score within groups (ScoreMethod.grouped)
+GROUPS_HELP = (
+    "score within each class, cluster, or none; --balance then balances over the same groups (--groups "
+    "class balances classes for any method). auto: class when the source has labels, else cluster, else none "
+    "(and cluster for --balance of the other methods)."
 )
-
-
-def parse_shrinkage(text: str | float) -> str | float:
-    """``--shrinkage``: ``ledoit-wolf`` or a fixed coefficient in [0, 1] (as a float)."""
-    if text == "ledoit-wolf":
-        return text
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise ThresherError(f"--shrinkage must be ledoit-wolf or a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise ThresherError(f"--shrinkage must lie in [0, 1], got {value}")
-    return value
 
 
 @dataclass
@@ -86,12 +69,7 @@ class IngestConfig:
 
 @dataclass
 class EmbedRunConfig:
-    embedder: str = setting(
-        "pixels",
-        "clip:<arch>/<pretrained>, dino:<timm-name>, efficientnet-lite0 (ImageNet weights, ship offline), "
-        "hog[:<side>[:<cell>]][?deskew], or pixels[:<side>:<dim>].",
-        aliases=("-e",),
-    )
+    embedder: str = setting("pixels", embedder_help(), aliases=("-e",))
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
     reduce: str | None = setting(None, "Also reduce the embeddings, e.g. umap:10.")
     batch_size: int = setting(256, "Images per batch.")
@@ -159,11 +137,12 @@ class ClusterRunConfig:
 
 
 @dataclass
-class SelectConfig:
-    """One selection request; built and validated in one step from any front end."""
+class SelectSettings(WithMethodOptions):
+    """One selection request; built and validated in one step from any front end. The general settings:
+    :data:`SelectConfig` adds the options of every registered method (docs/architecture.md, 'Scores')."""
 
     name: str = setting(help="Subset name; each selection becomes its next version.")
-    method: str = setting(help="Selection method: " + ", ".join(SELECT_METHODS) + ".")
+    method: str = setting(help="Selection method (select_config lists the registered ones).")
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
     ratio: float | None = setting(None, "Fraction of the source to prune, in [0, 1).")
     keep_count: int | None = setting(None, "Number of samples to keep (instead of --ratio).")
@@ -175,49 +154,24 @@ class SelectConfig:
     balance: str | None = setting(
         None, "Per cluster: proportional (the same ratio) or equal (the same count).", choices=BALANCES
     )
-    epsilon: float = setting(0.05, "dedup: drop above cosine similarity 1-ε.")
     inverse: bool = setting(False, "Keep the other end of the ranking.")
     seed: int = setting(0, "Seed of the random method.")
     clustering: str | None = setting(None, "Cluster run id (default: the source's latest).")
-    pretrain: str | None = setting(
-        None, "Gradient methods: the `thresher pretrain` run to score with (default: the source's latest)."
-    )
-    params: str = setting(
-        "all",
-        "grand/moso: the parameters differentiated: all, last-block or final-layer.",
-        choices=PARAMETER_SUBSETS,
-    )
-    groups: str = setting(
-        "auto",
-        "gaussian/moderate: score within each class, cluster, or none; --balance then balances over the "
-        "same groups (--groups class balances classes for any method). auto: class when the source has "
-        "labels, else cluster, else none (and cluster for --balance of the other methods).",
-        choices=GROUP_KINDS,
-    )
-    embedder: str | None = setting(
-        None,
-        "gaussian/moderate: which embeddings (default: the clustering's embedder, else the source's latest).",
-        aliases=("-e",),
-    )
-    shrinkage: str = setting(
-        "ledoit-wolf", "gaussian: covariance shrinkage, ledoit-wolf or a fixed coefficient in [0, 1]."
-    )
+    groups: str = setting("auto", GROUPS_HELP, choices=GROUP_KINDS)
     preview: bool = setting(
         False, "Write the selection's gallery and counts to previews/NAME/ without creating a version."
     )
     gallery_clusters: int = setting(24, "With --preview: clusters drawn (the largest).")
 
     def __post_init__(self) -> None:
-        from thresher.curate.scores.registry import get_method, keep_rule
-
         check_name(self.name, "subset name")
         if self.groups not in GROUP_KINDS:
             raise ThresherError(f"unknown --groups {self.groups!r}; choose one of: {', '.join(GROUP_KINDS)}")
         if self.groups == "none" and self.balance is not None:
             raise ThresherError("--balance needs groups to balance over: drop --groups none or --balance")
-        parse_shrinkage(self.shrinkage)
-        method = get_method(self.method)
+        method = self.score_method
         keep_rule(method, self.keep)  # validates --keep
+        self.check_method_options()
         if self.balance is not None and self.balance not in BALANCES:
             raise ThresherError(f"unknown --balance {self.balance!r}; choose one of: {', '.join(BALANCES)}")
         if self.ratio is not None and not 0.0 <= self.ratio < 1.0:
@@ -228,23 +182,27 @@ class SelectConfig:
             raise ThresherError("--keep-count must be at least 1")
         if not method.takes_count:
             if self.ratio is not None or self.keep_count is not None or self.balance is not None:
+                decides = ", ".join(flag_of(f) for f in dataclasses.fields(method.options)) or "its threshold"
                 raise ThresherError(
-                    f"{self.method} keeps what --epsilon decides: it takes no --ratio, --keep-count or --balance"
+                    f"{self.method} keeps what {decides} decides: it takes no --ratio, --keep-count or --balance"
                 )
-            if not 0.0 <= self.epsilon < 1.0:
-                raise ThresherError(f"--epsilon {self.epsilon} is outside [0, 1)")
         elif self.ratio is None and self.keep_count is None and self.balance != "equal":
             raise ThresherError("give --ratio (fraction pruned) or --keep-count")
 
-    @property
-    def score_method(self) -> ScoreMethod:
-        from thresher.curate.scores.registry import get_method
 
-        return get_method(self.method)
+def select_config() -> type:
+    """:class:`SelectSettings` plus the options of every method registered now (read at import; a test
+    that registers a method builds its own after :func:`~thresher.curate.scores.registry.reset_registry`)."""
+    methods = list(registry().values())
+    grouped = "/".join(m.name for m in methods if m.grouped)
+    described = {
+        "method": {"help": f"Selection method: {', '.join(m.name for m in methods)}."},
+        "groups": {"help": f"{grouped}: {GROUPS_HELP}"},
+    }
+    return config_with_options(SelectSettings, methods, "SelectConfig", metadata=described)
 
-    def method_options(self) -> dict[str, Any]:
-        """The method's own parameters, taken from this config where it has them."""
-        return {k: getattr(self, k, default) for k, default in self.score_method.options.items()}
+
+SelectConfig = select_config()
 
 
 @dataclass
@@ -266,24 +224,16 @@ class PublishConfig:
 
 
 @dataclass
-class ScoreRunConfig:
+class ScoreRunSettings(WithMethodOptions):
     """``thresher score``: a gradient score of every ok row, from a ``thresher pretrain`` run.
 
     The probe points (K times × M noises, seeded per sample id) are the pretraining's, so EL2N, GraNd,
     MoSo and the loss log behind monotonicity all measure each sample at the same (t, ε).
+    :data:`ScoreRunConfig` adds the gradient methods' options (``pretrain``, ``params``, ``checkpoint``).
     """
 
-    method: str = setting(help="el2n, grand, monotonicity or moso.", choices=GRADIENT_METHODS)
+    method: str = setting(help="Gradient method (score_run_config lists the registered ones).")
     source: str | None = setting(None, "Source id (default: the workspace's only source).")
-    pretrain: str | None = setting(None, "The pretraining run (default: the source's latest).")
-    params: str = setting(
-        "all",
-        "grand/moso: the parameters differentiated: all, last-block or final-layer.",
-        choices=PARAMETER_SUBSETS,
-    )
-    checkpoint: int = setting(
-        -1, "el2n/grand: which saved checkpoint scores (0 = first, -1 = last); moso averages all of them."
-    )
     part_size: int = setting(1024, "Rows per part: the unit of resumption and of multi-process work.")
     chunk_size: int | None = setting(None, "Samples per vmapped gradient chunk (default: sized to memory).")
     device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
@@ -291,25 +241,32 @@ class ScoreRunConfig:
     executor: StageExecutorConfig = setting(default_factory=StageExecutorConfig)
 
     def __post_init__(self) -> None:
-        if self.method not in GRADIENT_METHODS:
-            raise ThresherError(
-                f"unknown method {self.method!r}; choose one of: {', '.join(GRADIENT_METHODS)}"
-            )
-        if self.params not in PARAMETER_SUBSETS:
-            raise ThresherError(
-                f"--params {self.params!r} names nothing; choose one of: {', '.join(PARAMETER_SUBSETS)}"
-            )
+        names = [m.name for m in gradient_methods()]
+        if self.method not in names:
+            raise ThresherError(f"unknown method {self.method!r}; choose one of: {', '.join(names)}")
+        self.check_method_options()
         if self.part_size < 1:
             raise ThresherError(f"--part-size must be at least 1, got {self.part_size}")
         if self.chunk_size is not None and self.chunk_size < 1:
             raise ThresherError(f"--chunk-size must be at least 1, got {self.chunk_size}")
 
+    @property
+    def signal(self) -> GradientSignal:
+        signal = self.score_method.signal
+        assert signal is not None  # checked in __post_init__
+        return signal
+
     def identity(self, source: str, pretrain: str) -> dict[str, Any]:
         """What determines the scores (the run's config hash): method, source, pretraining, and the
-        parameter subset / checkpoint where the method uses them."""
-        out: dict[str, Any] = {"method": self.method, "source": source, "pretrain": pretrain}
-        if self.method in ("grand", "moso"):
-            out["params"] = self.params
-        if self.method in ("el2n", "grand"):
-            out["checkpoint"] = self.checkpoint
-        return out
+        method's other options (the parameter subset, the checkpoint, where its signal uses them)."""
+        return {**self.method_options(), "method": self.method, "source": source, "pretrain": pretrain}
+
+
+def score_run_config() -> type:
+    """:class:`ScoreRunSettings` plus the options of every gradient method registered now."""
+    names = [m.name for m in gradient_methods()]
+    described = {"method": {"help": f"{', '.join(names)}.", "choices": names}}
+    return config_with_options(ScoreRunSettings, gradient_methods(), "ScoreRunConfig", metadata=described)
+
+
+ScoreRunConfig = score_run_config()

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from thresher.cards.markdown import md_alt, md_code, md_link
 from thresher.catalog.workspace import Workspace  # noqa: E402
 from thresher.errors import ThresherError  # noqa: E402
 
@@ -296,9 +297,10 @@ def _write_html(files: GalleryFiles, stats: dict[str, Any], hidden: int) -> None
 
 def gallery_markdown(files: GalleryFiles, bundle: Path) -> str:
     """The card's section: every picture with a relative link (so it renders on the Hub's dataset page)."""
+    page = files.html.relative_to(bundle).as_posix()
     lines = ["## What was kept and removed", "",
              f"Thumbnails ({THUMB}px) of kept samples nearest each cluster's centroid beside removed ones; "
-             f"the whole gallery is one page: [`{files.html.relative_to(bundle)}`]({files.html.relative_to(bundle)}).", ""]  # fmt: skip
-    for caption, path in files.images:
-        lines += [f"![{caption}]({path.relative_to(bundle).as_posix()})", ""]
+             f"the whole gallery is one page: [{md_code(page)}]({md_link(page)}).", ""]  # fmt: skip
+    for caption, path in files.images:  # captions hold class names: data
+        lines += [f"![{md_alt(caption)}]({md_link(path.relative_to(bundle).as_posix())})", ""]
     return "\n".join(lines)

@@ -1,8 +1,9 @@
-"""`thresher score`: EL2N, GraNd, loss monotonicity and MoSo of every ok row, from a pretraining run.
+"""`thresher score`: a gradient method's score of every ok row, from a pretraining run.
 
-The scores are the functions of :mod:`thresher.curate.scores.gradient_signals` and
-:mod:`thresher.curate.scores.moso` (definitions: docs/architecture.md, 'Gradient scores'); this module
-runs them over a source as a score run:
+What a method measures is its declared signal (``ScoreMethod.signal``: the loss, the gradient norm, the
+pretraining's loss log or MoSo, with or without ``--params`` and ``--checkpoint``); the measures are the
+functions of :mod:`thresher.curate.scores.gradient_signals` (definitions: docs/architecture.md, 'Gradient
+scores'), and this module runs them over a source as a score run:
 
 * **parts**: rows are cut into parts of ``part_size`` in sample-id order; part i goes to process
   i mod world size under ``accelerate launch``; every finished part is a file written aside and renamed, so
@@ -11,8 +12,8 @@ runs them over a source as a score run:
 * **MoSo** needs ḡ_c, the mean gradient over *all* rows, before any row's score: a first pass writes
   each part's gradient sum per checkpoint, every process then adds them in part order (an exact mean,
   identical for any process count), and a second pass takes each row's dot products.
-* **reuse**: the run is keyed by the config hash of (method, source, pretraining, parameter subset,
-  checkpoint), so the same request returns the finished run.
+* **reuse**: the run is keyed by the config hash of (method, source, pretraining, and the parameter subset
+  and checkpoint where the signal uses them), so the same request returns the finished run.
 
 Only the main process commits: the parts move into ``scores/<run>/`` and the run is recorded.
 """
@@ -32,17 +33,18 @@ import pyarrow.parquet as pq
 import torch
 
 from thresher.catalog.names import config_hash
-from thresher.catalog.runs import latest_run, record_finished_run, run_by_config_hash
+from thresher.catalog.runs import record_finished_run
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.scores import score_table
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import ScoreRunConfig
+from thresher.curate.gradient_runs import SCORE_KIND, existing_score_run
+from thresher.curate.scores.registry import GRADIENT_NORM, LOSS, LOSS_LOG, MOSO
 from thresher.device import process_state
 from thresher.errors import ThresherError
 from thresher.executors.config import task_parts
 from thresher.executors.slurm import Submission
 
-SCORE_KIND = "score"
 WORK = "work"  # per-part intermediate files of a run in progress (MoSo's gradient sums)
 
 
@@ -68,30 +70,12 @@ class ScoreRunResult:
         ]
 
 
-def resolve_pretrain(ws: Workspace, source: str, pretrain: str | None) -> tuple[str, dict]:
-    """The pretraining run to score with and its recorded settings (one-line errors otherwise)."""
-    from thresher.train.pretrain import PRETRAIN_KIND, pretrain_settings
-
-    run_id = pretrain or latest_run(ws, source, PRETRAIN_KIND)
-    if run_id is None:
-        raise ThresherError(
-            f"no pretraining of source {source!r}: run `thresher pretrain --source {source}` first"
-        )
-    settings = pretrain_settings(ws, run_id)
-    if settings.get("source") != source:
-        raise ThresherError(
-            f"pretraining {run_id!r} trained on source {settings.get('source')!r}, not {source!r}"
-        )
-    return run_id, settings
-
-
 def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     started = time.perf_counter()
     source = ws.resolve_source(config.source)
-    pretrain, settings = resolve_pretrain(ws, source, config.pretrain)
+    found, pretrain, settings = existing_score_run(ws, config, source)
     identity = config.identity(source, pretrain)
     ids = ok_sample_ids(ws, source)
-    found = run_by_config_hash(ws, SCORE_KIND, identity)
     if found is not None:
         return ScoreRunResult(found, config.method, source, pretrain, len(ids), True, 0.0)
     run_id = f"{config.method}-{source}-{config_hash(identity)[:10]}"
@@ -149,33 +133,39 @@ class _Scorer:
         from thresher.train.pretrain import snapshot_dirs
 
         self.ws, self.config, self.settings, self.ids = ws, config, settings, ids
+        self.signal = config.signal
         self.staging, self.rank, self.world = staging, rank, world
         self.task = config.executor.task_share  # (index, count) of a Slurm array task, else None
         self.run_dir = ws.run_dir(pretrain)
-        self.snapshots = snapshot_dirs(self.run_dir)
-        if not self.snapshots and config.method != "monotonicity":
+        self.snapshots = snapshot_dirs(self.run_dir) if self.signal.uses_checkpoints else []
+        if not self.snapshots and self.signal.uses_checkpoints:
             raise ThresherError(f"pretraining {pretrain!r} saved no checkpoints")
-        if config.method in ("el2n", "grand"):
+        if self.signal.checkpoint:
             if not -len(self.snapshots) <= config.checkpoint < len(self.snapshots):
                 raise ThresherError(
                     f"--checkpoint {config.checkpoint}: pretraining {pretrain!r} has {len(self.snapshots)} "
                     "checkpoints"
                 )
             self.snapshots = [self.snapshots[config.checkpoint]]
-        self.checkpoint_names = [p.name for p in self.snapshots] if config.method != "monotonicity" else []
+        self.checkpoint_names = [p.name for p in self.snapshots]
         n_parts = max(1, -(-len(ids) // config.part_size))
         self.parts = list(range(n_parts))
         self._data = None
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> None:
-        if self.config.method == "monotonicity":
-            if 0 in task_parts(self.parts, self.task, self.rank, self.world):
-                self._monotonicity()
-            return
-        if self.config.method == "moso":
-            self._moso()
-            return
+        passes = {
+            LOSS: self._pointwise,
+            GRADIENT_NORM: self._pointwise,
+            LOSS_LOG: self._loss_log,
+            MOSO: self._moso,
+        }
+        passes[self.signal.measure]()
+
+    def _pointwise(self) -> None:
+        """A measure of each sample at one checkpoint: parts are independent."""
+        from thresher.curate.scores.gradient_signals import el2n_scores, grand_scores
+
         mine = [
             p
             for p in task_parts(self.parts, self.task, self.rank, self.world)
@@ -189,23 +179,21 @@ class _Scorer:
         model = model.to(self._device())
         for part in mine:
             x, labels, ids, t, noise = self._part_inputs(part)
-            scores = self._pointwise(model, x, labels, t, noise)
+            if self.signal.measure == LOSS:
+                scores = el2n_scores(model, x, labels, t, noise).double().numpy()
+            else:
+                scores = grand_scores(
+                    model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
+                ).numpy()
             self._write_part(part, ids, scores)
 
-    def _pointwise(self, model, x, labels, t, noise) -> np.ndarray:
-        from thresher.curate.scores.gradient_signals import el2n_scores, grand_scores
-
-        if self.config.method == "el2n":
-            return el2n_scores(model, x, labels, t, noise).double().numpy()
-        return grand_scores(
-            model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
-        ).numpy()
-
-    def _monotonicity(self) -> None:
+    def _loss_log(self) -> None:
+        """Monotonicity of the pretraining's per-epoch losses: one part, written by the main process."""
         from thresher.curate.scores.gradient_signals import monotonicity_scores
         from thresher.train.pretrain import loss_log
 
-        if self._part_file(0).is_file():
+        # one part, written by whoever owns part 0 (rank 0, or the array task whose share holds it)
+        if 0 not in task_parts(self.parts, self.task, self.rank, self.world) or self._part_file(0).is_file():
             return
         logged_ids, log = loss_log(self.run_dir)
         order = np.searchsorted(logged_ids, self.ids)
@@ -218,7 +206,7 @@ class _Scorer:
 
     def _moso(self) -> None:
         """Two passes per checkpoint (exact ḡ), contributions per part, then their mean over checkpoints."""
-        from thresher.curate.scores.gradient_signals import per_sample_gradients
+        from thresher.curate.scores.gradient_signals import gradient_sum, moso_terms
         from thresher.train.pretrain import load_snapshot
 
         mine = task_parts(self.parts, self.task, self.rank, self.world)
@@ -230,14 +218,10 @@ class _Scorer:
             if todo_sums or todo_dots:
                 model, lr = load_snapshot(snapshot)
                 model = model.to(self._device())
+            params, chunk_size = self.config.params, self.config.chunk_size
             for part in todo_sums:
                 x, labels, _, t, noise = self._part_inputs(part)
-                total = None
-                for rows in per_sample_gradients(
-                    model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
-                ):
-                    chunk = rows.double().sum(dim=0).cpu()
-                    total = chunk if total is None else total + chunk
+                total = gradient_sum(model, x, labels, t, noise, params, chunk_size=chunk_size)
                 _atomic_torch_save(total, self._work(f"c{c}-sum-{part}.pt"))
             self._barrier()
             if self.task is not None and not self._sums_ready(c):
@@ -245,13 +229,8 @@ class _Scorer:
             g_bar = sum(torch.load(self._work(f"c{c}-sum-{p}.pt")) for p in self.parts) / n
             for part in todo_dots:
                 x, labels, _, t, noise = self._part_inputs(part)
-                out = []
-                for rows in per_sample_gradients(
-                    model, x, labels, t, noise, self.config.params, chunk_size=self.config.chunk_size
-                ):
-                    g = rows.double().cpu()
-                    out.append(lr * (g @ g_bar - (g * g).sum(dim=1) / n))
-                _atomic_np_save(torch.cat(out).numpy(), self._work(f"c{c}-score-{part}.npy"))
+                terms = moso_terms(model, x, labels, t, noise, g_bar, n, lr, params, chunk_size=chunk_size)
+                _atomic_np_save(terms.numpy(), self._work(f"c{c}-score-{part}.npy"))
             self._barrier()
         for part in mine:
             if self._part_file(part).is_file():

@@ -86,7 +86,7 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
                 # appears only by rename), so the retry records it instead of refusing.
                 _record_destination(ws, name, version, str(final))
                 return PublishResult(name, version, str(final), _listing(final))
-            raise ThresherError(f"{final} already exists: {name}@v{version} was published there before")
+            raise ThresherError(f"{final} already exists and holds {_what_is_in(final)}: choose another --to")
         writable_folder(dest_root, "--to")
         remove_abandoned(dest_root, ".v*.partial-*")
         staging = new_temp_staging(dest_root, f".v{version}.partial-")
@@ -126,6 +126,16 @@ def _is_this_version(folder: Path, row: dict[str, Any]) -> bool:
     return (stats.get("name"), stats.get("version"), stats.get("config_hash")) == (
         row["name"], int(row["version"]), row.get("config_hash"),
     )  # fmt: skip
+
+
+def _what_is_in(folder: Path) -> str:
+    """What a destination folder already holds, by its own stats.json (hardening item 9: the message used
+    to name the subset being published, not the one that is there)."""
+    try:
+        stats = json.loads((folder / "stats.json").read_text())
+        return f"{stats['name']}@v{stats['version']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "files that are not a thresher subset version"
 
 
 def _listing(folder: Path) -> list[str]:

@@ -9,7 +9,7 @@ keeps every sample at or below it instead of a count.
 Groups are the clusters when ``balance`` is set (``proportional``: the kept ratio in every cluster;
 ``equal``: the same count from every cluster, the smallest cluster's size by default, or water-filled to a
 target total), else one global group. ``--groups class`` balances over the catalog's classes instead. A
-method whose scores are per group (it takes a ``groups`` option: gaussian, moderate) balances over its own
+method whose scores are per group (``ScoreMethod.grouped``: gaussian, moderate) balances over its own
 groups, proportionally unless ``--balance`` says otherwise, since its scores do not compare across groups
 (:mod:`thresher.curate.groups`). ``inverse`` keeps the other end of the ranking: the complement of
 the selection that keeps the rest, so a selection and its inverse at ratio 0.5 split the pool exactly.
@@ -90,8 +90,9 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     group_kind, balance = _grouping(ws, config, method, source, cluster_run)
     if cluster_run is None and ("clusters" in method.needs or group_kind == "cluster"):
         raise ThresherError(f"no clustering for source {source!r} yet: run `thresher cluster --k K` first")
-    options = config.method_options()
-    score_run = method.scores(ws, ScoreContext(source, config.seed, cluster_run, options))
+    options = config.method_config()
+    context = ScoreContext(config.method, source, config.seed, cluster_run, options, config.groups)
+    score_run = method.score_run(ws, context)
     score_config = {k: v for k, v in run_config(ws, score_run).items() if k != "result"}
 
     with ws.connect() as con:
@@ -160,22 +161,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                 ).to_arrow_table()
             pq.write_table(kept_rows, staging / "ids.parquet")
             stats = _stats(con, source, cluster_run is not None, n_pool, n_kept)
-            # What the selection is, not how it is shown: --preview and the gallery size stay out of its hash.
-            params = {
-                k: v
-                for k, v in asdict(config).items()
-                if k not in ("name", "source", "preview", "gallery_clusters")
-            }
-            params["keep"] = config.keep or method.default_keep
-            params["clustering"] = cluster_run
-            params["balance"] = balance
-            # The grouping fields say what was done, resolved; left out where they played no part, so
-            # selections made before they existed keep their config hash.
-            for key in ("groups", "embedder", "shrinkage"):
-                params.pop(key)
-            if group_kind is not None:
-                params["groups"] = group_kind
-            params.update({k: score_config[k] for k in ("embedder", "shrinkage") if k in score_config})
+            params = _params(config, method, cluster_run, balance, group_kind, score_config)
             parent = _parent(config.name, version)
             stats.update(
                 {
@@ -266,6 +252,30 @@ def _preview(
     )  # fmt: skip
 
 
+def _params(
+    config: SelectConfig,
+    method: ScoreMethod,
+    cluster_run: str | None,
+    balance: str | None,
+    group_kind: str | None,
+    score_config: dict[str, Any],
+) -> dict[str, Any]:
+    """What the selection is (its card's parameters and config hash), not how it is shown: the general
+    settings but --preview and the gallery size, and the method's own options only, each as its score run
+    resolved it where the run records it (the embedder a surrogate score used, the pretraining)."""
+    left_out = {"name", "source", "preview", "gallery_clusters", "groups", *config.method_option_fields}
+    params = {k: v for k, v in asdict(config).items() if k not in left_out}
+    params.update({k: score_config.get(k, v) for k, v in config.method_options().items()})
+    params["keep"] = config.keep or method.default_keep
+    params["clustering"] = cluster_run
+    params["balance"] = balance
+    if (
+        group_kind is not None
+    ):  # what the quotas were computed over, resolved; absent where none played a part
+        params["groups"] = group_kind
+    return params
+
+
 def _default_clustering(ws: Workspace, config: SelectConfig, method: ScoreMethod, source: str) -> str | None:
     """The clustering to use without ``--clustering``: the source's only one. When the selection needs
     clusters and there are several, a one-line error lists them (never a silent "latest"); when it only
@@ -284,10 +294,10 @@ def _grouping(
 ) -> tuple[str | None, str | None]:
     """(what the quotas are computed over: ``class``, ``cluster`` or None for one group; the balance rule).
 
-    A method that scores within groups (it has a ``groups`` option) selects within the same groups,
+    A method that scores within groups (``grouped``) selects within the same groups,
     proportionally by default. For the other methods groups matter only with ``--balance``: ``auto`` means
     the clusters there, ``class`` the catalog's labels."""
-    if "groups" in method.options:
+    if method.grouped:
         kind = resolve_groups(ws, source, config.groups, cluster_run)
         if kind == "none":
             if config.balance is not None:

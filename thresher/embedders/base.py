@@ -1,24 +1,23 @@
-"""The embedder base class and the family registry (see :mod:`thresher.embedders` for the names)."""
+"""The embedder base class and what the families share: option parsing of names, the ``background=``
+option. Light at import, as every module of the package (:mod:`thresher.embedders.registry`): torch loads
+when an embedder is built or run."""
 
 from __future__ import annotations
 
-import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import ClassVar
-from urllib.parse import parse_qsl
+from typing import TYPE_CHECKING, ClassVar
 
-import torch
 from PIL import Image
 
-from thresher.device import autocast_dtype, pick_device
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, background_name, parse_background
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import torch
 
-Preprocess = Callable[[Image.Image], torch.Tensor]
+Preprocess = Callable[[Image.Image], "torch.Tensor"]
 
 
 class Embedder(ABC):
@@ -48,6 +47,10 @@ class Embedder(ABC):
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Embed a preprocessed batch: float32 tensor (B, dim) on ``self.device``."""
+        import torch
+
+        from thresher.device import autocast_dtype
+
         batch = batch.to(self.device, non_blocking=True)
         dtype = autocast_dtype(self.device, self.precision) if self.uses_autocast else None
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
@@ -89,49 +92,6 @@ class Embedder(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, device={self.device})"
-
-
-# --- the registry -------------------------------------------------------------------------------------
-
-Builder = Callable[[str, str, dict[str, str], torch.device, str, RGB], Embedder]
-FAMILIES: dict[str, tuple[str, Builder]] = {}
-
-
-def register_family(family: str, usage: str) -> Callable[[Builder], Builder]:
-    """Add an embedder family; the builder gets (full name, spec after 'family:', ?options, device, precision,
-    background). ``background`` (the name's ``background=`` option, taken out of the options) is the colour
-    its ``preprocess`` composites transparent pixels onto (``thresher.images.composite_onto``)."""
-
-    def add(builder: Builder) -> Builder:
-        FAMILIES[family] = (usage, builder)
-        return builder
-
-    return add
-
-
-def build_embedder(
-    name: str, device: torch.device | None = None, precision: str = "auto", seed: int = 0
-) -> Embedder:
-    """Build the embedder ``name`` (see the module docstring) on ``device`` (default: CUDA when present).
-
-    Networks without pretrained weights (``dino:…?random``, a CLIP architecture without a tag) are
-    initialized from ``seed``, under a forked RNG so the caller's random state is untouched: two runs with
-    one seed embed with the same random network."""
-    name = name.strip()
-    head, _, query = name.partition("?")
-    family, _, spec = head.partition(":")
-    if family not in FAMILIES:
-        known = ", ".join(usage for usage, _ in FAMILIES.values())
-        raise ThresherError(f"unknown embedder {name!r}; known families: {known}")
-    options = dict(parse_qsl(query, keep_blank_values=True))
-    background = parse_background(options.pop("background")) if "background" in options else WHITE
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        embedder = FAMILIES[family][1](
-            name, spec, options, device or pick_device(None), precision, background
-        )
-    embedder.background = background
-    return embedder
 
 
 def with_background(name: str, background: str | RGB | None = None) -> str:

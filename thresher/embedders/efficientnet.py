@@ -32,14 +32,16 @@ Name: ``efficientnet-lite0[?image_size=N]``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from thresher.device import autocast_dtype
-from thresher.embedders.base import Embedder, Preprocess, _check_options, _int_option, register_family
+from thresher.embedders.base import Embedder, Preprocess, _check_options, _int_option
 from thresher.embedders.pretrained import ToRGBThen
+from thresher.embedders.registry import EmbedderFamily
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE
+
+if TYPE_CHECKING:
+    import torch
 
 NAME = "efficientnet-lite0"
 EXTRA = "efficientnet"
@@ -70,6 +72,7 @@ def weights_file() -> Path:
 def efficientnet_lite0() -> torch.nn.Module:
     """timm's ``tf_efficientnet_lite0`` (its ImageNet classifier included) with the package's weights."""
     import timm
+    import torch
 
     model = timm.create_model(TIMM_ARCH, pretrained=False)
     source = torch.load(weights_file(), map_location="cpu", weights_only=True)
@@ -126,6 +129,10 @@ class EfficientNetLite0Embedder(Embedder):
 
     def features_and_logits(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(pooled features (B, 1280), ImageNet logits (B, 1000)), float32 on ``self.device``, in one pass."""
+        import torch
+
+        from thresher.device import autocast_dtype
+
         batch = batch.to(self.device, non_blocking=True)
         dtype = autocast_dtype(self.device, self.precision)
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
@@ -134,7 +141,6 @@ class EfficientNetLite0Embedder(Embedder):
         return pooled.float(), logits.float()
 
 
-@register_family(NAME, f"{NAME}[?image_size=N]")
 def _build_efficientnet(
     name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
@@ -146,3 +152,14 @@ def _build_efficientnet(
     if image_size < 32:
         raise ThresherError(f"embedder {name!r}: image_size must be at least 32, got {image_size}")
     return EfficientNetLite0Embedder(name, image_size, device, precision, background)
+
+
+FAMILIES = [
+    EmbedderFamily(
+        NAME,
+        f"{NAME}[?image_size=N]",
+        "ImageNet-pretrained, its weights ship offline",
+        _build_efficientnet,
+        features=True,
+    )
+]

@@ -29,14 +29,18 @@ Transparent pixels are composited onto the name's ``background=`` (white by defa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
-from thresher.embedders.base import Embedder, Preprocess, _check_options, _int_option, register_family
+from thresher.embedders.base import Embedder, Preprocess, _check_options, _int_option
+from thresher.embedders.registry import EmbedderFamily
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, composite_onto
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class HogTransform:
     background: RGB = WHITE
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
+        import torch
         from skimage.feature import hog
 
         gray = composite_onto(image, self.background).convert("L")
@@ -112,7 +117,6 @@ class HogEmbedder(Embedder):
         return batch
 
 
-@register_family("hog", "hog[:<side>[:<cell>]][?deskew][&orientations=N]")
 def _build_hog(
     name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
@@ -127,3 +131,10 @@ def _build_hog(
     orientations = _int_option(name, options, "orientations") or 9
     transform = HogTransform(side, cell, orientations, "deskew" in options, background)
     return HogEmbedder(name, transform, device, precision)
+
+
+FAMILIES = [
+    EmbedderFamily(
+        "hog", "hog[:<side>[:<cell>]][?deskew][&orientations=N]", "HOG features, no weights", _build_hog
+    )
+]

@@ -6,20 +6,18 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image
 
-from thresher.embedders.base import (
-    Embedder,
-    Preprocess,
-    _check_options,
-    _int_option,
-    register_family,
-)
+from thresher.embedders.base import Embedder, Preprocess, _check_options, _int_option
+from thresher.embedders.registry import EmbedderFamily
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, composite_onto
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -32,6 +30,8 @@ class PixelTransform:
     background: RGB = WHITE
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
+        import torch
+
         mode = "L" if self.channels == 1 else "RGB"
         opaque = composite_onto(image, self.background).convert(mode)
         small = opaque.resize((self.side, self.side), Image.Resampling.BILINEAR)
@@ -94,8 +94,14 @@ class PixelPCAEmbedder(Embedder):
         self._set_state(1 if gray else 3, pca.mean_, pca.components_)
 
     def _set_state(self, channels: int, mean: np.ndarray, components: np.ndarray) -> None:
+        import torch
+
         self.channels = int(channels)
         self._mean = torch.as_tensor(mean, dtype=torch.float32, device=self.device)
+        # Contiguous whatever the source: sklearn's fitted components are Fortran-ordered, the saved ones are
+        # not, and the matmul's summation order (so the last bit of an embedding) follows the layout: a run
+        # resumed from the saved state must embed exactly as the run that fitted it.
+        components = np.ascontiguousarray(components, dtype=np.float32)
         self._components = torch.as_tensor(components, dtype=torch.float32, device=self.device)
 
     def save(self, path: str | Path) -> None:
@@ -127,7 +133,6 @@ class PixelPCAEmbedder(Embedder):
         return (batch.float() - self._mean) @ self._components.T
 
 
-@register_family("pixels", "pixels[:<side>[:<dim>]]")
 def _build_pixels(
     name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
@@ -139,3 +144,13 @@ def _build_pixels(
     dim = int(fields[1]) if len(fields) > 1 else 64
     seed = _int_option(name, options, "seed") or 0
     return PixelPCAEmbedder(name, side, dim, device, precision, seed=seed, background=background)
+
+
+FAMILIES = [
+    EmbedderFamily(
+        "pixels",
+        "pixels[:<side>[:<dim>]]",
+        "resized pixels, PCA fitted on the data, no weights",
+        _build_pixels,
+    )
+]

@@ -1,23 +1,31 @@
-"""Pretrained backbones: open_clip image towers (``clip:``) and timm models such as DINOv2 (``dino:``)."""
+"""Pretrained backbones: open_clip image towers (``clip:``) and timm models such as DINOv2 (``dino:``).
+
+Names::
+
+    clip:<arch>[/<pretrained>][?image_size=N]     open_clip image tower; <pretrained> is a tag
+                                                  (laion2b_s34b_b79k), a local file, or hf-hub:<org>/<repo>;
+                                                  no <pretrained> = random init (tests, benchmarks)
+    clip:hf-hub:<org>/<repo>                      open_clip model and weights from the Hub
+    dino:<timm-name>[?random][&image_size=N][&weights=<file>]
+                                                  timm backbone (num_classes=0, pooled features) with the
+                                                  model's own data config; ?random skips the weights
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from PIL import Image
 
-from thresher.embedders.base import (
-    Embedder,
-    Preprocess,
-    _check_options,
-    _int_option,
-    _one_line,
-    register_family,
-)
+from thresher.embedders.base import Embedder, Preprocess, _check_options, _int_option, _one_line
+from thresher.embedders.registry import EmbedderFamily
 from thresher.errors import ThresherError
 from thresher.images import RGB, WHITE, composite_onto
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -69,6 +77,8 @@ class ClipEmbedder(Embedder):
         return self._tower
 
     def _probe_dim(self, device: torch.device) -> int:
+        import torch
+
         probe = self._transform(Image.new("RGB", (32, 32)))[None].to(device)
         with torch.inference_mode():
             return int(self._encode(probe).shape[-1])
@@ -127,7 +137,6 @@ class TimmEmbedder(Embedder):
         return self._model(batch)
 
 
-@register_family("clip", "clip:<arch>[/<pretrained>]")
 def _build_clip(
     name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
@@ -146,7 +155,6 @@ def _build_clip(
     return ClipEmbedder(name, model_name, pretrained or None, image_size, device, precision, background)
 
 
-@register_family("dino", "dino:<timm-name>[?random][&image_size=N][&weights=<file>]")
 def _build_dino(
     name: str, spec: str, options: dict[str, str], device: torch.device, precision: str, background: RGB
 ) -> Embedder:
@@ -168,3 +176,17 @@ def _build_dino(
         precision,
         background,
     )
+
+
+FAMILIES = [
+    EmbedderFamily(
+        "clip", "clip:<arch>[/<pretrained>]", "an open_clip image tower", _build_clip, features=True
+    ),
+    EmbedderFamily(
+        "dino",
+        "dino:<timm-name>[?random][&image_size=N][&weights=<file>]",
+        "a timm backbone such as DINOv2",
+        _build_dino,
+        features=True,
+    ),
+]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from thresher.config_field import setting
 from thresher.errors import ThresherError
+from thresher.evaluate.feature_registry import features_help
 from thresher.images import parse_background
 from thresher.train.config import SAMPLERS
 
@@ -15,18 +16,16 @@ from thresher.train.config import SAMPLERS
 class EvalRunConfig:
     run: str | None = setting(None, "Training run to sample from and evaluate.", flag="--run")
     images: str | None = setting(
-        None, "Evaluate these generated images instead (folder of PNGs or .parquet)."
+        None, "Evaluate these generated images instead (folder of PNGs or .parquet).", path="read"
     )
     n: int = setting(1000, "Images to generate.", flag="--n")
     against: str | None = setting(
-        None, "Reference: a subset, source or published dataset (default: the run's source)."
+        None, "Reference: a subset, source or published dataset (default: the run's source).", path="read"
     )
-    features: str = setting(
-        "classifier",
-        "inception, clip:<arch>/<pretrained>, dino:<name>, efficientnet-lite0 (ImageNet weights that ship "
-        "offline) or classifier.",
+    features: str = setting("classifier", features_help())
+    weights: str | None = setting(
+        None, "Local Inception-v3 FID weights (for --features inception offline).", path="read"
     )
-    weights: str | None = setting(None, "Local Inception-v3 FID weights (for --features inception offline).")
     steps: int = setting(50, "ODE steps when sampling.")
     sampler: str = setting("heun", "ODE sampler.", choices=SAMPLERS)
     # Classifier-free guidance (at flow times within cfg_interval); labels follow the run's default, see
@@ -68,7 +67,7 @@ class EvalRunConfig:
 
 @dataclass
 class ReportConfig:
-    out: str | None = setting(None, "Folder for the page and figures.")
+    out: str | None = setting(None, "Folder for the page and figures.", path="write")
     runs: tuple[str, ...] = setting(
         (), "Only these runs (repeatable; default: every evaluation).", flag="--run", metavar="RUN"
     )

@@ -2,17 +2,18 @@
 
 ``build_extractor(name, ...)`` returns an object with ``extract(images) -> (N, D) float32`` and
 ``features_and_probs(images)``, which also returns the class probabilities when the network has a class
-head. Images are numpy uint8 N x H x W x C (C = 1 or 3) everywhere. Names:
+head. Images are numpy uint8 N x H x W x C (C = 1 or 3) everywhere. The names are the families of
+:mod:`thresher.evaluate.feature_registry` (one module each in :mod:`thresher.evaluate.extractors`):
 
 - ``inception``: Inception-v3 with the TensorFlow FID weights in torch-fidelity's layout (pool3, 2048-d
-  features; softmax of the bias-free logits for IS). The FID-specific blocks differ from torchvision's
-  (average pools ignore padding, the last block max-pools), and images are resized to 299 with
-  TensorFlow-1 bilinear sampling, as torch-fidelity does, so the numbers are comparable to published FIDs.
-- ``clip:<arch>/<pretrained>``, ``dino:<name>``: the curation embedders (``thresher.embedders``).
-- ``efficientnet-lite0[?image_size=N]``: ImageNet-pretrained EfficientNet-Lite0, whose weights ship in a
-  package (``thresher.embedders.efficientnet``): pooled 1280-d features, and the softmax of its 1000
-  ImageNet logits for IS. The offline choice for colour images where the Inception weights cannot be
-  downloaded; its FIDs are not comparable to published (Inception) ones.
+  features; softmax of the bias-free logits for IS), here. The FID-specific blocks differ from
+  torchvision's (average pools ignore padding, the last block max-pools), and images are resized to 299
+  with TensorFlow-1 bilinear sampling, as torch-fidelity does, so the numbers are comparable to published
+  FIDs.
+- the curation embedders that serve as extractors (``clip:…``, ``dino:…``, ``efficientnet-lite0``),
+  through :class:`EmbedderExtractor`. EfficientNet-Lite0's weights ship in a package: pooled 1280-d
+  features, and the softmax of its 1000 ImageNet logits for IS; the offline choice for colour images where
+  the Inception weights cannot be downloaded (its FIDs are not comparable to published Inception ones).
 - ``classifier``: a small CNN trained on the labelled reference images (``thresher.evaluate.classifier``).
 
 ``extract_rows`` runs an extractor over :class:`thresher.image_rows.ImageRows` a batch at a time, for sets
@@ -25,7 +26,6 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -35,25 +35,13 @@ from torchvision.models import inception as tv_inception
 
 from thresher.device import pick_device
 from thresher.errors import ThresherError
+from thresher.evaluate.feature_registry import ExtractorRequest, FeatureExtractor, family_of
 from thresher.evaluate.image_batches import check_images, images_to_tensor
 from thresher.image_rows import ImageRows
 from thresher.progress import track
 
 INCEPTION_WEIGHTS_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_SIZE = 299
-EXTRACTOR_NAMES = ("inception", "clip:<arch>/<pretrained>", "dino:<name>", "efficientnet-lite0", "classifier")
-
-
-class FeatureExtractor(Protocol):
-    """What the evaluator needs; ``num_classes`` is None when there is no class head."""
-
-    name: str
-    dim: int
-    num_classes: int | None
-
-    def extract(self, images: np.ndarray) -> np.ndarray: ...
-
-    def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
 @dataclass
@@ -174,7 +162,7 @@ def fid_inception_v3() -> tv_inception.Inception3:
     return net
 
 
-def _load_inception_state(weights: str | None, cache_dir: Path | None) -> dict[str, torch.Tensor]:
+def load_inception_state(weights: str | None, cache_dir: Path | None) -> dict[str, torch.Tensor]:
     if weights is not None:
         path = Path(weights)
         if not path.is_file():
@@ -277,9 +265,12 @@ class EmbedderExtractor:
 
 
 class EfficientNetExtractor(EmbedderExtractor):
-    """EfficientNet-Lite0 features (pooled 1280-d) and ImageNet class probabilities, in one pass."""
+    """An embedder with a class head (``features_and_logits``, as EfficientNet-Lite0's ImageNet classifier):
+    its features and class probabilities in one pass."""
 
-    num_classes = 1000
+    def __init__(self, name: str, embedder, device: torch.device, batch_size: int = 64) -> None:
+        super().__init__(name, embedder, device, batch_size)
+        self.num_classes = int(embedder.num_classes)
 
     @torch.no_grad()
     def features_and_probs(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -309,29 +300,11 @@ def build_extractor(
     device: torch.device | str | None = None,
     batch_size: int = 64,
 ) -> FeatureExtractor:
-    """Build the evaluation feature extractor ``name`` (see the module docstring for the names).
+    """Build the evaluation feature extractor ``name`` (its family's declaration says the name syntax).
 
     ``weights``: local Inception state dict (offline use). ``cache_dir``: where downloaded weights and
     trained classifiers are kept. ``reference``: (images, labels) the ``classifier`` is trained on.
     """
+    family = family_of(name)
     torch_device = device if isinstance(device, torch.device) else pick_device(device)
-    if name == "inception":
-        return InceptionExtractor(_load_inception_state(weights, cache_dir), torch_device, batch_size)
-    if name.partition("?")[0] == "efficientnet-lite0":
-        from thresher.embedders import build_embedder
-
-        return EfficientNetExtractor(name, build_embedder(name, torch_device), torch_device, batch_size)
-    if name.startswith(("clip:", "dino:")):
-        from thresher.embedders import build_embedder  # lazy: the curation side is optional here
-
-        return EmbedderExtractor(name, build_embedder(name, torch_device), torch_device, batch_size)
-    if name == "classifier":
-        if reference is None:
-            raise ThresherError("the classifier extractor needs labelled reference images to train on")
-        from thresher.evaluate.classifier import load_or_train_classifier
-
-        images, labels = reference
-        if labels is None:
-            raise ThresherError("the classifier extractor needs labels; the reference data has none")
-        return load_or_train_classifier(images, labels, cache_dir=cache_dir, device=torch_device)
-    raise ThresherError(f"unknown feature extractor {name!r}; choose one of {', '.join(EXTRACTOR_NAMES)}")
+    return family.build(name, ExtractorRequest(weights, cache_dir, reference, torch_device, batch_size))

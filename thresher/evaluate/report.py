@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from thresher.cards.markdown import md_alt, md_link, md_text  # noqa: E402
 from thresher.evaluate.image_batches import check_images  # noqa: E402
 
 # key -> (label, lower is better)
@@ -314,14 +315,25 @@ def write_report(
     grids = [(_run_label(r), Path(r["grid"])) for r in records if r.get("grid") and Path(r["grid"]).is_file()]
 
     header, rows = headline_rows(records)
-    md = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    md += ["| " + " | ".join(row) + " |" for row in rows]
+    # Run labels, dataset and class names are data: escaped for Markdown (cards/markdown.py).
+    md = [
+        f"# {md_text(title)}",
+        "",
+        "| " + " | ".join(map(md_text, header)) + " |",
+        "|" + "---|" * len(header),
+    ]
+    md += ["| " + " | ".join(map(md_text, row)) + " |" for row in rows]
     for caption, path in figures:
-        md += ["", f"## {caption}", "", f"![{caption}]({path.name})"]
+        md += ["", f"## {md_text(caption)}", "", f"![{md_alt(caption)}]({md_link(path.name)})"]
     if grids:
         md += ["", "## Samples"]
         for label, path in grids:
-            md += ["", f"**{label}**", "", f"![{label}]({os.path.relpath(path, out_dir)})"]
+            md += [
+                "",
+                f"**{md_text(label)}**",
+                "",
+                f"![{md_alt(label)}]({md_link(os.path.relpath(path, out_dir))})",
+            ]
     markdown = out_dir / "report.md"
     markdown.write_text("\n".join(md) + "\n")
 

@@ -92,4 +92,4 @@ def _class_names(
 
 
 def run_report(ws: Workspace, out_dir: Path | None = None, runs: list[str] | None = None) -> ReportFiles:
-    return write_report(evaluation_records(ws, runs), out_dir or ws.root / "report" / "evaluations")
+    return write_report(evaluation_records(ws, runs), out_dir or ws.reports_dir("evaluations"))

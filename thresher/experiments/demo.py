@@ -78,10 +78,10 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
         for cell in cells
     ]
     report = write_demo_report(
-        ws.root / "report", rows, config=config, cluster_table=_cluster_table(ws, outcome.clustering)
+        ws.reports_dir("demo"), rows, config=config, cluster_table=_cluster_table(ws, outcome.clustering)
     )
     seconds = time.perf_counter() - started
-    (ws.root / "report" / "demo.json").write_text(
+    (ws.reports_dir("demo") / "demo.json").write_text(
         json.dumps({"seconds": seconds, "rows": rows}, indent=1, default=str)
     )
     return DemoResult(report, rows, seconds)

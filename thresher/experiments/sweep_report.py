@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from thresher.cards.markdown import md_alt, md_link, md_text
 from thresher.catalog.sweeps import sweep_cells, sweep_names, sweep_row  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
 from thresher.errors import ThresherError  # noqa: E402
@@ -54,7 +55,7 @@ def write_sweep_report(ws: Workspace, name: str, out_dir: Path | None = None) ->
     total, cells = sweep_cells(ws, name)
     if not cells:
         raise ThresherError(f"sweep {name!r} has no finished cell yet (0 of {total}): run `thresher sweep`")
-    out = Path(out_dir) if out_dir else ws.root / "reports" / f"sweep-{name}"
+    out = Path(out_dir) if out_dir else ws.reports_dir(f"sweep-{name}")
     out.mkdir(parents=True, exist_ok=True)
     records = [_record(c) for c in cells]
     rare = rare_classes_of(records)
@@ -329,19 +330,20 @@ def _time_table(records: list[dict[str, Any]]) -> tuple:
 
 
 def _markdown(blocks: list[tuple], out: Path) -> str:
+    """The report as Markdown; every text is escaped (series labels, sources and class names are data)."""
     lines: list[str] = []
     for block in blocks:
         kind = block[0]
         if kind in ("h1", "h2", "h3"):
-            lines += ["", "#" * int(kind[1]) + " " + block[1], ""]
+            lines += ["", "#" * int(kind[1]) + " " + md_text(block[1]), ""]
         elif kind == "p":
-            lines += [block[1], ""]
+            lines += [md_text(block[1]), ""]
         elif kind == "img":
-            lines += [f"![{block[2]}]({Path(block[1]).relative_to(out)})", ""]
+            lines += [f"![{md_alt(block[2])}]({md_link(Path(block[1]).relative_to(out).as_posix())})", ""]
         elif kind == "table":
             header, rows = block[1], block[2]
-            lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+            lines += ["| " + " | ".join(md_text(h) for h in header) + " |", "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(md_text(c) for c in row) + " |" for row in rows] + [""]
     return "\n".join(lines).lstrip() + "\n"
 
 

@@ -31,7 +31,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def run_job(workspace: Path, folder: Path) -> int:
-    from thresher.commands.progress_bars import TqdmSink
+    from thresher.progress_bars import TqdmSink
 
     record = json.loads((folder / "job.json").read_text())
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s: %(message)s")

@@ -176,7 +176,7 @@ class TrainRunConfig:
 class SampleConfig:
     """``thresher sample``: images from a training run's EMA model."""
 
-    run: str = setting(help="Run id or run folder.", flag="--run")
+    run: str = setting(help="Run id or run folder.", flag="--run", path="read")
     n: int = setting(help="Number of images.", flag="--n")
     out: str = setting(help="A folder (PNGs) or a .parquet file.", path="write")
     seed: int = setting(0, "Seed of the initial noise and the drawn labels.")

@@ -9,14 +9,16 @@ from torch import nn
 
 from thresher.curate.scores.gradient_signals import (
     el2n_scores,
+    gradient_sum,
     grand_scores,
     monotonicity_scores,
+    moso_terms,
     per_sample_gradients,
     per_sample_losses,
+    probe_flow_loss,
     probe_points,
     select_parameters,
 )
-from thresher.curate.scores.moso import moso_scores
 from thresher.errors import ThresherError
 from thresher.train.flow import flow_loss
 from thresher.train.model import build_model
@@ -151,30 +153,38 @@ def hand_moso(checkpoints, x, labels, t, noise, which):
     return total / len(checkpoints)
 
 
+def moso_by_parts(checkpoints, x, labels, t, noise, which, *, part_size, chunk_size, loss=probe_flow_loss):
+    """MoSo as a score run composes it (thresher.curate.gradient_scoring): per checkpoint, the gradient sums
+    of every part added into ḡ, then each part's terms; the mean over the checkpoints."""
+    n = len(x)
+    parts = [slice(start, start + part_size) for start in range(0, n, part_size)]
+    total = torch.zeros(n, dtype=torch.float64)
+    for model, lr in checkpoints:
+        inputs = [(x[p], None if labels is None else labels[p], t[p], noise[p]) for p in parts]
+        sums = [gradient_sum(model, *part, which, chunk_size=chunk_size, loss=loss) for part in inputs]
+        mean = sum(sums) / n
+        total += torch.cat(
+            [
+                moso_terms(model, *part, mean, n, lr, which, chunk_size=chunk_size, loss=loss)
+                for part in inputs
+            ]
+        )
+    return total / len(checkpoints)
+
+
 def test_moso_matches_brute_force_each_checkpoint_once():
     models = [tiny_dit(seed=s) for s in (1, 2, 3)]
     lrs = [0.5, 0.1, 2.0]
-    x, labels, t, noise = data(7)  # 7 samples in chunks of 3: 3 + 3 + 1
-    loads = []
-
-    def loader(i):
-        def load():
-            loads.append(i)
-            return models[i]
-
-        return load
-
-    got = moso_scores(
-        [(loader(i), lrs[i]) for i in range(3)], x, labels, t, noise, "last-block", chunk_size=3
-    )
-    assert loads == [0, 1, 2]  # lazily loaded, once each
-    expected = hand_moso(list(zip(models, lrs, strict=True)), x, labels, t, noise, "last-block")
+    x, labels, t, noise = data(7)  # 7 samples in parts of 4 + 3, chunks of 3: 3 + 1 and 3
+    checkpoints = list(zip(models, lrs, strict=True))
+    got = moso_by_parts(checkpoints, x, labels, t, noise, "last-block", part_size=4, chunk_size=3)
+    expected = hand_moso(checkpoints, x, labels, t, noise, "last-block")
     assert got.shape == (7,) and torch.isfinite(got).all()
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-12)
-    # Linear in the checkpoints, each weighted once: the mean of single-checkpoint scores.
+    # Linear in the checkpoints, each weighted once: the mean of single-checkpoint scores; and the parts
+    # do not change the scores.
     singles = [
-        moso_scores([(m, lr)], x, labels, t, noise, "last-block", chunk_size=4)
-        for m, lr in zip(models, lrs, strict=True)
+        moso_by_parts([c], x, labels, t, noise, "last-block", part_size=7, chunk_size=4) for c in checkpoints
     ]
     torch.testing.assert_close(got, sum(singles) / 3, rtol=1e-6, atol=1e-12)
 
@@ -182,7 +192,9 @@ def test_moso_matches_brute_force_each_checkpoint_once():
 def test_moso_unconditional_all_parameters():
     models = [tiny_dit(None, seed=s) for s in (4, 5)]
     x, _, t, noise = data(5, conditional=False)
-    got = moso_scores([(models[0], 1.0), (models[1], 0.25)], x, None, t, noise, "all", chunk_size=2)
+    got = moso_by_parts(
+        [(models[0], 1.0), (models[1], 0.25)], x, None, t, noise, "all", part_size=3, chunk_size=2
+    )
     expected = hand_moso([(models[0], 1.0), (models[1], 0.25)], x, None, t, noise, "all")
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-12)
 
@@ -203,17 +215,14 @@ def test_moso_least_squares_outlier_scores_lowest():
     y[outlier] = -3 * (x[outlier] @ w_star)  # a corrupted target: its gradient opposes everyone else's
     t, noise = torch.zeros(n, 1, dtype=torch.float64), torch.zeros(n, 1, d, dtype=torch.float64)
 
-    def checkpoint(alpha):  # a point on the path from 0 to the solution, loaded lazily
-        def load():
-            model = nn.Linear(d, 1, bias=False).double()
-            with torch.no_grad():
-                model.weight.copy_(alpha * w_star)
-            return model
-
-        return load
+    def checkpoint(alpha):  # a point on the path from 0 to the solution
+        model = nn.Linear(d, 1, bias=False).double()
+        with torch.no_grad():
+            model.weight.copy_(alpha * w_star)
+        return model
 
     checkpoints = [(checkpoint(a), lr) for a, lr in ((0.0, 0.1), (0.2, 0.05), (0.4, 0.02))]
-    scores = moso_scores(checkpoints, x, y, t, noise, "all", chunk_size=8, loss=squared_error)
+    scores = moso_by_parts(checkpoints, x, y, t, noise, "all", part_size=15, chunk_size=8, loss=squared_error)
     # (ḡ − g_z/N)·g_z = (1/N) Σ_{i≠z} g_i·g_z: the outlier's gradient points against all the others, so its
     # score is negative, and the lowest (removing it lowers the risk: it is the first to prune). Clean
     # samples agree with the others on average (a clean one with w*·x ≈ 0 may land slightly below 0).
@@ -226,14 +235,6 @@ def test_moso_least_squares_outlier_scores_lowest():
         g = 2 * (x @ (alpha * w_star) - y)[:, None] * x
         expected += lr * ((g.mean(0) - g / n) * g).sum(1) / 3
     torch.testing.assert_close(scores, expected, rtol=1e-10, atol=1e-12)
-
-
-def test_moso_errors():
-    x, labels, t, noise = data(3)
-    with pytest.raises(ThresherError, match="at least one checkpoint"):
-        moso_scores([], x, labels, t, noise)
-    with pytest.raises(ThresherError, match="not a model"):
-        moso_scores([(lambda: {"w": 1}, 1.0)], x, labels, t, noise)
 
 
 def test_monotonicity_hand_computed():
@@ -263,7 +264,7 @@ def test_scores_deterministic_across_calls():
         return (
             grand_scores(model, x, labels, t, noise, "final-layer", chunk_size=4),
             el2n_scores(model, x, labels, t, noise),
-            moso_scores([(model, 1.0)], x, labels, t, noise, "final-layer", chunk_size=4),
+            moso_by_parts([(model, 1.0)], x, labels, t, noise, "final-layer", part_size=6, chunk_size=4),
         )
 
     for first, second in zip(run(), run(), strict=True):

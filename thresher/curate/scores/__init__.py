@@ -1,5 +1,7 @@
-"""Per-sample scores, one module per method family (docs/architecture.md, "Scores").
+"""Per-sample scores (docs/architecture.md, "Scores"): the methods are declared in
+:mod:`thresher.curate.scores.methods` (one module per family, found by :mod:`~thresher.curate.scores.registry`);
+the modules here compute them.
 
-Each module works on arrays (embeddings, cluster ids, losses) and returns per-sample arrays; the
+The computations work on arrays (embeddings, cluster ids, losses) and return per-sample arrays; the
 workspace layer writes them as long-form Parquet (``sample_id, method, score, cluster, distance, rank``).
 """

@@ -20,7 +20,6 @@ Selection keeps ``score <= 1 − ε``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import faiss
 import numpy as np
@@ -30,13 +29,11 @@ from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
 from thresher.catalog.runs import run_config, run_exists
 from thresher.catalog.scores import score_files, score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod
+from thresher.curate.scores.methods.dedup import SIMILARITY_TOLERANCE, DedupOptions
+from thresher.curate.scores.registry import ScoreContext
 from thresher.errors import ThresherError
 from thresher.progress import track
 
-# float32 dot products of two identical unit vectors land within ~1e-6 of 1 (worse in high d), so
-# without slack eps=0 would keep some exact duplicates; 1e-5 is an angle of ~0.26 degrees.
-SIMILARITY_TOLERANCE = 1e-5
 NO_KEPT_NEIGHBOUR = -1.0  # score of a sample with no earlier kept sample in its cluster: the lowest cosine
 
 
@@ -46,7 +43,7 @@ class DedupConfig:
     ``keep``: which end of the distance-to-centroid order is visited, and so kept, first:
     ``"furthest"`` (the paper's choice) or ``"nearest"``."""
 
-    eps: float = 0.05
+    eps: float = DedupOptions.epsilon  # the one default, `thresher select --epsilon`'s
     keep: str = "furthest"
     block_size: int = 1024
     progress: bool = True
@@ -172,24 +169,6 @@ def dedup_scores_run(ws: Workspace, source: str, cluster_run: str, epsilon: floa
     return run_id
 
 
-def _scores(ws: Workspace, context: ScoreContext) -> str:
+def dedup_scores(ws: Workspace, context: ScoreContext) -> str:
     assert context.clustering is not None  # guaranteed by needs={"clusters"}
-    return dedup_scores_run(ws, context.source, context.clustering, float(context.options["epsilon"]))
-
-
-def _threshold(options: dict[str, Any]) -> float:
-    return 1.0 - float(options["epsilon"]) - SIMILARITY_TOLERANCE
-
-
-METHODS = [
-    ScoreMethod(
-        name="dedup",
-        summary="SemDeDup: drop samples within cosine 1−ε of a kept sample of their cluster",
-        scores=_scores,
-        needs=frozenset({"clusters", "embeddings"}),
-        default_keep="low",
-        threshold=_threshold,
-        options={"epsilon": 0.05},
-        citation="Abbas et al. 2023, arXiv 2303.09540",
-    )
-]
+    return dedup_scores_run(ws, context.source, context.clustering, context.options.epsilon)

@@ -13,12 +13,17 @@ l̄(z) = (1/P) Σ_p l(z; θ, t_p, ε_p).
 * GraNd (Paul et al. 2021, adapted): ||∇_θ l̄(z)||₂ over a chosen parameter subset (:func:`grand_scores`).
 * Monotonicity: the fraction of consecutive epochs in which a sample's training loss rose
   (:func:`monotonicity_scores`).
+* MoSo (Tan et al. 2023, first-order): over C checkpoints θ_c trained at learning rates lr_c,
+  score(z) = (1/C) Σ_c lr_c · (ḡ_c − g_{z,c}/N) · g_{z,c} with ḡ_c = (1/N) Σ_i g_{i,c} and g_{z,c} = ∇_θ l̄(z)
+  at θ_c. Since ḡ_c − g_z/N = (1/N) Σ_{i≠z} g_i, the bracket is the agreement of z's gradient with all the
+  others, without self-influence: a sample whose gradient opposes the rest (mislabelled, corrupted) scores
+  negative; prune the lowest. ḡ_c is exact: :func:`gradient_sum` of every part, added, then
+  :func:`moso_terms` per part (:mod:`thresher.curate.gradient_scoring` runs the passes over a source).
 
 Per-sample gradients come from ``torch.func`` (``vmap`` over samples of ``grad`` of a functional call; the
 P probes of one sample are one batch of the model) and are streamed in chunks, so no N×D matrix is ever
 held. The machinery is generic over a :data:`SampleLoss` (default :func:`probe_flow_loss`, the flow loss
 of :func:`thresher.train.flow.flow_loss`), so any model with any per-sample loss can be scored.
-MoSo, which builds on the same per-sample gradients, lives in :mod:`thresher.curate.scores.moso`.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from torch import nn
 from torch.func import functional_call, grad, vmap
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from thresher.curate.scores.registry import PARAMETER_SUBSETS
 from thresher.errors import ThresherError
 from thresher.progress import track
 from thresher.train.flow import VelocityFn
@@ -45,7 +51,6 @@ from thresher.train.probes import (  # noqa: F401 - the probe API, re-exported w
     probe_times,
 )
 
-PARAMETER_SUBSETS = ("all", "last-block", "final-layer")
 # The per-sample gradient memory that the automatic chunk size aims at, and its caps. On a GPU a chunk of a
 # few dozen samples fills the device; on a CPU larger chunks only add memory traffic (chunk·D gradients):
 # 4 to 16 samples were equally fastest for the demo's DiT-T/1 (benchmarks/grand_throughput.py).
@@ -113,11 +118,6 @@ def select_parameters(model: nn.Module, which: str) -> dict[str, nn.Parameter]:
             f"parameter subset {which!r} names no trainable parameter of {type(model).__name__}"
         )
     return chosen
-
-
-def num_parameters(params: dict[str, torch.Tensor]) -> int:
-    """D, the length of a flattened gradient over ``params``."""
-    return sum(param.numel() for param in params.values())
 
 
 def auto_chunk_size(params: dict[str, torch.Tensor], memory_budget: int = DEFAULT_MEMORY_BUDGET) -> int:
@@ -235,6 +235,50 @@ def grand_scores(
         squared = sum(g.flatten(1).double().pow(2).sum(dim=1) for g in grads.values())
         out[rows] = squared.sqrt().cpu()
     return out
+
+
+def gradient_sum(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor | None,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+    params: str | dict[str, nn.Parameter] = "all",
+    *,
+    chunk_size: int | None = None,
+    loss: SampleLoss = probe_flow_loss,
+) -> torch.Tensor:
+    """Σ_z ∇_θ l̄(z) over the rows, flattened (D,), float64 on CPU: one part's share of MoSo's N·ḡ_c."""
+    total = None
+    for rows in per_sample_gradients(model, x, labels, t, noise, params, chunk_size=chunk_size, loss=loss):
+        chunk = rows.double().sum(dim=0).cpu()
+        total = chunk if total is None else total + chunk
+    if total is None:
+        raise ThresherError("a MoSo gradient sum over no rows")
+    return total
+
+
+def moso_terms(
+    model: nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor | None,
+    t: torch.Tensor,
+    noise: torch.Tensor,
+    mean_gradient: torch.Tensor,
+    n: int,
+    lr: float,
+    params: str | dict[str, nn.Parameter] = "all",
+    *,
+    chunk_size: int | None = None,
+    loss: SampleLoss = probe_flow_loss,
+) -> torch.Tensor:
+    """lr_c · (ḡ_c · g_z − ||g_z||² / N) for every row z, float64 on CPU (N,): one checkpoint's MoSo term.
+    ``mean_gradient`` is ḡ_c over all N samples (flattened like :func:`gradient_sum`)."""
+    out = []
+    for rows in per_sample_gradients(model, x, labels, t, noise, params, chunk_size=chunk_size, loss=loss):
+        g = rows.double().cpu()
+        out.append(lr * (g @ mean_gradient - (g * g).sum(dim=1) / n))
+    return torch.cat(out)
 
 
 def monotonicity_scores(loss_log: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from thresher.catalog.runs import run_exists
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.scores import score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod
+from thresher.curate.scores.registry import ScoreContext
 from thresher.errors import ThresherError
 
 
@@ -30,16 +30,5 @@ def random_scores_run(ws: Workspace, source: str, seed: int) -> str:
     return run_id
 
 
-def _scores(ws: Workspace, context: ScoreContext) -> str:
+def random_scores(ws: Workspace, context: ScoreContext) -> str:
     return random_scores_run(ws, context.source, context.seed)
-
-
-METHODS = [
-    ScoreMethod(
-        name="random",
-        summary="seeded uniform subset (per cluster with --balance)",
-        scores=_scores,
-        default_keep="nearest",  # the order is random: either end is a uniform draw
-        seeded=True,
-    )
-]

@@ -20,6 +20,7 @@ and the subset's card renders it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
@@ -28,9 +29,9 @@ from thresher.catalog.names import config_hash
 from thresher.catalog.runs import run_config, run_exists
 from thresher.catalog.scores import score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
-from thresher.curate.config import parse_shrinkage
 from thresher.curate.groups import group_ids, resolve_groups
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod
+from thresher.curate.scores.methods.surrogate import GaussianOptions, parse_shrinkage
+from thresher.curate.scores.registry import ScoreContext
 from thresher.errors import ThresherError
 
 MODERATE_CENTER = "median"
@@ -52,7 +53,7 @@ def surrogate_scores_run(
     groups: str = "auto",
     embedder: str | None = None,
     clustering: str | None = None,
-    shrinkage: str | float = "ledoit-wolf",
+    shrinkage: str | float = GaussianOptions.shrinkage,
 ) -> str:
     """The score run of ``method`` (gaussian | moderate) for these options: reused when it exists."""
     kind = resolve_groups(ws, source, groups, clustering)
@@ -93,39 +94,13 @@ def surrogate_scores_run(
     return run_id
 
 
-def _scorer(method: str):
-    def scores(ws: Workspace, context: ScoreContext) -> str:
-        options = context.options
-        return surrogate_scores_run(
-            ws,
-            method,
-            context.source,
-            groups=options.get("groups", "auto"),
-            embedder=options.get("embedder"),
-            clustering=context.clustering,
-            shrinkage=options.get("shrinkage", "ledoit-wolf"),
-        )
-
-    return scores
-
-
-METHODS = [
-    ScoreMethod(
-        name="gaussian",
-        summary="log-likelihood under the group's Gaussian in an embedding space (keep the densest)",
-        scores=_scorer("gaussian"),
-        needs=frozenset({"embeddings"}),
-        default_keep="high",
-        options={"groups": "auto", "embedder": None, "shrinkage": "ledoit-wolf"},
-        citation="DeVries et al. 2020 (arXiv 2007.15255), as used by Li et al. 2024 (arXiv 2409.19128)",
-    ),
-    ScoreMethod(
-        name="moderate",
-        summary="distance to the group's median embedding (keep the closest)",
-        scores=_scorer("moderate"),
-        needs=frozenset({"embeddings"}),
-        default_keep="low",
-        options={"groups": "auto", "embedder": None},
-        citation="Xia et al. 2023 (Moderate-DS), as used by Li et al. 2024 (arXiv 2409.19128)",
-    ),
-]
+def surrogate_scores(ws: Workspace, context: ScoreContext) -> str:
+    """The score run of ``context.method`` (gaussian | moderate) with its options."""
+    return surrogate_scores_run(
+        ws,
+        context.method,
+        context.source,
+        groups=context.groups,
+        clustering=context.clustering,
+        **dataclasses.asdict(context.options),
+    )

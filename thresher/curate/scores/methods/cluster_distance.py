@@ -7,8 +7,12 @@ paper's best setting; ``furthest`` the outliers; ``middle`` drops both ends.
 
 from __future__ import annotations
 
-from thresher.catalog.workspace import Workspace
+from typing import TYPE_CHECKING
+
 from thresher.curate.scores.registry import ScoreContext, ScoreMethod
+
+if TYPE_CHECKING:
+    from thresher.catalog.workspace import Workspace
 
 
 def _scores(_ws: Workspace, context: ScoreContext) -> str:

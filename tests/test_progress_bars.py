@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from thresher.commands.progress_bars import TqdmSink
 from thresher.progress import note, reporting, task, track
+from thresher.progress_bars import TqdmSink
 
 
 def test_a_log_gets_plain_lines_without_cursor_movements():

@@ -1,4 +1,5 @@
-"""The command line's progress sink: tqdm bars on a terminal, plain lines in a log.
+"""The text rendering of progress events: tqdm bars on a terminal, plain lines in a log. The command line
+uses it for its own output, the service's jobs for their logs.
 
 On a terminal every task is a tqdm bar (inner, transient loops are cleared when they end, as tqdm's
 ``leave=False`` did before). When stderr is not a terminal (CI logs, ``2> file``, the service's job logs),
