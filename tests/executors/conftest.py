@@ -44,7 +44,10 @@ def slurm() -> None:
         pytest.skip("no Slurm on this machine (.ci/start-slurm starts a single-node one)")
     up = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=30)
     if not any(state.rstrip("*~#") in ("idle", "mixed", "allocated") for state in up.stdout.split()):
-        pytest.fail(f"Slurm is installed but no node is up (sinfo: {up.stdout.strip() or up.stderr.strip()})")
+        why = f"Slurm is installed but no node is up (sinfo: {up.stdout.strip() or up.stderr.strip()})"
+        if os.environ.get("THRESHER_REQUIRE_SLURM") == "1":
+            pytest.fail(why)
+        pytest.skip(f"{why}: .ci/start-slurm starts one")
 
 
 def wait_for_jobs(job_ids: Iterable[str], timeout: float = 600.0) -> dict[tuple[str, int | None], str]:
