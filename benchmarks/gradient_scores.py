@@ -82,7 +82,9 @@ def measure(source_uri: str, name: str, device: str | None, params: str) -> dict
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="", help="comma-separated synthetic sizes (default: builtin:mnist-lt)")
+    parser.add_argument(
+        "--rows", default="", help="comma-separated synthetic sizes (default: builtin:mnist-lt)"
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--params", default="all", help="parameter subset of grand and moso")
     args = parser.parse_args()

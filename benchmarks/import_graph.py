@@ -94,7 +94,8 @@ def main() -> int:
         f"{a} -> {b}"
         for a, targets in edges.items()
         for b in targets
-        if (a in ("train", "evaluate") and b == "curate") or (a == "catalog" and (b in STAGES or b == "experiments"))
+        if (a in ("train", "evaluate") and b == "curate")
+        or (a == "catalog" and (b in STAGES or b == "experiments"))
     ]
     print("\nlayer rules:", "kept" if not broken else "BROKEN: " + "; ".join(broken))
     return 1 if broken else 0

@@ -12,6 +12,7 @@ import pytest
 from thresher.api import COMMANDS, command
 from thresher.cli import FRONT_END_COMMANDS, main
 from thresher.commands.options import take
+from thresher.config_field import nested_config
 from thresher.config_json import config_from_json, config_schema, config_to_json, to_json_value
 from thresher.errors import ConfigError, ThresherError
 from thresher.train.config import TrainConfig, TrainRunConfig
@@ -143,8 +144,10 @@ def test_every_command_line_option_is_a_config_field():
             cls = stack.pop()
             for f in dataclasses.fields(cls):
                 fields.add(f.name)
-                if dataclasses.is_dataclass(f.type if not isinstance(f.type, str) else None):
-                    stack.append(f.type)
-        fields |= {f.name for f in dataclasses.fields(TrainConfig)}
+                if f.metadata.get("cli") is False:  # hidden: its type may be one only type checkers import
+                    continue
+                nested = nested_config(cls, f)  # TrainRunConfig.train, the executor options, …
+                if nested is not None:
+                    stack.append(nested)
         params = {p.name for p in main.commands[name].params if isinstance(p, (click.Option, click.Argument))}
         assert params - {"workspace", None} <= fields, name

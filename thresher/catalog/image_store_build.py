@@ -34,6 +34,7 @@ from thresher.catalog.samples import check_one_size, decode_row, ok_sample_ids, 
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.device import process_state
 from thresher.errors import ThresherError
+from thresher.executors.config import task_parts
 from thresher.images import RGB, WHITE, background_name
 from thresher.progress import task
 
@@ -67,6 +68,83 @@ def open_store(
 ) -> StoreView:
     """Rows ``sample_ids`` of ``source`` from its store for (``size``, ``background``, ``encoder``; None =
     pixels), after building the parts they need that are not there and intact."""
+    folder, key = build_parts(ws, source, sample_ids, size=size, background=background, encoder=encoder,
+                              batch_size=batch_size, num_workers=num_workers, part_rows=part_rows,
+                              device=device)  # fmt: skip
+    return StoreView(folder, key, np.asarray(sample_ids, dtype=np.int64))
+
+
+def build_parts(
+    ws: Workspace,
+    source: str,
+    sample_ids: np.ndarray,
+    *,
+    size: int | None = None,
+    background: RGB = WHITE,
+    encoder: Encoder | None = None,
+    batch_size: int = 64,
+    num_workers: int = 0,
+    part_rows: int = PART_ROWS,
+    device: str | None = None,
+    task: tuple[int, int] | None = None,
+) -> tuple[Path, StoreKey]:
+    """Build the parts rows ``sample_ids`` need that are missing or damaged: this process's share of them
+    under ``accelerate launch``, and with ``task`` (index, count) only the parts p with p mod count =
+    index (one Slurm array task's share; the other parts may still be missing when it returns).
+    Returns the store's folder and key."""
+    folder, key, expected, problems = _plan(ws, source, sample_ids, size, background, encoder, part_rows)
+    todo = [p for p, problem in problems.items() if problem is not None]
+    state = process_state(device)
+    state.wait_for_everyone()  # every rank has decided what is missing before any rank writes
+    if todo:
+        if state.is_main_process:
+            folder.mkdir(parents=True, exist_ok=True)
+            remove_dead_temporaries(folder)  # what a killed build left behind
+            if not (folder / "meta.json").is_file():
+                write_meta(folder, key.meta())
+            damaged = [p for p in todo if marker_path(folder, p).exists()]
+            if damaged:
+                reasons = sorted({str(problems[p]) for p in damaged})
+                log.warning(
+                    "image store %s: rebuilding part(s) %s (%s)",
+                    folder,
+                    ", ".join(map(str, damaged)),
+                    "; ".join(reasons),
+                )
+        state.wait_for_everyone()
+        mine = task_parts(todo, task, state.process_index, state.num_processes)
+        dataset, _ = open_source(ws, source)
+        _build(folder, key, dataset, {p: expected[p] for p in mine}, background, encoder, batch_size,
+               num_workers, show=state.is_local_main_process)  # fmt: skip
+        state.wait_for_everyone()
+    return folder, key
+
+
+def missing_parts(
+    ws: Workspace,
+    source: str,
+    sample_ids: np.ndarray,
+    *,
+    size: int | None = None,
+    background: RGB = WHITE,
+    encoder: Encoder | None = None,
+    part_rows: int = PART_ROWS,
+) -> tuple[list[int], list[int]]:
+    """(every part rows ``sample_ids`` need, those of them missing or damaged), building nothing."""
+    _, _, expected, problems = _plan(ws, source, sample_ids, size, background, encoder, part_rows)
+    return sorted(expected), [p for p, problem in problems.items() if problem is not None]
+
+
+def _plan(
+    ws: Workspace,
+    source: str,
+    sample_ids: np.ndarray,
+    size: int | None,
+    background: RGB,
+    encoder: Encoder | None,
+    part_rows: int,
+) -> tuple[Path, StoreKey, dict[int, np.ndarray], dict[int, object]]:
+    """The store's folder and key, each needed part's expected ids, and each part's problem (None: intact)."""
     sample_ids = np.asarray(sample_ids, dtype=np.int64)
     with ws.connect(read_only=True) as con:
         row = fetch_source(con, source)
@@ -91,31 +169,7 @@ def open_store(
     check_meta(folder, key)
     expected = {int(p): _range(ok, int(p), part_rows) for p in parts_of(sample_ids, part_rows)}
     problems = {p: part_problem_for(folder, p, ids) for p, ids in expected.items()}
-    todo = [p for p, problem in problems.items() if problem is not None]
-    state = process_state(device)
-    state.wait_for_everyone()  # every rank has decided what is missing before any rank writes
-    if todo:
-        if state.is_main_process:
-            folder.mkdir(parents=True, exist_ok=True)
-            remove_dead_temporaries(folder)  # what a killed build left behind
-            if not (folder / "meta.json").is_file():
-                write_meta(folder, key.meta())
-            damaged = [p for p in todo if marker_path(folder, p).exists()]
-            if damaged:
-                reasons = sorted({str(problems[p]) for p in damaged})
-                log.warning(
-                    "image store %s: rebuilding part(s) %s (%s)",
-                    folder,
-                    ", ".join(map(str, damaged)),
-                    "; ".join(reasons),
-                )
-        state.wait_for_everyone()
-        mine = todo[state.process_index :: state.num_processes]
-        dataset, _ = open_source(ws, source)
-        _build(folder, key, dataset, {p: expected[p] for p in mine}, background, encoder, batch_size,
-               num_workers, show=state.is_local_main_process)  # fmt: skip
-        state.wait_for_everyone()
-    return StoreView(folder, key, sample_ids)
+    return folder, key, expected, problems
 
 
 def _range(ok: np.ndarray, part: int, part_rows: int) -> np.ndarray:

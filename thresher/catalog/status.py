@@ -1,4 +1,5 @@
-"""`thresher status`: what is in the workspace — sources, embeddings, clusterings, subsets, runs."""
+"""`thresher status`: what is in the workspace — sources, embeddings, clusterings, subsets, runs, and the
+Slurm jobs submitted from it with their state in the queue."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from thresher.catalog.image_store import list_stores
 from thresher.catalog.runs import shown_status
 from thresher.catalog.tables import rows_as_dicts
 from thresher.catalog.workspace import Workspace
+from thresher.executors.submissions import submission_status
 
 
 @dataclass
@@ -27,13 +29,16 @@ class WorkspaceStatus:
     sweeps: list[dict[str, Any]] = field(default_factory=list)
     stores: list[dict[str, Any]] = field(default_factory=list)
     evaluations: int = 0
+    slurm: list[dict[str, Any]] = field(default_factory=list)  # submissions (executors/submissions.py)
 
     def lines(self) -> list[str]:
         return [self.render()]
 
     def render(self) -> str:
         if self.schema_version is None:
-            return f"workspace {self.root}: empty (run `thresher ingest SOURCE`)"
+            return "\n".join(
+                [f"workspace {self.root}: empty (run `thresher ingest SOURCE`)", *self._slurm_lines()]
+            )
         out = [f"workspace {self.root} (catalog schema v{self.schema_version})", "", "sources:"]
         out += [
             f"  {s['id']:<24} {s['n_ok']}/{s['n_rows']} rows ok  {s['kind']}:{s['uri']}  rev {s['revision']}"
@@ -72,12 +77,28 @@ class WorkspaceStatus:
             f"{s['parts']} parts, {s['bytes'] / 2**20:.1f} MiB"
             for s in self.stores
         ] or ["  none"]
-        return "\n".join(out)
+        return "\n".join(out + self._slurm_lines())
+
+    def _slurm_lines(self) -> list[str]:
+        if not self.slurm:  # only where something was submitted: most workspaces never see a cluster
+            return []
+        out = ["", "slurm submissions (latest last):"]
+        for sub in self.slurm:
+            out.append(f"  {sub['submitted']}  {sub['name']}")
+            out += [
+                f"    job {j['job_id']} {j['label']}"
+                + (f" ({j['tasks']} tasks)" if j["tasks"] else "")
+                + f": {j['state']}"
+                for j in sub["jobs"]
+            ]
+        return out
 
 
 def workspace_status(ws: Workspace, _config: StatusConfig | None = None) -> WorkspaceStatus:
     if not ws.exists:
-        return WorkspaceStatus(str(ws.root), None)
+        status = WorkspaceStatus(str(ws.root), None)
+        status.slurm = submission_status(ws.root)
+        return status
     with ws.connect(read_only=True) as con:
         version = int(con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
         status = WorkspaceStatus(str(ws.root), version)
@@ -131,4 +152,5 @@ def workspace_status(ws: Workspace, _config: StatusConfig | None = None) -> Work
         )
         status.evaluations = con.execute("SELECT count(*) FROM evaluations").fetchone()[0]
     status.stores = list_stores(ws)
+    status.slurm = submission_status(ws.root)
     return status

@@ -16,6 +16,7 @@ from thresher.curate.scores.method_options import WithMethodOptions, config_with
 from thresher.curate.scores.registry import gradient_methods, keep_rule, registry
 from thresher.embedders.registry import embedder_help
 from thresher.errors import ThresherError
+from thresher.executors.config import StageExecutorConfig
 from thresher.images import parse_background
 
 if TYPE_CHECKING:
@@ -86,6 +87,8 @@ class EmbedRunConfig:
         "Colour transparent pixels are composited onto: white, black or R,G,B. A non-white one is part of "
         "the embeddings' name (EMBEDDER?background=...), so embeddings of other backgrounds never mix.",
     )
+    # Where the parts are embedded: here (under `accelerate launch` if asked), or a Slurm job array.
+    executor: StageExecutorConfig = setting(default_factory=StageExecutorConfig)
 
     def __post_init__(self) -> None:
         check_bounds(self)
@@ -244,6 +247,8 @@ class ScoreRunSettings(WithMethodOptions):
     part_size: int = setting(1024, "Rows per part: the unit of resumption and of multi-process work.")
     chunk_size: int | None = setting(None, "Samples per vmapped gradient chunk (default: sized to memory).")
     device: str | None = setting(None, "cpu, cuda, … (default: CUDA when present).")
+    # Where the parts are scored: here (under `accelerate launch` if asked), or a Slurm job array.
+    executor: StageExecutorConfig = setting(default_factory=StageExecutorConfig)
 
     def __post_init__(self) -> None:
         check_bounds(self)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +31,11 @@ from torch.utils.data import DataLoader
 
 from thresher.catalog.embeddings import ids_fingerprint, write_embedding_part
 from thresher.catalog.part_files import part_done, remove_dead_temporaries, write_meta
+from thresher.catalog.staging import new_temp_staging, remove_abandoned, seal
 from thresher.device import pick_device
 from thresher.embedders import Embedder, Preprocess, build_embedder
 from thresher.errors import ThresherError
+from thresher.executors.config import task_parts
 from thresher.images import background_name
 from thresher.progress import task, track
 
@@ -55,6 +58,7 @@ class EmbedConfig:
     fit_sample: int = 10_000  # images a data-fitted embedder (pixels) is fitted on
     seed: int = 0  # picks the fit sample
     image_column: str = "image"
+    task: tuple[int, int] | None = None  # (index, count): one Slurm array task's parts, p mod count = index
 
 
 @dataclass
@@ -147,6 +151,7 @@ def embed_dataset(
     if state.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         remove_dead_temporaries(out_dir)  # what a killed run left behind
+        remove_abandoned(out_dir, f".{FITTED_DIR}.*")
         if embedder.fits_to_data:
             _fit_or_load(embedder, dataset, sample_ids, out_dir, config)
         if not (out_dir / "meta.json").is_file():  # on resume it exists and matches (checked above)
@@ -155,7 +160,7 @@ def embed_dataset(
     if embedder.fits_to_data and not state.is_main_process:  # every rank embeds with rank 0's fitted state
         embedder.load(out_dir / FITTED_DIR)
 
-    mine = [i for i in range(n_parts) if i % state.num_processes == state.process_index]
+    mine = task_parts(range(n_parts), config.task, state.process_index, state.num_processes)
     todo = [i for i in mine if not part_done(out_dir, i)]
     _embed_parts(dataset, sample_ids, out_dir, config, embedder, todo, show=state.is_local_main_process)
     state.wait_for_everyone()
@@ -215,18 +220,28 @@ def _fit_or_load(
     if fitted.is_dir():
         embedder.load(fitted)
         return
-    if not embedder.needs_fit:  # fitted by the caller: keep its state with the store for resumes and readers
-        embedder.save(fitted)
-        return
-    rng = np.random.default_rng(config.seed)
-    n_fit = min(config.fit_sample, len(sample_ids))
-    # Sorted rows read the Arrow table front to back instead of jumping around.
-    rows = np.sort(rng.choice(sample_ids, size=n_fit, replace=False))
-    images = dataset.select_columns([config.image_column]).select(rows)
-    embedder.fit(
-        track((row[config.image_column] for row in images), f"fit {embedder.name}", total=n_fit, unit="img")
-    )
-    embedder.save(fitted)
+    if embedder.needs_fit:
+        rng = np.random.default_rng(config.seed)
+        n_fit = min(config.fit_sample, len(sample_ids))
+        # Sorted rows read the Arrow table front to back instead of jumping around.
+        rows = np.sort(rng.choice(sample_ids, size=n_fit, replace=False))
+        images = dataset.select_columns([config.image_column]).select(rows)
+        embedder.fit(
+            track(
+                (row[config.image_column] for row in images), f"fit {embedder.name}", total=n_fit, unit="img"
+            )
+        )
+    # (Else fitted by the caller: its state is kept with the store for resumes and readers.) Saved aside and
+    # renamed in: Slurm array tasks each fit at once, the first rename wins, and every task then embeds
+    # with the winner's state, so all parts of the store come from one fitted state.
+    staging = new_temp_staging(out_dir, f".{FITTED_DIR}.")
+    embedder.save(staging)
+    try:
+        staging.rename(fitted)
+    except OSError:  # another process's state got there first
+        shutil.rmtree(staging, ignore_errors=True)
+    seal(fitted)
+    embedder.load(fitted)
 
 
 def _embed_parts(

@@ -20,9 +20,12 @@ Only the main process commits: the parts move into ``scores/<run>/`` and the run
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
+import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,8 @@ from thresher.curate.gradient_runs import SCORE_KIND, existing_score_run
 from thresher.curate.scores.registry import GRADIENT_NORM, LOSS, LOSS_LOG, MOSO
 from thresher.device import process_state
 from thresher.errors import ThresherError
+from thresher.executors.config import task_parts
+from thresher.executors.slurm import Submission
 
 WORK = "work"  # per-part intermediate files of a run in progress (MoSo's gradient sums)
 
@@ -52,8 +57,13 @@ class ScoreRunResult:
     n: int
     reused: bool
     seconds: float
+    task: str | None = None  # --task i/n: only this array task's parts were scored, nothing committed
 
     def lines(self) -> list[str]:
+        if self.task is not None:
+            return [
+                f"{self.method} of {self.source}: task {self.task} scored its parts in {self.seconds:.1f}s"
+            ]
         verb = "reused" if self.reused else f"scored in {self.seconds:.1f}s"
         return [
             f"{self.run_id}: {self.method} of {self.n} rows of {self.source} from {self.pretrain} ({verb})"
@@ -69,8 +79,10 @@ def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     if found is not None:
         return ScoreRunResult(found, config.method, source, pretrain, len(ids), True, 0.0)
     run_id = f"{config.method}-{source}-{config_hash(identity)[:10]}"
-    state = process_state(config.device)
     staging = ws.scores_dir(run_id).parent / f".{run_id}.partial"
+    if config.executor.on_slurm:
+        return _submit(ws, config, source, staging, len(ids))
+    state = process_state(config.device)
     if state.is_main_process:
         (staging / WORK).mkdir(parents=True, exist_ok=True)
     state.wait_for_everyone()
@@ -78,6 +90,11 @@ def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     scorer = _Scorer(ws, config, settings, pretrain, ids, staging, state.process_index, state.num_processes)
     scorer.run()
     state.wait_for_everyone()
+    if config.executor.task is not None:  # an array task writes parts only; the final job commits
+        seconds = time.perf_counter() - started
+        return ScoreRunResult(
+            run_id, config.method, source, pretrain, len(ids), False, seconds, config.executor.task
+        )
     if state.is_main_process:
         shutil.rmtree(staging / WORK, ignore_errors=True)
         final = ws.scores_dir(run_id)
@@ -118,6 +135,7 @@ class _Scorer:
         self.ws, self.config, self.settings, self.ids = ws, config, settings, ids
         self.signal = config.signal
         self.staging, self.rank, self.world = staging, rank, world
+        self.task = config.executor.task_share  # (index, count) of a Slurm array task, else None
         self.run_dir = ws.run_dir(pretrain)
         self.snapshots = snapshot_dirs(self.run_dir) if self.signal.uses_checkpoints else []
         if not self.snapshots and self.signal.uses_checkpoints:
@@ -148,7 +166,11 @@ class _Scorer:
         """A measure of each sample at one checkpoint: parts are independent."""
         from thresher.curate.scores.gradient_signals import el2n_scores, grand_scores
 
-        mine = [p for p in self.parts if p % self.world == self.rank and not self._part_file(p).is_file()]
+        mine = [
+            p
+            for p in task_parts(self.parts, self.task, self.rank, self.world)
+            if not self._part_file(p).is_file()
+        ]
         if not mine:
             return
         from thresher.train.pretrain import load_snapshot
@@ -170,7 +192,8 @@ class _Scorer:
         from thresher.curate.scores.gradient_signals import monotonicity_scores
         from thresher.train.pretrain import loss_log
 
-        if self.rank != 0 or self._part_file(0).is_file():
+        # one part, written by whoever owns part 0 (rank 0, or the array task whose share holds it)
+        if 0 not in task_parts(self.parts, self.task, self.rank, self.world) or self._part_file(0).is_file():
             return
         logged_ids, log = loss_log(self.run_dir)
         order = np.searchsorted(logged_ids, self.ids)
@@ -186,7 +209,7 @@ class _Scorer:
         from thresher.curate.scores.gradient_signals import gradient_sum, moso_terms
         from thresher.train.pretrain import load_snapshot
 
-        mine = [p for p in self.parts if p % self.world == self.rank]
+        mine = task_parts(self.parts, self.task, self.rank, self.world)
         n = len(self.ids)
         for c, snapshot in enumerate(self.snapshots):
             todo_sums = [p for p in mine if not self._work(f"c{c}-sum-{p}.pt").is_file()]
@@ -201,6 +224,8 @@ class _Scorer:
                 total = gradient_sum(model, x, labels, t, noise, params, chunk_size=chunk_size)
                 _atomic_torch_save(total, self._work(f"c{c}-sum-{part}.pt"))
             self._barrier()
+            if self.task is not None and not self._sums_ready(c):
+                continue  # an array task whose siblings are still summing: the second array takes it on
             g_bar = sum(torch.load(self._work(f"c{c}-sum-{p}.pt")) for p in self.parts) / n
             for part in todo_dots:
                 x, labels, _, t, noise = self._part_inputs(part)
@@ -210,6 +235,10 @@ class _Scorer:
         for part in mine:
             if self._part_file(part).is_file():
                 continue
+            if self.task is not None and not all(
+                self._work(f"c{c}-score-{part}.npy").is_file() for c in range(len(self.snapshots))
+            ):
+                continue  # the second pass has not run for this part yet
             contributions = [
                 np.load(self._work(f"c{c}-score-{part}.npy")) for c in range(len(self.snapshots))
             ]
@@ -258,9 +287,12 @@ class _Scorer:
     def _work(self, name: str) -> Path:
         return self.staging / WORK / name
 
+    def _sums_ready(self, checkpoint: int) -> bool:
+        return all(self._work(f"c{checkpoint}-sum-{p}.pt").is_file() for p in self.parts)
+
     def _write_part(self, part: int, ids: np.ndarray, scores: np.ndarray) -> None:
         path = self._part_file(part)
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = path.with_name(f".{path.name}{_own_suffix()}")
         pq.write_table(
             score_table(np.asarray(ids, np.int64), self.config.method, score=np.asarray(scores)), tmp
         )
@@ -272,12 +304,32 @@ class _Scorer:
 
 
 def _atomic_torch_save(value: torch.Tensor, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}{_own_suffix()}")
     torch.save(value, tmp)
     tmp.replace(path)
 
 
 def _atomic_np_save(value: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.npy")
+    tmp = path.with_name(f".{path.name}{_own_suffix()}.npy")
     np.save(tmp, value)
     tmp.replace(path)
+
+
+def _own_suffix() -> str:
+    """A temporary name of this process alone: two array tasks (or a rerun beside a task still running)
+    writing the same part never write into each other's file."""
+    return f".{socket.gethostname()}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def _submit(ws: Workspace, config: ScoreRunConfig, source: str, staging: Path, n_ids: int) -> Submission:
+    """The score's parts as a Slurm array and a final job that commits the run. MoSo's second pass needs
+    every part's gradient sum, so its array is submitted twice (each task does what it can; the second
+    array finds every sum). Monotonicity is one part."""
+    from thresher.executors.stage_arrays import submit_parts
+
+    n_parts = 1 if config.method == "monotonicity" else max(1, -(-n_ids // config.part_size))
+    parts = range(n_parts)
+    pending = [p for p in parts if not (staging / f"part-{p:05d}.parquet").is_file()]
+    name = f"score-{config.method}-{source}"
+    passes = 2 if config.method == "moso" else 1
+    return submit_parts(ws.root, "score", replace(config, source=source), name, parts, pending, passes=passes)

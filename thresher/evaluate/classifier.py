@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -262,7 +263,8 @@ def load_or_train_classifier(
             "holdout_accuracy": classifier.holdout_accuracy,
         }
         # Write-then-rename so a crash never leaves a half-written cache entry behind.
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        # The writer's host and pid: evaluations on several nodes may train the same classifier at once.
+        tmp = path.with_suffix(f".tmp-{socket.gethostname()}-{os.getpid()}")
         torch.save(payload, tmp)
         os.replace(tmp, path)
     return classifier

@@ -1,7 +1,9 @@
 """The executor seam: submit a unit (a command line to run, its log and its resources), ask its state,
 cancel it, and after a restart, adopt the units a previous server submitted.
 
-The service's jobs are units; the Slurm executor also submits arrays of units (sweep cells, stage parts).
+The service's jobs are units. Many independent units of one command (sweep cells, the parts of embed /
+store / score) go to Slurm as job arrays (:func:`thresher.executors.slurm.submit_steps`); with the local
+executor they run in the command's own process, as they always did (docs/architecture.md, 'Executors').
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ class Unit:
 
 @dataclass(frozen=True)
 class UnitState:
-    """``pending`` (not started), ``running``, ``exited`` (with its return code when known) or ``gone``
-    (the executor no longer knows it: a local process of a previous server)."""
+    """``pending`` (queued, not started: a Slurm job waiting for a node), ``running``, ``exited`` (with its
+    return code when known; a signal N as -N) or ``gone`` (the executor no longer knows it: a local process
+    of a previous server)."""
 
     state: str
     returncode: int | None = None
@@ -58,6 +61,8 @@ class Executor(Protocol):
 
 
 def get_executor(name: str, **options: object) -> Executor:
+    """The executor ``name`` with its options (slurm: ``resources``, a ``SlurmResources``, and the
+    ``workspace``; local takes none). Slurm's checks (sbatch on PATH, the partition known) run here."""
     if name not in EXECUTORS:
         raise ThresherError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTORS)}")
     module, _, cls = EXECUTORS[name].partition(":")

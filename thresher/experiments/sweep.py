@@ -11,6 +11,7 @@ cells all do only the work that is missing.
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -20,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from thresher.catalog.runs import finished_runs, run_exists
-from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep
+from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep, sweep_row
 from thresher.catalog.workspace import Workspace
-from thresher.errors import ThresherError
-from thresher.experiments.sweep_cells import Cell, SweepContext, expand, shard_cells
+from thresher.executors.slurm import Submission
+from thresher.experiments.sweep_cells import Cell, SweepContext, chosen_cells, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
+from thresher.experiments.sweep_context import CLUSTER_IDENTITY, check_sources, cluster_settings, spec_record
 from thresher.experiments.sweep_spec import SweepSpec
 from thresher.progress import note, task
 
@@ -32,7 +34,6 @@ from thresher.progress import note, task
 # by the model (the paper's Figure 2/3).
 NOISE_SEED = 20241119
 NOISE_FILE = "sweep-noise.npy"
-_CLUSTER_IDENTITY = ("embedder", "k", "seed", "restarts", "niter", "init")
 
 
 @dataclass
@@ -44,8 +45,11 @@ class SweepOutcome:
     skipped: int
     seconds: float
     clustering: str | None = None  # the clustering run the sweep's selections (and conditioning) used
+    prepared: bool = False  # --prerequisites-only: what the cells need is ready, no cell ran
 
     def lines(self) -> list[str]:
+        if self.prepared:
+            return [f"sweep {self.name}: prerequisites of {self.mine} cells ready ({self.seconds:.0f}s)"]
         return [
             f"sweep {self.name}: {self.ran} cells run, {self.skipped} already done, of {self.mine} in this shard "
             f"({self.total} in the sweep), {self.seconds / 60:.1f} min",
@@ -53,36 +57,44 @@ class SweepOutcome:
         ]
 
 
-def check_sources(ws: Workspace, spec: SweepSpec) -> None:
-    """A source the sweep cannot ingest itself must already be in the workspace (checked before any work)."""
-    for key in ("source", "reference"):
-        value = getattr(spec, key)
-        if value.startswith("builtin:"):
-            from thresher.catalog.source_loaders import BUILTINS
-
-            if value.removeprefix("builtin:") not in BUILTINS:
-                raise spec.error(key, f"unknown built-in {value!r}; built-ins: {', '.join(BUILTINS)}")
-            continue
-        try:
-            ws.source_row(value)
-        except ThresherError:
-            raise spec.error(key, f"source {value!r} is not ingested: run `thresher ingest` first") from None
-
-
-def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome:
-    """Run (or resume) the sweep ``config.spec``, or this process's shard of it."""
+def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome | Submission:
+    """Run (or resume) the sweep ``config.spec``, or this process's shard of it; with ``--executor slurm``
+    submit its pending cells as a job array instead (:mod:`thresher.experiments.sweep_slurm`)."""
     from thresher.experiments.sweep_presets import spec_for
 
-    return run_spec(ws, spec_for(config.spec), config.shard_range)
+    spec = spec_for(config.spec)
+    if config.executor.on_slurm:
+        from thresher.experiments.sweep_slurm import submit_sweep
+
+        return submit_sweep(ws, spec, config)
+    return run_spec(ws, spec, config.shard_range, config.cell_indices, config.prerequisites_only)
 
 
-def run_spec(ws: Workspace, spec: SweepSpec, shard: tuple[int, int] | None = None) -> SweepOutcome:
+def run_spec(
+    ws: Workspace,
+    spec: SweepSpec,
+    shard: tuple[int, int] | None = None,
+    cell_indices: list[int] | None = None,
+    prerequisites_only: bool = False,
+) -> SweepOutcome:
     started = time.perf_counter()
     check_sources(ws, spec)
-    prerequisites = _Prerequisites.prepare(ws, spec)
+    # An array task (--cells) of a sweep whose prepare job recorded this very spec: its built-in sources
+    # were ingested and checked there, so they are looked up rather than loaded again (half of a task's
+    # start on 2 cores), and the sweep's members are not rewritten by every task.
+    recorded = sweep_row(ws, spec.name) if cell_indices is not None else None
+    prepared = recorded is not None and recorded["spec"] == json.loads(
+        json.dumps(spec_record(spec), default=str)
+    )
+    prerequisites = _Prerequisites.prepare(ws, spec, ingested=prepared)
     cells = expand(spec, prerequisites.context)
-    record_sweep(ws, spec.name, _spec_record(spec), spec.path, [c.key for c in cells])
-    mine = shard_cells(cells, shard)
+    if not prepared:
+        record_sweep(ws, spec.name, spec_record(spec), spec.path, [c.key for c in cells])
+    mine = chosen_cells(shard_cells(cells, shard), cell_indices)
+    if prerequisites_only:
+        _prepare_cells(ws, spec, mine, prerequisites)
+        return SweepOutcome(spec.name, len(cells), len(mine), 0, 0, time.perf_counter() - started,
+                            prerequisites.clustering, prepared=True)  # fmt: skip
     todo = [c for c in mine if finished_cell(ws, c.key) is None]
     note(f"sweep {spec.name}: {len(cells)} cells, {len(mine)} in this shard, {len(todo)} to run")
     with task(f"sweep {spec.name}", len(mine), unit="cell", initial=len(mine) - len(todo)) as bar:
@@ -102,6 +114,26 @@ def run_spec(ws: Workspace, spec: SweepSpec, shard: tuple[int, int] | None = Non
     )
 
 
+def _prepare_cells(ws: Workspace, spec: SweepSpec, cells: list[Cell], pre: _Prerequisites) -> None:
+    """What cells running at once would otherwise each make for themselves: every cell's subset (two
+    cells of one selection key share it; a gradient method's score run is computed once) and the
+    source's autoencoder and image store, which every cell's training reads."""
+    from thresher.dataset_resolution import resolve_dataset
+    from thresher.images import parse_background
+    from thresher.train.run import prepare_training_data
+
+    for cell in cells:
+        if cell.select is not None and finished_cell(ws, cell.key) is None:
+            _subset(ws, cell, pre)
+    run = _train_config(spec, pre.source, None, pre, cell=None, n_rows=pre.n_source)
+    prepare_training_data(
+        ws, resolve_dataset(ws, pre.source), image_size=run.image_size, vae=run.vae,
+        autoencoder=run.autoencoder, model_size=None, device=run.train.device, unconditional=True,
+        background=parse_background(run.background), num_workers=run.train.num_workers,
+    )  # fmt: skip
+    note(f"sweep {spec.name}: prerequisites of {len(cells)} cells ready")
+
+
 @dataclass
 class _Prerequisites:
     source: str
@@ -112,16 +144,17 @@ class _Prerequisites:
     context: SweepContext
 
     @classmethod
-    def prepare(cls, ws: Workspace, spec: SweepSpec) -> _Prerequisites:
+    def prepare(cls, ws: Workspace, spec: SweepSpec, ingested: bool = False) -> _Prerequisites:
         from thresher.curate.config import EmbedRunConfig
         from thresher.curate.embed_run import run_embed
 
-        source = _ingested(ws, spec.source, spec.seed)
-        reference = _ingested(ws, spec.reference, spec.seed)
+        source = _ingested(ws, spec.source, spec.seed, ingested)
+        reference = _ingested(ws, spec.reference, spec.seed, ingested)
         embedded = run_embed(
             ws, EmbedRunConfig(embedder=spec.embedder, source=source, num_workers=0, seed=spec.seed)
         )
         clustering, cluster_identity = _clustering(ws, spec, source, embedded.final_embedder)
+        # (planned_context computes the same identities from the settings alone; a test keeps them equal)
         pretrain, pretrain_identity = None, None
         if spec.needs_pretrain:
             from thresher.train.config import PretrainConfig
@@ -135,9 +168,11 @@ class _Prerequisites:
         return cls(source, reference, int(row["n_ok"]), clustering, pretrain, context)
 
 
-def _ingested(ws: Workspace, source: str, seed: int) -> str:
+def _ingested(ws: Workspace, source: str, seed: int, done: bool = False) -> str:
     if not source.startswith("builtin:"):
         return source
+    if done:  # ingested by the run that recorded the sweep; a built-in's id is its name
+        return source.removeprefix("builtin:")
     from thresher.curate.config import IngestConfig
     from thresher.curate.ingest import ingest
 
@@ -147,15 +182,10 @@ def _ingested(ws: Workspace, source: str, seed: int) -> str:
 def _clustering(ws: Workspace, spec: SweepSpec, source: str, embedder: str) -> tuple[str, dict[str, Any]]:
     """The sweep's clustering: a finished run with the same settings, else a new one."""
     from thresher.curate.cluster_run import run_cluster
-    from thresher.curate.config import ClusterRunConfig
 
-    config = ClusterRunConfig(
-        ks=[spec.k], source=source, embedder=embedder, restarts=spec.kmeans_restarts, seed=spec.seed
-    )
-    identity = {"embedder": embedder, "k": spec.k, "seed": config.seed, "restarts": config.restarts,
-                "niter": config.niter, "init": config.init}  # fmt: skip
+    config, identity = cluster_settings(spec, source, embedder)
     for run in finished_runs(ws, source, "cluster"):
-        if all(run["config"].get(key) == identity[key] for key in _CLUSTER_IDENTITY):
+        if all(run["config"].get(key) == identity[key] for key in CLUSTER_IDENTITY):
             return run["id"], identity
     return run_cluster(ws, config).run_id, identity
 
@@ -232,47 +262,53 @@ def _needs(method: str) -> frozenset[str]:
 def _train(
     ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites, dataset: str, n_rows: int
 ) -> None:
-    from thresher.train.autoencoder import AutoencoderConfig
-    from thresher.train.config import TrainConfig, TrainRunConfig
     from thresher.train.loop import has_checkpoint
     from thresher.train.run import run_training
 
     if run_exists(ws, cell.run_id):
         return
-    base = TrainConfig(**spec.train_settings)
-    steps = (
-        spec.steps if spec.budget == "steps" else max(1, round(float(spec.epochs) * n_rows / base.batch_size))
-    )
     run_dir = ws.run_dir(cell.run_id)
     resume = has_checkpoint(run_dir)
     if not resume and run_dir.exists():
         # The sweep's own run (its id is the training key), killed before its first checkpoint: start over.
         shutil.rmtree(run_dir)
+    run_training(ws, _train_config(spec, dataset, cell.run_id, pre, cell, n_rows, resume))
+
+
+def _train_config(
+    spec: SweepSpec,
+    dataset: str,
+    run: str | None,
+    pre: _Prerequisites,
+    cell: Cell | None,
+    n_rows: int,
+    resume: bool = False,
+):  # -> TrainRunConfig
+    """The training of a cell (or, without a cell, the settings every cell shares: its data)."""
+    from thresher.train.autoencoder import AutoencoderConfig
+    from thresher.train.config import TrainConfig, TrainRunConfig
+
+    base = TrainConfig(**spec.train_settings)
+    steps = (
+        spec.steps if spec.budget == "steps" else max(1, round(float(spec.epochs) * n_rows / base.batch_size))
+    )
     # Four checkpoints per run at most: enough to resume a killed cell without losing much of it.
     checkpoint_every = max(1, min(steps, max(50, steps // 4)))
+    seed = cell.seed if cell is not None else base.seed
     train = TrainConfig(
-        **{**asdict(base), "steps": steps, "seed": cell.seed, "checkpoint_every": checkpoint_every}
+        **{**asdict(base), "steps": steps, "seed": seed, "checkpoint_every": checkpoint_every}
     )
     if "sample_count" not in spec.train:
         train.sample_count = 0  # the sweep draws its own grids
-    run_training(
-        ws,
-        TrainRunConfig(
-            dataset=dataset,
-            train=train,
-            vae=spec.vae,
-            autoencoder=AutoencoderConfig(steps=spec.autoencoder_steps, seed=spec.seed),
-            clusters=pre.clustering if spec.cluster_conditioning else None,
-            run=cell.run_id,
-            resume=resume,
-        ),
+    return TrainRunConfig(
+        dataset=dataset,
+        train=train,
+        vae=spec.vae,
+        autoencoder=AutoencoderConfig(steps=spec.autoencoder_steps, seed=spec.seed),
+        clusters=pre.clustering if spec.cluster_conditioning else None,
+        run=run,
+        resume=resume,
     )
-
-
-def _spec_record(spec: SweepSpec) -> dict[str, Any]:
-    record = asdict(spec)
-    record.pop("lines", None)
-    return record
 
 
 def noise_images(ws: Workspace, run: str) -> np.ndarray | None:

@@ -177,3 +177,27 @@ def shard_cells(cells: list[Cell], shard: tuple[int, int] | None) -> list[Cell]:
         return cells
     index, count = shard
     return cells[index - 1 :: count]
+
+
+def parse_cells(text: str | None) -> list[int] | None:
+    """``3`` or ``0,3,5``: indices of cells in the grid's fixed order (duplicates dropped, order kept)."""
+    from thresher.errors import ThresherError
+
+    if text is None:
+        return None
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if not words or not all(w.isdigit() for w in words):
+        raise ThresherError(f"--cells {text!r} must be cell indices, e.g. 0,3,5")
+    return list(dict.fromkeys(int(w) for w in words))
+
+
+def chosen_cells(cells: list[Cell], indices: list[int] | None) -> list[Cell]:
+    """The cells at ``indices`` of the grid (all of them for None); an index past the grid is refused."""
+    from thresher.errors import ThresherError
+
+    if indices is None:
+        return cells
+    beyond = [i for i in indices if i >= len(cells)]
+    if beyond:
+        raise ThresherError(f"--cells {beyond[0]}: the sweep has {len(cells)} cells (0..{len(cells) - 1})")
+    return [cells[i] for i in indices]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from thresher.config_field import setting
+from thresher.errors import ThresherError
+from thresher.executors.config import ExecutorConfig
 
 
 @dataclass
@@ -17,14 +19,39 @@ class SweepRunConfig:
         "Run only every n-th cell, i/n (1 ≤ i ≤ n): n machines or processes split a sweep with one command "
         "each; `thresher report --sweep NAME` merges what the catalog holds.",
     )
+    cells: str | None = setting(
+        None,
+        "Run only these cells: their indices in the grid's fixed order, comma-separated (e.g. 0,3,5); what "
+        "each task of a Slurm sweep runs.",
+        metavar="I,J,…",
+    )
+    prerequisites_only: bool = setting(
+        False,
+        "Only prepare what the cells need (sources, embeddings, clustering, pretraining, the autoencoder "
+        "and image store, every cell's subset), run no cell: the first job of a Slurm sweep.",
+    )
+    executor: ExecutorConfig = setting(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
-        from thresher.experiments.sweep_cells import parse_shard
+        from thresher.experiments.sweep_cells import parse_cells, parse_shard
 
         parse_shard(self.shard)  # a bad shard is refused before anything runs
+        parse_cells(self.cells)
+        if self.shard is not None and self.cells is not None:
+            raise ThresherError("--shard and --cells both choose cells: give one of them")
+        if self.prerequisites_only and (self.cells is not None or self.executor.on_slurm):
+            raise ThresherError(
+                "--prerequisites-only runs no cell: it goes without --cells and --executor slurm"
+            )
 
     @property
     def shard_range(self) -> tuple[int, int] | None:
         from thresher.experiments.sweep_cells import parse_shard
 
         return parse_shard(self.shard)
+
+    @property
+    def cell_indices(self) -> list[int] | None:
+        from thresher.experiments.sweep_cells import parse_cells
+
+        return parse_cells(self.cells)

@@ -44,7 +44,8 @@ def create_app(
     ws = SnapshotWorkspace(root)
     store = JobStore(root / "jobs")
     hub = EventHub()
-    scheduler = Scheduler(root, store, executor or get_executor(config.executor), config.workers, hub)
+    executor = executor or get_executor(config.executor, **config.executor_options(root))
+    scheduler = Scheduler(root, store, executor, config.workers, hub)
     state = ServiceState(
         ws=ws,
         store=store,

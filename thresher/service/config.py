@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from thresher.config_field import setting
 from thresher.errors import ThresherError
+from thresher.executors.config import EXECUTOR_KINDS, SlurmResources
 
-EXECUTOR_NAMES = ("local", "slurm")
+EXECUTOR_NAMES = EXECUTOR_KINDS
 MAX_BODY_BYTES = 1 << 20  # a request body: a job's config, a lasso polygon, an SQL query
 
 
@@ -22,6 +23,8 @@ class ServeConfig:
         "Where jobs run: processes on this machine, or Slurm jobs (the server stays here).",
         choices=EXECUTOR_NAMES,
     )
+    # What each job asks of Slurm with --executor slurm (partition, GPUs, time, memory, sbatch options).
+    slurm: SlurmResources = setting(default_factory=SlurmResources)
     allow_path: tuple[str, ...] = setting(
         (),
         "A folder outside the workspace that jobs may read data from (ingest a local folder); repeatable. "
@@ -42,6 +45,10 @@ class ServeConfig:
             raise ThresherError(
                 f"unknown --executor {self.executor!r}; choose one of: {', '.join(EXECUTOR_NAMES)}"
             )
+
+    def executor_options(self, workspace: object) -> dict[str, object]:
+        """What :func:`thresher.executors.get_executor` takes for this server's executor."""
+        return {"resources": self.slurm, "workspace": workspace} if self.executor == "slurm" else {}
 
     @property
     def loopback(self) -> bool:

@@ -14,6 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 from thresher.api import COMMANDS, command
 from thresher.config_json import config_schema, config_to_json
 from thresher.errors import ConfigError
+from thresher.executors.config import ExecutorConfig
 from thresher.service.paths import check_request_paths
 from thresher.service.state import ServiceState
 
@@ -53,8 +54,21 @@ def submit_job(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, 
         )
     config = row.build(body.get("config") or {})
     check_request_paths(row.config, config, state.ws.root, state.allowed_paths)
+    _refuse_own_executor(config)
     record = state.scheduler.submit(row.name, config_to_json(config))
     return _job_view(state, record.id)
+
+
+def _refuse_own_executor(config: Any) -> None:
+    """A job runs where the server's ``--executor`` puts it. A request may not submit Slurm jobs of its
+    own: its sbatch options (an output file, a working folder) would reach outside the workspace."""
+    executor = getattr(config, "executor", None)
+    if isinstance(executor, ExecutorConfig) and executor != type(executor)():
+        raise ConfigError(
+            "executor: a job runs where the server puts it (thresher serve --executor); its config may not "
+            "set executor options",
+            field="executor",
+        )
 
 
 @router.get("/jobs", summary="Every job, newest first, with the progress of the running ones")

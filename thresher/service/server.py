@@ -75,19 +75,21 @@ def serve(root: Path, config: ServeConfig, say: Callable[[str], None] = print) -
     root = root.absolute()
     lock = claim_workspace(root)
     sock = bind(config.host, config.port)
-    token = server_token(config)
-    shown_host = f"[{config.host}]" if ":" in config.host else config.host
-    url = f"http://{shown_host}:{sock.getsockname()[1]}/"
-    os.ftruncate(lock, 0)
-    os.pwrite(lock, json.dumps({"pid": os.getpid(), "url": url}).encode(), 0)
-    app = create_app(root, config, token=token)
-    say(f"thresher serve: {url}  (workspace {root}; {config.workers} workers, executor {config.executor})")
-    if token is not None:
-        say(f"open {url}?token={token}")
-    if config.open_browser:
-        webbrowser.open(url + (f"?token={token}" if token else ""))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    try:
+    try:  # from here on, a failure (e.g. --executor slurm without sbatch) gives the port and the lock back
+        token = server_token(config)
+        shown_host = f"[{config.host}]" if ":" in config.host else config.host
+        url = f"http://{shown_host}:{sock.getsockname()[1]}/"
+        os.ftruncate(lock, 0)
+        os.pwrite(lock, json.dumps({"pid": os.getpid(), "url": url}).encode(), 0)
+        app = create_app(root, config, token=token)
+        say(
+            f"thresher serve: {url}  (workspace {root}; {config.workers} workers, executor {config.executor})"
+        )
+        if token is not None:
+            say(f"open {url}?token={token}")
+        if config.open_browser:
+            webbrowser.open(url + (f"?token={token}" if token else ""))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
         server.run(sockets=[sock])
     finally:
         sock.close()

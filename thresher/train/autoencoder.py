@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,6 +34,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
+from thresher.catalog.staging import new_temp_staging, remove_abandoned, seal
 from thresher.errors import ThresherError
 from thresher.progress import note, task
 
@@ -336,7 +338,18 @@ def ensure_autoencoder(
     folder = _folder_for(cache_dir, source_key, config, tensor.shape[1] if tensor.ndim == 4 else 1)
     if (folder / "config.json").is_file():
         return folder
-    staging = folder.with_name(folder.name + ".partial")
+    # A staging folder of this process alone, renamed in: two processes that train the same autoencoder at
+    # once (Slurm array tasks) never write into each other's files, the first rename wins and the other's
+    # copy is dropped, so every user of the key reads one autoencoder (docs/architecture.md, 'Executors').
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    remove_abandoned(cache_dir, f"{folder.name}.partial-*")
+    staging = new_temp_staging(cache_dir, f"{folder.name}.partial-")
     train_autoencoder(tensor.contiguous(), config, staging)
-    staging.replace(folder)
+    try:
+        staging.rename(folder)
+    except OSError:
+        if not (folder / "config.json").is_file():
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+    seal(folder)
     return folder

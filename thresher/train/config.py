@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from thresher.catalog.names import check_name
 from thresher.config_field import check_bounds, seed_setting, setting
 from thresher.errors import ThresherError
+from thresher.executors.config import StageExecutorConfig
 from thresher.images import parse_background
 
 if TYPE_CHECKING:
@@ -384,6 +385,8 @@ class StoreConfig:
     )
     num_workers: int = setting(2, "DataLoader workers that decode rows.")
     device: str | None = setting(None, "cpu, cuda, … for the autoencoder (default: CUDA when present).")
+    # Where the parts are built: here (under `accelerate launch` if asked), or a Slurm job array.
+    executor: StageExecutorConfig = setting(default_factory=StageExecutorConfig)
 
     def __post_init__(self) -> None:
         check_bounds(self)

@@ -147,18 +147,10 @@ def prepare_training_data(
     one is part of the latent and autoencoder cache keys (white keeps the keys caches already have).
     ``model_size`` (``DiT-S/2``) is checked against the latents' side; None skips the check (a store
     built ahead of training). ``num_workers`` decode rows where the store lacks them."""
-    encoder = None
-    if vae:
-        from thresher.train.latents import VaeEncoder
-
-        vae_name = (
-            _source_autoencoder(ws, resolved, image_size, autoencoder, background)
-            if vae == AUTOENCODER_NAME
-            else vae
-        )
-        encoder = VaeEncoder(vae_name, pick_device(device) if device else process_state(device).device)
-        if image_size is not None and model_size is not None:  # refused before any row is encoded
-            encoder.check_side(image_size, _patch_size(model_size))
+    encoder = training_encoder(ws, resolved, image_size=image_size, vae=vae, autoencoder=autoencoder,
+                               device=device, background=background)  # fmt: skip
+    if encoder is not None and image_size is not None and model_size is not None:
+        encoder.check_side(image_size, _patch_size(model_size))  # refused before any row is encoded
     data = load_training_set(
         ws,
         resolved,
@@ -174,6 +166,30 @@ def prepare_training_data(
     if encoder is not None and image_size is None and model_size is not None:
         encoder.check_side(data.resolution * encoder.factor, _patch_size(model_size))
     return data
+
+
+def training_encoder(
+    ws: Workspace,
+    resolved: ResolvedDataset,
+    *,
+    image_size: int | None,
+    vae: str | None,
+    autoencoder: AutoencoderConfig | None,
+    device: str | None,
+    background: RGB = WHITE,
+):  # -> VaeEncoder | None
+    """The encoder of ``vae`` for the rows of ``resolved`` (the source's own autoencoder, trained on first
+    use, for ``thresher-ae``), or None for pixels."""
+    if not vae:
+        return None
+    from thresher.train.latents import VaeEncoder
+
+    vae_name = (
+        _source_autoencoder(ws, resolved, image_size, autoencoder, background)
+        if vae == AUTOENCODER_NAME
+        else vae
+    )
+    return VaeEncoder(vae_name, pick_device(device) if device else process_state(device).device)
 
 
 def _patch_size(model_size: str) -> int:

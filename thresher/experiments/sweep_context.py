@@ -1,0 +1,74 @@
+"""What a sweep is made of before anything runs: its sources checked, the identities its prerequisites
+will have (so the cells' keys are known from the settings alone), and its spec as recorded. Shared by the
+runner (:mod:`thresher.experiments.sweep`) and the Slurm submission (:mod:`thresher.experiments.sweep_slurm`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from thresher.catalog.workspace import Workspace
+from thresher.errors import ThresherError
+from thresher.experiments.sweep_cells import SweepContext
+from thresher.experiments.sweep_spec import SweepSpec
+
+CLUSTER_IDENTITY = ("embedder", "k", "seed", "restarts", "niter", "init")
+
+
+def check_sources(ws: Workspace, spec: SweepSpec) -> None:
+    """A source the sweep cannot ingest itself must already be in the workspace (checked before any work)."""
+    for key in ("source", "reference"):
+        value = getattr(spec, key)
+        if value.startswith("builtin:"):
+            from thresher.catalog.source_loaders import BUILTINS
+
+            if value.removeprefix("builtin:") not in BUILTINS:
+                raise spec.error(key, f"unknown built-in {value!r}; built-ins: {', '.join(BUILTINS)}")
+            continue
+        try:
+            ws.source_row(value)
+        except ThresherError:
+            raise spec.error(key, f"source {value!r} is not ingested: run `thresher ingest` first") from None
+
+
+def cluster_settings(spec: SweepSpec, source: str, embedder: str):  # -> (ClusterRunConfig, identity)
+    from thresher.curate.config import ClusterRunConfig
+
+    config = ClusterRunConfig(
+        ks=[spec.k], source=source, embedder=embedder, restarts=spec.kmeans_restarts, seed=spec.seed
+    )
+    identity = {"embedder": embedder, "k": spec.k, "seed": config.seed, "restarts": config.restarts,
+                "niter": config.niter, "init": config.init}  # fmt: skip
+    return config, identity
+
+
+def planned_context(ws: Workspace, spec: SweepSpec) -> SweepContext | None:
+    """The context the prerequisites resolve, from the settings alone (nothing runs, nothing is
+    written), so the cells' keys are known before submitting them; None while the source is not
+    ingested (then no cell of it can be done)."""
+    # A built-in's id is its name (catalog/source_loaders.default_source_id; not imported: it loads datasets).
+    source = spec.source.removeprefix("builtin:")
+    if not ws.exists:
+        return None
+    try:
+        row = ws.source_row(source)
+    except ThresherError:
+        return None
+    from thresher.curate.config import EmbedRunConfig
+    from thresher.embedders import with_background
+
+    embed = EmbedRunConfig(embedder=spec.embedder, source=source, num_workers=0, seed=spec.seed)
+    _, cluster_identity = cluster_settings(spec, source, with_background(embed.embedder, embed.background))
+    pretrain_identity = None
+    if spec.needs_pretrain:
+        from thresher.train.config import PretrainConfig
+
+        pretrain_identity = PretrainConfig(source=source, **spec.pretrain).identity()
+    return SweepContext(source, row["revision"], cluster_identity, pretrain_identity)
+
+
+def spec_record(spec: SweepSpec) -> dict[str, Any]:
+    record = asdict(spec)
+    record.pop("lines", None)
+    return record
