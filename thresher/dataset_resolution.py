@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from thresher.catalog.samples import ok_sample_ids
-from thresher.catalog.subsets import parse_subset_ref, subset_row
-from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.catalog.subsets import parse_subset_ref, subset_exists, subset_row
+from thresher.catalog.workspace import Workspace
 from thresher.curate.config import IngestConfig
 from thresher.curate.ingest import ingest
 from thresher.errors import ThresherError
@@ -54,9 +54,7 @@ def resolve_dataset(ws: Workspace, spec: str) -> ResolvedDataset:
         return _resolve_published(ws, path, spec)
     if ws.exists:
         name = spec.partition("@")[0]
-        with ws.connect(read_only=True) as con:
-            is_subset = con.execute("SELECT count(*) FROM subsets WHERE name = ?", [name]).fetchone()[0] > 0
-            is_source = con.execute("SELECT count(*) FROM sources WHERE id = ?", [spec]).fetchone()[0] > 0
+        is_subset, is_source = subset_exists(ws, name), ws.has_source(spec)
         if is_subset:
             row = subset_row(ws, parse_subset_ref(spec))
             ids_path = ws.subset_dir(row["name"], int(row["version"])) / "ids.parquet"
@@ -72,8 +70,7 @@ def resolve_dataset(ws: Workspace, spec: str) -> ResolvedDataset:
                 row["params"].get("clustering"),
             )
         if is_source:
-            with ws.connect(read_only=True) as con:
-                revision = fetch_source(con, spec)["revision"]
+            revision = ws.source_row(spec)["revision"]
             return ResolvedDataset(spec, "source", spec, revision, ok_sample_ids(ws, spec))
     raise ThresherError(
         f"dataset {spec!r} does not resolve: not a subset or source in {ws.root}, "
@@ -91,8 +88,7 @@ def _read_ids(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _check_revision(ws: Workspace, source: str, revision: str | None, spec: str) -> None:
-    with ws.connect(read_only=True) as con:
-        current = fetch_source(con, source)["revision"]
+    current = ws.source_row(source)["revision"]
     if revision is not None and current != revision:
         raise ThresherError(
             f"{spec} was selected from {source} at revision {revision}, but the workspace has revision {current}"
@@ -139,14 +135,9 @@ def _resolve_published(ws: Workspace, folder: Path, spec: str) -> ResolvedDatase
 
 
 def _find_or_ingest(ws: Workspace, meta: dict) -> str:
-    if ws.exists:
-        with ws.connect(read_only=True) as con:
-            row = con.execute(
-                "SELECT id FROM sources WHERE uri = ? AND revision = ?",
-                [meta["source"], meta["source_revision"]],
-            ).fetchone()
-        if row:
-            return row[0]
+    found = ws.source_with_uri(meta["source"], meta["source_revision"])
+    if found is not None:
+        return found
     hub_revision = None if str(meta["source"]).startswith("builtin:") else meta["source_revision"]
     result = ingest(
         ws,

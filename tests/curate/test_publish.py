@@ -233,7 +233,7 @@ def test_a_publish_killed_before_its_catalog_update_is_completed_by_the_retry(su
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # dies after the rename, before the catalog update
 
-    monkeypatch.setattr(publish_module, "_record_destination", killed)
+    monkeypatch.setattr(publish_module, "record_destination", killed)
     with pytest.raises(KeyboardInterrupt):
         publish(subset, PublishConfig(ref="bal", to=str(tmp_path / "out")))
     monkeypatch.undo()

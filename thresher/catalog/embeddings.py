@@ -171,6 +171,15 @@ def register_embeddings(
         )
 
 
+def embeddings_normalized(ws: Workspace, source: str, embedder: str) -> bool:
+    """Whether the source's ``embedder`` vectors are L2-normalized (False when there are none)."""
+    with ws.connect(read_only=True) as con:
+        row = con.execute(
+            "SELECT normalized FROM embeddings WHERE source = ? AND embedder = ?", [source, embedder]
+        ).fetchone()
+    return bool(row and row[0])
+
+
 def embeddings_path(ws: Workspace, source: str, embedder: str | None) -> tuple[str, Path]:
     """The (embedder, folder) to use: the named one, else the source's only one. With several and none
     named, a one-line error lists them rather than guessing (the most recent is not necessarily meant)."""

@@ -31,6 +31,14 @@ def parse_subset_ref(text: str) -> SubsetRef:
     return SubsetRef(name, int(digits))
 
 
+def subset_exists(ws: Workspace, name: str) -> bool:
+    """Whether any version of subset ``name`` is recorded."""
+    if not ws.exists:
+        return False
+    with ws.connect(read_only=True) as con:
+        return con.execute("SELECT count(*) FROM subsets WHERE name = ?", [name]).fetchone()[0] > 0
+
+
 def subset_row(ws: Workspace, ref: SubsetRef) -> dict[str, Any]:
     """The catalog row of a subset version (the latest when the ref names none)."""
     if not ws.exists:
@@ -63,3 +71,12 @@ def subset_row(ws: Workspace, ref: SubsetRef) -> dict[str, Any]:
             "select it again under a new version"
         )
     return row
+
+
+def record_destination(ws: Workspace, name: str, version: int, destination: str) -> None:
+    """Where ``name@v{version}`` was published (a folder or a Hub repository) and its card there."""
+    with ws.connect() as con:
+        con.execute(
+            "UPDATE subsets SET destination = ?, card_path = ? WHERE name = ? AND version = ?",
+            [destination, f"{destination}/README.md", name, version],
+        )

@@ -218,6 +218,22 @@ class Workspace:
             raise ThresherError(f"the workspace has several sources ({', '.join(ids)}): pass --source")
         return ids[0]
 
+    def has_source(self, source: str) -> bool:
+        if not self.exists:
+            return False
+        with self.connect(read_only=True) as con:
+            return con.execute("SELECT count(*) FROM sources WHERE id = ?", [source]).fetchone()[0] > 0
+
+    def source_with_uri(self, uri: str, revision: str | None) -> str | None:
+        """The id of the source ingested from ``uri`` at ``revision``, None when there is none."""
+        if not self.exists:
+            return None
+        with self.connect(read_only=True) as con:
+            row = con.execute(
+                "SELECT id FROM sources WHERE uri = ? AND revision = ?", [uri, revision]
+            ).fetchone()
+        return row[0] if row else None
+
     def resolve_source(self, source: str | None) -> str:
         if source is None:
             return self.only_source()

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from thresher.cards.dataset_card import class_label
-from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
+from thresher.catalog.embeddings import EmbeddingStore, embeddings_normalized, embeddings_path
 from thresher.catalog.names import new_run_id
 from thresher.catalog.samples import label_names, labels_of
 from thresher.catalog.scores import score_run, score_table, write_score_part
@@ -180,11 +180,7 @@ def _geometry(ws: Workspace, source: str, embedder: str) -> bool:
     """Spherical k-means for L2-normalized embeddings (CLIP, DINO, pixels); Euclidean for the rest. A UMAP
     output is a Euclidean layout: projecting it onto the unit sphere would merge groups that differ in
     distance from the origin (measured on mnist-lt: rare digits lost their own clusters)."""
-    with ws.connect(read_only=True) as con:
-        row = con.execute(
-            "SELECT normalized FROM embeddings WHERE source = ? AND embedder = ?", [source, embedder]
-        ).fetchone()
-    return bool(row and row[0])
+    return embeddings_normalized(ws, source, embedder)
 
 
 def _cluster_config(config: ClusterRunConfig, k: int) -> ClusterConfig:

@@ -9,7 +9,6 @@ type) are counted in the result's ``skipped`` too: nothing the user handed over 
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import shutil
@@ -21,8 +20,9 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from thresher.catalog.names import check_name, utcnow
+from thresher.catalog.names import check_name
 from thresher.catalog.source_loaders import LoadedSource, SourceRequest, default_source_id, load_source
+from thresher.catalog.sources import ingested_summary, record_source
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import IngestConfig
 from thresher.errors import ThresherError
@@ -66,30 +66,26 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
     source_id = check_name(config.name or default_source_id(request), "source name")
     loaded = load_source(request)
 
-    if ws.exists:
-        with ws.connect(read_only=True) as con:
-            existing = con.execute(
-                "SELECT revision, n_rows, n_ok FROM sources WHERE id = ?", [source_id]
-            ).fetchone()
-        if existing is not None:
-            if existing[0] == loaded.revision:
-                restored = loaded.kind == "builtin" and not _saved_rows_readable(ws, source_id)
-                if restored:  # the generated rows were deleted by hand: same revision, so save them again
-                    shutil.rmtree(ws.source_dir(source_id) / "dataset", ignore_errors=True)
-                    loaded.dataset.save_to_disk(str(ws.source_dir(source_id) / "dataset"))
-                return IngestResult(
-                    source_id,
-                    existing[1],
-                    existing[2],
-                    dict(loaded.left_out),
-                    already=True,
-                    restored=restored,
-                    files_left_out=sum(loaded.left_out.values()),
-                )
-            raise ThresherError(
-                f"source {source_id!r} is already ingested at revision {existing[0]}; "
-                f"this one is {loaded.revision}: pass --name to ingest it under another name"
+    existing = ingested_summary(ws, source_id)
+    if existing is not None:
+        if existing[0] == loaded.revision:
+            restored = loaded.kind == "builtin" and not _saved_rows_readable(ws, source_id)
+            if restored:  # the generated rows were deleted by hand: same revision, so save them again
+                shutil.rmtree(ws.source_dir(source_id) / "dataset", ignore_errors=True)
+                loaded.dataset.save_to_disk(str(ws.source_dir(source_id) / "dataset"))
+            return IngestResult(
+                source_id,
+                existing[1],
+                existing[2],
+                dict(loaded.left_out),
+                already=True,
+                restored=restored,
+                files_left_out=sum(loaded.left_out.values()),
             )
+        raise ThresherError(
+            f"source {source_id!r} is already ingested at revision {existing[0]}; "
+            f"this one is {loaded.revision}: pass --name to ingest it under another name"
+        )
 
     table, skipped = _inspect_rows(loaded, config.max_pixels, source_id, config.num_proc)
     for reason, count in loaded.left_out.items():
@@ -98,31 +94,25 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
         # Built-ins are generated, so the workspace keeps the rows themselves.
         loaded.dataset.save_to_disk(str(ws.source_dir(source_id) / "dataset"))
     n_ok = int(np.sum(np.asarray(table.column("status").to_pylist()) == "ok"))
-    with ws.connect() as con:
-        con.execute("BEGIN")
-        con.register("new_samples", table)
-        con.execute("INSERT INTO samples BY NAME SELECT * FROM new_samples")
-        con.unregister("new_samples")
-        con.execute(
-            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                source_id,
-                config.source,
-                loaded.kind,
-                config.config,
-                loaded.split,
-                loaded.revision,
-                loaded.dataset._fingerprint,
-                len(loaded.dataset),
-                n_ok,
-                loaded.image_column,
-                loaded.label_column,
-                json.dumps(loaded.label_names) if loaded.label_names else None,
-                loaded.license,
-                utcnow(),
-            ],
-        )
-        con.execute("COMMIT")
+    record_source(
+        ws,
+        {
+            "id": source_id,
+            "uri": config.source,
+            "kind": loaded.kind,
+            "config": config.config,
+            "split": loaded.split,
+            "revision": loaded.revision,
+            "fingerprint": loaded.dataset._fingerprint,
+            "n_rows": len(loaded.dataset),
+            "n_ok": n_ok,
+            "image_column": loaded.image_column,
+            "label_column": loaded.label_column,
+            "label_names": loaded.label_names or None,
+            "license": loaded.license,
+        },
+        table,
+    )
     return IngestResult(
         source_id, len(loaded.dataset), n_ok, skipped, files_left_out=sum(loaded.left_out.values())
     )

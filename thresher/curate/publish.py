@@ -38,8 +38,8 @@ from thresher.cards.dataset_card import label_names_of, render_dataset_card
 from thresher.catalog.samples import open_source
 from thresher.catalog.scores import score_files
 from thresher.catalog.staging import OWNER_FILE, new_temp_staging, remove_abandoned, seal
-from thresher.catalog.subsets import parse_subset_ref, subset_row
-from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.catalog.subsets import parse_subset_ref, record_destination, subset_row
+from thresher.catalog.workspace import Workspace
 from thresher.curate.config import PublishConfig
 from thresher.curate.hub import default_api, parse_hub_target, push_version
 from thresher.curate.subset_plots import plot_counts_before_after
@@ -72,8 +72,7 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
     row = subset_row(ws, ref)
     name, version = row["name"], int(row["version"])
     target = parse_hub_target(config.to)
-    with ws.connect(read_only=True) as con:
-        source = fetch_source(con, row["source"])
+    source = ws.source_row(row["source"])
 
     if target is None:
         dest_root = Path(config.to).expanduser().resolve()
@@ -84,7 +83,7 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
             if _is_this_version(final, row) and row.get("destination") != str(final):
                 # A publish killed between its rename and its catalog update: the folder is complete (it
                 # appears only by rename), so the retry records it instead of refusing.
-                _record_destination(ws, name, version, str(final))
+                record_destination(ws, name, version, str(final))
                 return PublishResult(name, version, str(final), _listing(final))
             raise ThresherError(f"{final} already exists and holds {_what_is_in(final)}: choose another --to")
         writable_folder(dest_root, "--to")
@@ -114,7 +113,7 @@ def publish(ws: Workspace, config: PublishConfig, api: Any | None = None) -> Pub
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-    _record_destination(ws, name, version, destination)
+    record_destination(ws, name, version, destination)
     return PublishResult(name, version, destination, files, commit)
 
 
@@ -140,14 +139,6 @@ def _what_is_in(folder: Path) -> str:
 
 def _listing(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-
-
-def _record_destination(ws: Workspace, name: str, version: int, destination: str) -> None:
-    with ws.connect() as con:
-        con.execute(
-            "UPDATE subsets SET destination = ?, card_path = ? WHERE name = ? AND version = ?",
-            [destination, f"{destination}/README.md", name, version],
-        )
 
 
 def build_bundle(

@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from thresher.catalog.evaluations import record_evaluation
 from thresher.catalog.image_store import pixel_rows
-from thresher.catalog.names import new_run_id, utcnow
+from thresher.catalog.names import new_run_id
+from thresher.catalog.runs import run_row
 from thresher.catalog.samples import label_names, labels_of
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import resolve_dataset
@@ -193,29 +195,18 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
         json.dumps({"id": eval_id, "run": config.run, "seconds": seconds, **metrics}, indent=1, default=str)
     )
     _save_grid(generated, folder / f"{eval_id}-grid.png")
-    with ws.connect() as con:
-        con.execute(
-            "INSERT INTO evaluations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                eval_id,
-                config.run,
-                metrics["dataset"],
-                config.features,
-                len(generated),
-                json.dumps(metrics, default=str),
-                utcnow(),
-                seconds,
-            ],
-        )
+    record_evaluation(ws, eval_id, run=config.run, dataset=metrics["dataset"], extractor=config.features,
+                      n=len(generated), metrics=metrics, seconds=seconds)  # fmt: skip
     return EvalOutcome(eval_id, config.run, metrics, path)
 
 
 def _run_info(ws: Workspace, run: str) -> dict[str, Any]:
-    with ws.connect(read_only=True) as con:
-        row = con.execute("SELECT config FROM runs WHERE id = ? AND kind = 'train'", [run]).fetchone()
-    if row is None:
+    """The recorded config of training run ``run``; empty for a run folder the catalog does not know."""
+    try:
+        row = run_row(ws, run)
+    except ThresherError:
         return {}
-    return json.loads(row[0])
+    return row["config"] if row["kind"] == "train" else {}
 
 
 def reference_sample(sample_ids: np.ndarray, max_reference: int, seed: int) -> np.ndarray:

@@ -10,13 +10,11 @@ to one digit instead of blending several, and enables classifier-free guidance w
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pyarrow.parquet as pq
 import torch
 
-from thresher.catalog.runs import latest_run
+from thresher.catalog.runs import latest_run, run_row
 from thresher.catalog.scores import score_files
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
@@ -52,15 +50,13 @@ def cluster_labels(
     The clustering must cover the rows: it has to be a k-means run (``thresher cluster``) over the same
     source, which assigns every row of it.
     """
-    row = None
-    if ws.exists:
-        with ws.connect(read_only=True) as con:
-            row = con.execute(
-                "SELECT kind, source, config FROM runs WHERE id = ? AND status = 'done'", [clustering]
-            ).fetchone()
-    if row is None:
+    try:
+        row = run_row(ws, clustering)
+    except ThresherError:
+        row = None
+    if row is None or row["status"] != "done":
         raise ThresherError(f"--clusters {clustering!r}: no finished run of that id in this workspace")
-    kind, clustered_source, config = row[0], row[1], json.loads(row[2])
+    kind, clustered_source, config = row["kind"], row["source"], row["config"]
     if kind != "cluster" or "k" not in config:
         raise ThresherError(
             f"--clusters {clustering!r} is a {kind} run, not a clustering (`thresher cluster`)"
