@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from thresher.catalog.embeddings import EmbeddingStore  # noqa: E402
+from thresher.catalog.ingest import ingest  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
 from thresher.curate.cluster_run import run_cluster  # noqa: E402
 from thresher.curate.config import (
@@ -36,7 +37,6 @@ from thresher.curate.config import (
     SelectConfig,  # noqa: E402
 )
 from thresher.curate.embed_run import run_embed  # noqa: E402
-from thresher.curate.ingest import ingest  # noqa: E402
 from thresher.curate.select import select  # noqa: E402
 
 RARE = (7, 8, 9)

@@ -30,10 +30,11 @@ from PIL import Image  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
-from thresher.curate.config import IngestConfig, ScoreRunConfig  # noqa: E402
+from thresher.curate.config import ScoreRunConfig  # noqa: E402
 from thresher.curate.gradient_scoring import run_score  # noqa: E402
-from thresher.curate.ingest import ingest  # noqa: E402
 from thresher.curate.scores.registry import get_method  # noqa: E402
 from thresher.train.config import PretrainConfig  # noqa: E402
 from thresher.train.pretrain import run_pretrain  # noqa: E402

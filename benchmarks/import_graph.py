@@ -3,8 +3,10 @@
     uv run python benchmarks/import_graph.py [--root thresher] [--modules]
 
 An edge A → B means some module of package A imports something of package B (lazy imports inside
-functions included). It also lists import cycles between modules, and exits 1 when a layer rule of
-docs/architecture.md is broken (train/evaluate importing curate, the catalog importing a stage).
+functions included). It also lists import cycles between modules and between packages, and the calls
+that run SQL (``.connect(``, ``.execute(``, ``.sql(``) outside ``catalog/``, and exits 1 when any of
+them exists or a layer rule of docs/architecture.md is broken (train/evaluate importing curate, the catalog
+importing a stage): only the catalog opens DuckDB.
 """
 
 from __future__ import annotations
@@ -43,6 +45,19 @@ def imports_of(path: Path, name: str) -> set[str]:
             found.add(target)
             found.update(f"{target}.{a.name}" for a in node.names)
     return {f for f in found if f.split(".")[0] == "thresher"}
+
+
+SQL_CALLS = {"connect", "connect_isolated", "execute", "sql", "register"}
+
+
+def sql_calls(path: Path) -> list[str]:
+    """``line: receiver.method(`` for every call of a DuckDB connection method in the file."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
+            found.append(f"{node.lineno}: {ast.unparse(node.func)}(")
+    return found
 
 
 def package_of(module: str) -> str:
@@ -89,6 +104,19 @@ def main() -> int:
     print("\nmodule import cycles:", "none" if not cycles else "")
     for cycle in cycles:
         print("  " + " -> ".join(cycle))
+    package_cycles = find_cycles(edges)
+    print("package import cycles:", "none" if not package_cycles else "")
+    for cycle in package_cycles:
+        print("  " + " <-> ".join(cycle))
+
+    outside = {
+        name: calls
+        for name, path in modules.items()
+        if package_of(name) != "catalog" and (calls := sql_calls(path))
+    }
+    print("\nSQL outside catalog/:", "none" if not outside else "")
+    for name, calls in sorted(outside.items()):
+        print(f"  {name}: {', '.join(calls)}")
 
     broken = [
         f"{a} -> {b}"
@@ -98,7 +126,7 @@ def main() -> int:
         or (a == "catalog" and (b in STAGES or b == "experiments"))
     ]
     print("\nlayer rules:", "kept" if not broken else "BROKEN: " + "; ".join(broken))
-    return 1 if broken else 0
+    return 1 if broken or cycles or package_cycles or outside else 0
 
 
 def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -86,9 +86,10 @@ def main() -> None:
         timings.append((name, time.perf_counter() - start))
         print(f"   {name}: {timings[-1][1]:.1f}s", flush=True)
 
-    from thresher.curate.config import EmbedRunConfig, IngestConfig, SelectConfig
+    from thresher.catalog.config import IngestConfig
+    from thresher.catalog.ingest import ingest
+    from thresher.curate.config import EmbedRunConfig, SelectConfig
     from thresher.curate.embed_run import run_embed
-    from thresher.curate.ingest import ingest
     from thresher.curate.select import select
     from thresher.evaluate.config import EvalRunConfig
     from thresher.evaluate.run_eval import evaluate_run

@@ -21,13 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from thresher.catalog.config import QueryConfig, StatusConfig
+from thresher.catalog.config import IngestConfig, QueryConfig, StatusConfig
 from thresher.catalog.workspace import Workspace
 from thresher.config_json import config_from_json
 from thresher.curate.config import (
     ClusterRunConfig,
     EmbedRunConfig,
-    IngestConfig,
     PublishConfig,
     ScoreRunConfig,
     SelectConfig,
@@ -76,7 +75,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "ingest",
             IngestConfig,
-            "thresher.curate.ingest:ingest",
+            "thresher.catalog.ingest:ingest",
             "Register SOURCE: a Hub id, an image folder, Parquet file/glob, a save_to_disk folder, or "
             "builtin:mnist|mnist-lt|digits.",
             arguments=("source",),

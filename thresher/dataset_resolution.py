@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.subsets import parse_subset_ref, subset_exists, subset_row
 from thresher.catalog.workspace import Workspace
-from thresher.curate.config import IngestConfig
-from thresher.curate.ingest import ingest
 from thresher.errors import ThresherError
 
 
@@ -98,7 +98,7 @@ def _check_revision(ws: Workspace, source: str, revision: str | None, spec: str)
 def _download_published(spec: str) -> Path:
     from huggingface_hub import snapshot_download
 
-    from thresher.curate.hub import parse_hub_target
+    from thresher.catalog.hub import parse_hub_target
 
     target_text, _, version = spec.partition("@")
     target = parse_hub_target(target_text)

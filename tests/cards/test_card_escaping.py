@@ -10,8 +10,9 @@ import numpy as np
 from markdown_it import MarkdownIt
 from PIL import Image
 
-from thresher.curate.config import IngestConfig, PublishConfig, SelectConfig
-from thresher.curate.ingest import ingest
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
+from thresher.curate.config import PublishConfig, SelectConfig
 from thresher.curate.publish import publish
 from thresher.curate.select import select
 

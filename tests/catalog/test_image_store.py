@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from thresher.catalog.image_store import StoreKey, check_meta, pixel_rows
-from thresher.catalog.image_store_build import open_store
+from thresher.catalog.image_store import StoreKey, check_meta
+from thresher.catalog.image_store_build import open_store, pixel_rows
 from thresher.catalog.part_files import marker_path, part_files
 from thresher.catalog.samples import load_images, ok_sample_ids
 from thresher.errors import ThresherError
@@ -71,8 +71,8 @@ def test_another_size_background_or_source_state_is_another_store(mnist_lt):
 
 
 def test_rows_that_are_not_ok_are_refused(image_folder, workspace):
-    from thresher.curate.config import IngestConfig
-    from thresher.curate.ingest import ingest
+    from thresher.catalog.config import IngestConfig
+    from thresher.catalog.ingest import ingest
 
     ingest(workspace, IngestConfig(source=str(image_folder), name="digits", max_pixels=1_000_000))
     with workspace.connect(read_only=True) as con:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.samples import load_images, ok_sample_ids
-from thresher.curate.config import IngestConfig
-from thresher.curate.ingest import ingest
 from thresher.errors import ThresherError
 from thresher.images import BLACK, WHITE
 

@@ -4,9 +4,9 @@ class name, a score's source."""
 from __future__ import annotations
 
 from tests.conftest import fake_clustering
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.query import run_query
-from thresher.curate.config import IngestConfig
-from thresher.curate.ingest import ingest
 
 
 def test_samples_name_their_file_and_class(workspace, image_folder):

@@ -10,12 +10,13 @@ import pytest
 from PIL import Image
 
 from tests.curate.scores.test_surrogate import fake_embeddings
+from thresher.catalog.config import IngestConfig
 from thresher.catalog.embeddings import register_embeddings, write_embedding_part
+from thresher.catalog.ingest import ingest
 from thresher.catalog.part_files import write_meta
 from thresher.catalog.samples import labels_of, ok_sample_ids
 from thresher.curate.cluster_run import run_cluster
-from thresher.curate.config import ClusterRunConfig, IngestConfig
-from thresher.curate.ingest import ingest
+from thresher.curate.config import ClusterRunConfig
 from thresher.curate.kmeans_sweep import mean_purity
 
 

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from thresher.catalog.config import IngestConfig
 from thresher.catalog.embeddings import EmbeddingStore
-from thresher.curate.config import EmbedRunConfig, IngestConfig
+from thresher.catalog.ingest import ingest
+from thresher.curate.config import EmbedRunConfig
 from thresher.curate.embed import EmbedConfig, embed_dataset
 from thresher.curate.embed_run import run_embed
-from thresher.curate.ingest import ingest
 from thresher.errors import ThresherError
 
 PALETTE_WARNING = "Transparency expressed in bytes"

@@ -11,13 +11,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.runs import run_config
 from thresher.catalog.scores import score_files
 from thresher.catalog.workspace import Workspace
 from thresher.cli import main
-from thresher.curate.config import IngestConfig, ScoreRunConfig, SelectConfig
+from thresher.curate.config import ScoreRunConfig, SelectConfig
 from thresher.curate.gradient_scoring import _Scorer, run_score
-from thresher.curate.ingest import ingest
 from thresher.curate.scores.gradient_signals import el2n_scores, monotonicity_scores, probe_points
 from thresher.curate.select import select
 from thresher.errors import ThresherError

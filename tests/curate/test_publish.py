@@ -13,9 +13,10 @@ import pytest
 from huggingface_hub import DatasetCard
 from PIL import Image
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.samples import open_source
-from thresher.curate.config import IngestConfig, PublishConfig, SelectConfig
-from thresher.curate.ingest import ingest
+from thresher.curate.config import PublishConfig, SelectConfig
 from thresher.curate.publish import publish
 from thresher.curate.select import select
 from thresher.errors import ThresherError

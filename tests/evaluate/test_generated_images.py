@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from thresher.curate.config import IngestConfig
-from thresher.curate.ingest import ingest
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.errors import ThresherError
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.run_eval import _read_generated, evaluate_run

@@ -25,8 +25,8 @@ TINY_PRETRAIN = dict(
 @pytest.fixture(scope="session")
 def pretrained(tmp_path_factory) -> Workspace:
     """Real 8×8 digits with a tiny pretraining: what `thresher score` needs (do not write into it)."""
-    from thresher.curate.config import IngestConfig
-    from thresher.curate.ingest import ingest
+    from thresher.catalog.config import IngestConfig
+    from thresher.catalog.ingest import ingest
     from thresher.train.config import PretrainConfig
     from thresher.train.pretrain import run_pretrain
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.executors.conftest import wait_for_jobs
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.workspace import Workspace
-from thresher.curate.config import EmbedRunConfig, IngestConfig
+from thresher.curate.config import EmbedRunConfig
 from thresher.curate.embed_run import run_embed
-from thresher.curate.ingest import ingest
 from thresher.executors.config import StageExecutorConfig
 
 

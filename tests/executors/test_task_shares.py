@@ -11,12 +11,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.scores import score_files
 from thresher.catalog.workspace import Workspace
-from thresher.curate.config import EmbedRunConfig, IngestConfig, ScoreRunConfig
+from thresher.curate.config import EmbedRunConfig, ScoreRunConfig
 from thresher.curate.embed_run import run_embed
 from thresher.curate.gradient_scoring import run_score
-from thresher.curate.ingest import ingest
 from thresher.executors.config import StageExecutorConfig
 from thresher.train.config import StoreConfig
 from thresher.train.store_run import build_store

@@ -20,14 +20,15 @@ from PIL import Image
 from tests.conftest import fake_clustering
 from tests.service.conftest import make_client
 from tests.service.hostile_data import HOSTILE, hostile_image_folder
-from thresher.catalog.image_store import pixel_rows
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.image_store_build import pixel_rows
+from thresher.catalog.ingest import ingest
 from thresher.catalog.query import run_query
 from thresher.catalog.row_pixels import RowPixels
 from thresher.catalog.samples import load_images, ok_sample_ids
 from thresher.catalog.sweeps import record_cell, record_sweep
 from thresher.catalog.workspace import Workspace
-from thresher.curate.config import IngestConfig, SelectConfig
-from thresher.curate.ingest import ingest
+from thresher.curate.config import SelectConfig
 from thresher.curate.select import select
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.run_eval import evaluate_run

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from thresher.curate.config import IngestConfig
-from thresher.curate.ingest import ingest
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
 from thresher.images import BLACK, WHITE

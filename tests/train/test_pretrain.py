@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.workspace import Workspace
-from thresher.curate.config import IngestConfig
-from thresher.curate.ingest import ingest
 from thresher.errors import ThresherError
 from thresher.train import pretrain as pretrain_module
 from thresher.train.config import PretrainConfig

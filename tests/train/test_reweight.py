@@ -208,9 +208,9 @@ def unlabeled(ws, tmp_path_factory) -> Workspace:
     """Adds an unlabeled source ``nl`` (60 sklearn digits) with a subset and a tiny reference ``ref-nl``."""
     from sklearn.datasets import load_digits
 
+    from thresher.catalog.config import IngestConfig
+    from thresher.catalog.ingest import ingest
     from thresher.catalog.source_loaders import arrays_to_dataset
-    from thresher.curate.config import IngestConfig
-    from thresher.curate.ingest import ingest
 
     folder = tmp_path_factory.mktemp("nolabels") / "nl"
     arrays_to_dataset(

@@ -35,7 +35,6 @@ from thresher.catalog.part_files import ArrayFile, marker_path, part_done, part_
 from thresher.catalog.samples import check_one_size
 from thresher.catalog.workspace import Workspace, embedder_folder
 from thresher.errors import ThresherError
-from thresher.images import RGB, WHITE
 
 FORMAT = 1
 PART_ROWS = 4096
@@ -200,21 +199,6 @@ class StoreView:
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         for start in range(0, len(self), batch_size):
             yield self.take(np.arange(start, min(start + batch_size, len(self))))
-
-
-def pixel_rows(
-    ws: Workspace,
-    source: str,
-    sample_ids: np.ndarray,
-    *,
-    size: int | None = None,
-    background: RGB = WHITE,
-) -> StoreView:
-    """Rows ``sample_ids`` of ``source`` as uint8 H×W×C pixels from its pixel store, building the parts they
-    need first (in parallel under ``accelerate launch``): the same rows ``load_images`` decodes."""
-    from thresher.catalog.image_store_build import open_store
-
-    return open_store(ws, source, sample_ids, size=size, background=background)
 
 
 def list_stores(ws: Workspace) -> list[dict]:

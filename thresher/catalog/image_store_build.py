@@ -74,6 +74,19 @@ def open_store(
     return StoreView(folder, key, np.asarray(sample_ids, dtype=np.int64))
 
 
+def pixel_rows(
+    ws: Workspace,
+    source: str,
+    sample_ids: np.ndarray,
+    *,
+    size: int | None = None,
+    background: RGB = WHITE,
+) -> StoreView:
+    """Rows ``sample_ids`` of ``source`` as uint8 H×W×C pixels from its pixel store, building the parts they
+    need first (in parallel under ``accelerate launch``): the same rows ``load_images`` decodes."""
+    return open_store(ws, source, sample_ids, size=size, background=background)
+
+
 def build_parts(
     ws: Workspace,
     source: str,

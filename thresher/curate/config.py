@@ -1,5 +1,5 @@
-"""What a curation request says: the curate stage's config dataclasses (ingest, embed, cluster, select,
-publish), with their defaults, help and validation. Light on imports, so the command line builds its
+"""What a curation request says: the curate stage's config dataclasses (embed, cluster, select,
+publish; ingest's is the catalog's, :mod:`thresher.catalog.config`), with their defaults, help and validation. Light on imports, so the command line builds its
 options from these fields without loading the models (see :mod:`thresher.config_field`).
 """
 
@@ -22,7 +22,6 @@ from thresher.images import parse_background
 if TYPE_CHECKING:
     from thresher.curate.scores.registry import GradientSignal
 
-DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own default decompression-bomb limit
 BALANCES = ("proportional", "equal")
 KMEANS_INITS = ("kmeans++", "random")
 EMBED_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -33,39 +32,6 @@ GROUPS_HELP = (
     "class balances classes for any method). auto: class when the source has labels, else cluster, else none "
     "(and cluster for --balance of the other methods)."
 )
-
-
-@dataclass
-class IngestConfig:
-    source: str = setting(
-        help="A Hub id, an image folder, Parquet file/glob, a save_to_disk folder, or builtin:NAME.",
-        path="read",
-    )
-    name: str | None = setting(None, "Source id in the workspace (default: derived from SOURCE).")
-    config: str | None = setting(None, "Hub dataset configuration.")
-    split: str | None = setting(None, "Split to ingest (default: train).")
-    revision: str | None = setting(None, "Hub revision (branch, tag or commit) to pin.")
-    label_column: str | None = setting(
-        None, "Column holding class labels (default: label/labels/class when present)."
-    )
-    image_column: str | None = setting(None, "Column holding images (default: the first Image feature).")
-    trust_remote_code: bool = setting(False, "Allow a Hub dataset's loading script to run (off by default).")
-    seed: int = seed_setting(0, "Seed for generated built-in sources (mnist-lt).")
-    max_pixels: int = setting(
-        DEFAULT_MAX_PIXELS, "Images with more pixels are skipped (decompression bombs)."
-    )
-    num_proc: int = setting(
-        1, "Processes that decode-check the rows (the result is the same for any number)."
-    )
-
-    def __post_init__(self) -> None:
-        check_bounds(self)
-        if self.num_proc < 1:
-            raise ThresherError(f"--num-proc must be at least 1, got {self.num_proc}")
-        if self.max_pixels < 1:
-            raise ThresherError("--max-pixels must be positive")
-        if self.name is not None:
-            check_name(self.name, "source name")
 
 
 @dataclass

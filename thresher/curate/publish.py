@@ -35,13 +35,13 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from thresher.cards.dataset_card import label_names_of, render_dataset_card
+from thresher.catalog.hub import default_api, parse_hub_target, push_version
 from thresher.catalog.samples import open_source
 from thresher.catalog.scores import score_files
 from thresher.catalog.staging import OWNER_FILE, new_temp_staging, remove_abandoned, seal
 from thresher.catalog.subsets import parse_subset_ref, record_destination, subset_row
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import PublishConfig
-from thresher.curate.hub import default_api, parse_hub_target, push_version
 from thresher.curate.subset_plots import plot_counts_before_after
 from thresher.errors import ThresherError
 from thresher.output_paths import writable_folder

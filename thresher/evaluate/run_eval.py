@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from thresher.catalog.evaluations import record_evaluation
-from thresher.catalog.image_store import pixel_rows
+from thresher.catalog.image_store_build import pixel_rows
 from thresher.catalog.names import new_run_id
 from thresher.catalog.runs import run_row
 from thresher.catalog.samples import label_names, labels_of

@@ -173,8 +173,8 @@ def _ingested(ws: Workspace, source: str, seed: int, done: bool = False) -> str:
         return source
     if done:  # ingested by the run that recorded the sweep; a built-in's id is its name
         return source.removeprefix("builtin:")
-    from thresher.curate.config import IngestConfig
-    from thresher.curate.ingest import ingest
+    from thresher.catalog.config import IngestConfig
+    from thresher.catalog.ingest import ingest
 
     return ingest(ws, IngestConfig(source=source, seed=seed)).source_id
 

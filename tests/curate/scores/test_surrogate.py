@@ -171,10 +171,10 @@ def test_bad_requests_are_one_line_errors(embedded, tmp_path):
 def test_class_groups_need_labels(tmp_path):
     from sklearn.datasets import load_digits
 
+    from thresher.catalog.config import IngestConfig
+    from thresher.catalog.ingest import ingest
     from thresher.catalog.source_loaders import arrays_to_dataset
     from thresher.catalog.workspace import Workspace
-    from thresher.curate.config import IngestConfig
-    from thresher.curate.ingest import ingest
 
     images = (load_digits().images[:60] * (255 / 16)).round().astype(np.uint8)
     arrays_to_dataset(images, None, None).save_to_disk(str(tmp_path / "nolabels"))

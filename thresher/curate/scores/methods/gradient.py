@@ -10,8 +10,10 @@ loss, gradient norm, forgetting rate or MoSo score); ``--inverse`` keeps the oth
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from thresher.catalog.workspace import Workspace
 from thresher.config_field import setting
 from thresher.curate.scores.method_options import subset_options
 from thresher.curate.scores.registry import (
@@ -21,6 +23,7 @@ from thresher.curate.scores.registry import (
     MOSO,
     PARAMETER_SUBSETS,
     GradientSignal,
+    ScoreContext,
     ScoreMethod,
 )
 
@@ -71,7 +74,7 @@ METHODS = [
     ScoreMethod(
         name=name,
         summary=summary,
-        scores="thresher.curate.gradient_runs:gradient_scores",
+        scores="thresher.curate.scores.methods.gradient:gradient_scores",
         needs=frozenset({"pretrain"}),
         default_keep="high",
         options=_options(name, signal),
@@ -80,3 +83,20 @@ METHODS = [
     )
     for name, (signal, summary, citation) in _DECLARED.items()
 ]
+
+
+def gradient_scores(ws: Workspace, context: ScoreContext) -> str:
+    """A gradient method's score run for a selection: the run ``thresher score`` makes with the same
+    options, found in the catalog (no torch loaded) and computed only when it does not exist yet."""
+    # curate.config builds its choices from this registry: imported here, when a selection runs
+    from thresher.curate.config import ScoreRunConfig
+    from thresher.curate.gradient_runs import existing_score_run
+
+    options = dataclasses.asdict(context.options)
+    config = ScoreRunConfig(method=context.method, source=context.source, **options)
+    found, _, _ = existing_score_run(ws, config, context.source)
+    if found is not None:
+        return found
+    from thresher.curate.gradient_scoring import run_score  # the training stack, only to compute
+
+    return run_score(ws, config).run_id

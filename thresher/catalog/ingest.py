@@ -20,11 +20,11 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
+from thresher.catalog.config import IngestConfig
 from thresher.catalog.names import check_name
 from thresher.catalog.source_loaders import LoadedSource, SourceRequest, default_source_id, load_source
 from thresher.catalog.sources import ingested_summary, record_source
 from thresher.catalog.workspace import Workspace
-from thresher.curate.config import IngestConfig
 from thresher.errors import ThresherError
 from thresher.progress import task
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.samples import load_images, ok_sample_ids
 from thresher.catalog.source_loaders import long_tail_rows
-from thresher.curate.config import IngestConfig
-from thresher.curate.ingest import ingest
 from thresher.errors import ThresherError
 
 
@@ -86,9 +86,9 @@ def test_bad_source_name_is_refused(workspace):
 
 def test_ingest_in_two_processes_records_exactly_what_one_does(tmp_path, image_folder):
     """Issue 15.3: --num-proc splits the decode check across processes; every per-row record is the same."""
+    from thresher.catalog.config import IngestConfig
+    from thresher.catalog.ingest import ingest
     from thresher.catalog.workspace import Workspace
-    from thresher.curate.config import IngestConfig
-    from thresher.curate.ingest import ingest
 
     tables = []
     for procs in (1, 2):
