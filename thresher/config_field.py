@@ -76,6 +76,16 @@ def out_of_bounds(field: dataclasses.Field, value: Any) -> str | None:
     return None
 
 
+def default_of(cls: type, name: str) -> Any:
+    """The default of field ``name`` of config ``cls``: for a library-level config that must agree with the
+    command's (one default, referenced, never copied)."""
+    (field,) = [f for f in dataclasses.fields(cls) if f.name == name]
+    value = field_default(field)
+    if value is dataclasses.MISSING:
+        raise ValueError(f"{cls.__name__}.{name} has no default")
+    return value
+
+
 def check_bounds(config: Any) -> None:
     """Raise a one-line error for the first field of ``config`` outside its bounds (for configs built in
     code or from a sweep spec, which no front end checked)."""

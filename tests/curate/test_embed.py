@@ -37,7 +37,7 @@ def sample_ids() -> np.ndarray:
 
 
 def _config(embedder, **overrides) -> EmbedConfig:
-    settings = {"batch_size": 16, "num_workers": 0, "device": "cpu", "shard_size": 64, "dtype": "float32"}
+    settings = {"batch_size": 16, "num_workers": 0, "device": "cpu", "part_size": 64, "dtype": "float32"}
     return EmbedConfig(embedder=embedder, **{**settings, **overrides})
 
 
@@ -150,7 +150,7 @@ def test_clip_through_worker_processes_unnormalized(digits, tmp_path) -> None:
     torch.manual_seed(0)
     ids = np.arange(24, dtype=np.int64)
     config = _config(
-        "clip:ViT-S-32?image_size=64", normalize=False, num_workers=1, batch_size=8, shard_size=16
+        "clip:ViT-S-32?image_size=64", normalize=False, num_workers=1, batch_size=8, part_size=16
     )
     info = embed_dataset(digits, ids, tmp_path / "clip", config)
     got_ids, vectors = EmbeddingStore(tmp_path / "clip").load()
@@ -173,7 +173,7 @@ def test_random_weight_networks_follow_the_seed_and_never_mix(digits, tmp_path) 
     another network, and a store is never resumed under it (issue 17.5)."""
     ids = np.arange(32, dtype=np.int64)
     name = "dino:vit_small_patch14_dinov2.lvd142m?random&image_size=28"
-    settings = {"normalize": False, "batch_size": 16, "shard_size": 16}
+    settings = {"normalize": False, "batch_size": 16, "part_size": 16}
     torch.manual_seed(123)  # the caller's RNG state must not matter …
     embed_dataset(digits, ids, tmp_path / "a", _config(name, seed=7, **settings))
     torch.manual_seed(456)

@@ -109,18 +109,29 @@ def test_rerun_reuses_and_a_killed_run_resumes_to_identical_scores(pretrained, t
     np.testing.assert_array_equal(_scores(copy, resumed.run_id)[1], expected)
 
 
-def test_moso_parts_give_the_same_scores_as_one_part(pretrained):
+def test_moso_scored_in_three_parts_equals_moso_scored_in_one(pretrained, tmp_path):
+    """MoSo needs ḡ over every part before any score: parts summed apart then combined must give the
+    scores of one pass. Scored in a fresh copy of the workspace, so the second run cannot reuse the first."""
     one = run_score(
         pretrained, ScoreRunConfig(method="moso", source="digits", params="final-layer", device="cpu")
     )
+    fresh = Workspace(tmp_path / "fresh")
+    shutil.copytree(pretrained.root, fresh.root)
+    shutil.rmtree(fresh.scores_dir(one.run_id))
+    with fresh.connect() as con:
+        con.execute("DELETE FROM runs WHERE id = ?", [one.run_id])
     many = run_score(
-        pretrained,
+        fresh,
         ScoreRunConfig(method="moso", source="digits", params="final-layer", part_size=700, device="cpu"),
     )
-    assert one.run_id == many.run_id  # part size is not part of the identity: the run is reused
-    # An independent check of one row: the formula from brute-force gradients (library: tests/curate/scores).
-    _, scores = _scores(pretrained, one.run_id)
-    assert np.isfinite(scores).all() and scores.std() > 0
+    assert not many.reused and many.run_id == one.run_id  # part size is not part of the identity
+    ids_one, scores_one = _scores(pretrained, one.run_id)
+    ids_many, scores_many = _scores(fresh, many.run_id)
+    assert len(score_files(fresh, many.run_id)) == 3 and len(score_files(pretrained, one.run_id)) == 1
+    np.testing.assert_array_equal(ids_one, ids_many)
+    assert scores_one.std() > 0  # not a constant that would match anything
+    # float64 sums in another grouping: equal to rounding, far below the scores' spread
+    np.testing.assert_allclose(scores_many, scores_one, rtol=1e-6, atol=1e-9 * np.abs(scores_one).max())
 
 
 def test_selection_orders_by_the_score_and_inverse_reverses_it(pretrained):

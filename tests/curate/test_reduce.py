@@ -26,7 +26,7 @@ def pixel_store(tmp_path_factory) -> tuple[EmbeddingStore, np.ndarray]:
         {"image": images}, features=datasets.Features({"image": datasets.Image()})
     )
     out = tmp_path_factory.mktemp("pixels")
-    config = EmbedConfig("pixels:28:32", batch_size=100, num_workers=0, device="cpu", shard_size=128)
+    config = EmbedConfig("pixels:28:32", batch_size=100, num_workers=0, device="cpu", part_size=128)
     embed_dataset(dataset, np.arange(300, dtype=np.int64), out, config)
     return EmbeddingStore(out), y[rows]
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from thresher.errors import ThresherError
-from thresher.evaluate.evaluator import EvalConfig, evaluate_images
+from thresher.evaluate.config import EvalConfig
+from thresher.evaluate.evaluator import evaluate_images
 
 FAST = EvalConfig(kid_subsets=5, kid_subset_size=300)
 

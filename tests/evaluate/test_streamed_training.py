@@ -8,7 +8,8 @@ import pytest
 
 from tests.evaluate.image_rows_doubles import StreamOnlyRows, assert_same_metrics
 from thresher.errors import ThresherError
-from thresher.evaluate.evaluator import EvalConfig, evaluate_images
+from thresher.evaluate.config import EvalConfig
+from thresher.evaluate.evaluator import evaluate_images
 from thresher.evaluate.features import extract_rows, rows_batch_size
 from thresher.image_rows import ArrayRows
 

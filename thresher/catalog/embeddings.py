@@ -2,8 +2,10 @@
 
 Layout of one store (docs/architecture.md, "Workspace")::
 
-    out_dir/meta.json                 embedder, dim, dtype, normalized, n, parts, shard_size, ids_sha1
-    out_dir/part-{i:05d}.npy          (rows, dim) float16|float32, rows i*shard_size .. of the requested ids
+    out_dir/meta.json                 embedder, dim, dtype, normalized, n, parts, shard_size (the part
+                                      size; the key's older name, kept so existing stores read), ids_sha1,
+                                      background
+    out_dir/part-{i:05d}.npy          (rows, dim) float16|float32, rows i*part_size .. of the requested ids
     out_dir/part-{i:05d}.ids.parquet  sample_id int64, same order as the vectors
     out_dir/_SUCCESS.{i:05d}          written last: the part is complete
     out_dir/embedder/                 fitted state of data-fitted embedders (pixels PCA), reused on resume

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from thresher.catalog.names import check_name
 from thresher.config_field import check_bounds, flag_of, seed_setting, setting
 from thresher.curate.scores.method_options import WithMethodOptions, config_with_options
+from thresher.curate.scores.methods.dedup import DedupOptions
 from thresher.curate.scores.registry import gradient_methods, keep_rule, registry
 from thresher.embedders.registry import embedder_help
 from thresher.errors import ThresherError
@@ -247,3 +248,25 @@ def score_run_config() -> type:
 
 
 ScoreRunConfig = score_run_config()
+
+
+@dataclass
+class DedupConfig:
+    """SemDeDup's parameters (library level; `thresher select --method dedup` sets ``eps``).
+
+    ``eps``: drop a sample whose cosine similarity to a kept one exceeds ``1 - eps`` (0 drops exact duplicates).
+        ``keep``: which end of the distance-to-centroid order is visited, and so kept, first:
+        ``"furthest"`` (the paper's choice) or ``"nearest"``."""
+
+    eps: float = DedupOptions.epsilon  # the one default, `thresher select --epsilon`'s
+    keep: str = "furthest"
+    block_size: int = 1024
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.eps <= 2.0:
+            raise ThresherError(f"dedup eps must lie in [0, 2] (cosine distance), got {self.eps}")
+        if self.keep not in ("furthest", "nearest"):
+            raise ThresherError(f"unknown dedup keep {self.keep!r}; choose furthest or nearest")
+        if self.block_size < 1:
+            raise ThresherError("dedup block_size must be at least 1")

@@ -1,13 +1,5 @@
-"""Embedding store: a batched, sharded, resumable writer and a memory-mapped reader.
-
-Layout of one store (docs/architecture.md, "Workspace")::
-
-    out_dir/meta.json                 embedder, dim, dtype, normalized, n, parts, shard_size, ids_sha1,
-                                      background
-    out_dir/part-{i:05d}.npy          (rows, dim) float16|float32, rows i*shard_size .. of the requested ids
-    out_dir/part-{i:05d}.ids.parquet  sample_id int64, same order as the vectors
-    out_dir/_SUCCESS.{i:05d}          written last: the part is complete
-    out_dir/embedder/                 fitted state of data-fitted embedders (pixels PCA), reused on resume
+"""The embedding store's writer: batched, by part, resumable. The store's layout is described once, in
+:mod:`thresher.catalog.embeddings` (which also reads it).
 
 Parts are the unit of work and of resumption: a rerun skips every part whose marker and files exist, so an
 interrupted run (or one part deleted by hand) redoes only what is missing. Under ``accelerate launch`` part i
@@ -32,6 +24,8 @@ from torch.utils.data import DataLoader
 from thresher.catalog.embeddings import ids_fingerprint, write_embedding_part
 from thresher.catalog.part_files import part_done, remove_dead_temporaries, write_meta
 from thresher.catalog.staging import new_temp_staging, remove_abandoned, seal
+from thresher.config_field import default_of
+from thresher.curate.config import EmbedRunConfig
 from thresher.device import pick_device
 from thresher.embedders import Embedder, Preprocess, build_embedder
 from thresher.errors import ThresherError
@@ -45,18 +39,19 @@ FITTED_DIR = "embedder"
 
 @dataclass
 class EmbedConfig:
-    """How to embed: which model, batch/worker sizes, device, precision, and the store's shape."""
+    """How to embed: which model, batch/worker sizes, device, precision, and the store's shape. The
+    settings `thresher embed` exposes take their defaults from :class:`EmbedRunConfig` (one default each)."""
 
     embedder: str | Embedder  # a name may carry ?background=… (see thresher.embedders.with_background)
-    batch_size: int = 64
+    batch_size: int = default_of(EmbedRunConfig, "batch_size")
     num_workers: int = 4
-    device: str | None = None  # None/"auto": CUDA when present
-    precision: str = "auto"  # auto (bf16 on GPU), fp16, bf16, fp32; CPU always runs fp32
-    normalize: bool = True  # L2-normalize vectors (cosine geometry for clustering and dedup)
-    shard_size: int = 50_000  # rows per part file: the unit of resumption and of multi-process work
+    device: str | None = default_of(EmbedRunConfig, "device")  # None/"auto": CUDA when present
+    precision: str = default_of(EmbedRunConfig, "precision")  # CPU always runs fp32
+    normalize: bool = default_of(EmbedRunConfig, "normalize")  # cosine geometry for clustering and dedup
+    part_size: int = default_of(EmbedRunConfig, "part_size")  # rows per part: unit of resumption and work
     dtype: str = "float16"
     fit_sample: int = 10_000  # images a data-fitted embedder (pixels) is fitted on
-    seed: int = 0  # picks the fit sample
+    seed: int = default_of(EmbedRunConfig, "seed")  # picks the fit sample
     image_column: str = "image"
     task: tuple[int, int] | None = None  # (index, count): one Slurm array task's parts, p mod count = index
 
@@ -112,8 +107,8 @@ def embed_dataset(
     sample_ids = np.asarray(sample_ids, dtype=np.int64)
     if config.dtype not in DTYPES:
         raise ThresherError(f"unknown embedding dtype {config.dtype!r}; choose {' or '.join(DTYPES)}")
-    if config.shard_size < 1 or config.batch_size < 1:
-        raise ThresherError("shard_size and batch_size must be positive")
+    if config.part_size < 1 or config.batch_size < 1:
+        raise ThresherError("part_size and batch_size must be positive")
     if config.image_column not in dataset.column_names:
         raise ThresherError(
             f"dataset has no {config.image_column!r} column (columns: {', '.join(dataset.column_names)})"
@@ -126,7 +121,7 @@ def embed_dataset(
     embedder = config.embedder
     if isinstance(embedder, str):
         embedder = build_embedder(embedder, device=device, precision=config.precision, seed=config.seed)
-    n_parts = math.ceil(len(sample_ids) / config.shard_size)
+    n_parts = math.ceil(len(sample_ids) / config.part_size)
     meta = {
         "format": 1,
         "embedder": embedder.name,
@@ -135,7 +130,7 @@ def embed_dataset(
         "normalized": config.normalize,
         "n": len(sample_ids),
         "parts": n_parts,
-        "shard_size": config.shard_size,
+        "shard_size": config.part_size,
         "ids_sha1": ids_fingerprint(sample_ids),
         # what transparent pixels were composited onto (the name says it too, unless white); a store made
         # before compositing existed has no such key and is not resumed
@@ -257,7 +252,7 @@ def _embed_parts(
         return
     batches: list[tuple[int, np.ndarray]] = []
     for i in todo:
-        rows = sample_ids[i * config.shard_size : (i + 1) * config.shard_size]
+        rows = sample_ids[i * config.part_size : (i + 1) * config.part_size]
         batches += [(i, rows[s : s + config.batch_size]) for s in range(0, len(rows), config.batch_size)]
     loader = DataLoader(
         _PartBatches(dataset, batches, embedder.preprocess, config.image_column),
@@ -271,7 +266,7 @@ def _embed_parts(
     with task(f"embed {embedder.name}", total, unit="img", enabled=show) as bar:
         for part, images in loader:
             if part != current and chunks:
-                _flush(out_dir, current, sample_ids, config.shard_size, chunks)
+                _flush(out_dir, current, sample_ids, config.part_size, chunks)
                 chunks = []
             current = part
             vectors = embedder.forward(images)
@@ -279,13 +274,13 @@ def _embed_parts(
                 vectors = F.normalize(vectors, dim=-1)
             chunks.append(vectors.cpu().numpy().astype(np_dtype, copy=False))
             bar.advance(len(images))
-    _flush(out_dir, current, sample_ids, config.shard_size, chunks)
+    _flush(out_dir, current, sample_ids, config.part_size, chunks)
 
 
 def _flush(
-    out_dir: Path, part: int, sample_ids: np.ndarray, shard_size: int, chunks: list[np.ndarray]
+    out_dir: Path, part: int, sample_ids: np.ndarray, part_size: int, chunks: list[np.ndarray]
 ) -> None:
-    ids = sample_ids[part * shard_size : (part + 1) * shard_size]
+    ids = sample_ids[part * part_size : (part + 1) * part_size]
     vectors = np.concatenate(chunks)
     assert len(vectors) == len(ids), "a part's vectors and ids must line up"
     write_embedding_part(out_dir, part, ids, vectors)

@@ -84,7 +84,7 @@ def run_embed(ws: Workspace, config: EmbedRunConfig) -> EmbedRunResult | Submiss
             embedder=name,
             batch_size=config.batch_size,
             num_workers=config.resolved_num_workers,
-            shard_size=config.part_size,
+            part_size=config.part_size,
             device=config.device,
             precision=config.precision,
             normalize=config.normalize,

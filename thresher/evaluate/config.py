@@ -80,3 +80,23 @@ class ReportConfig:
         check_bounds(self)
         if self.sweep and self.runs:
             raise ThresherError("--sweep reports the sweep's own cells: drop --run")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """The metrics' own knobs (library level: `thresher evaluate` sets only the seed and batch)."""
+
+    nearest_k: int = 3  # k of the k-NN manifolds (precision/recall/density/coverage)
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    is_splits: int = 10
+    vendi_method: str = "auto"  # auto | primal | dual
+    min_group_samples: int = 10  # per-group FID only where both sides have this many samples
+    max_fid_groups: int = 100  # above this many groups, per-group FID is skipped (shares are kept)
+    memorization_pixels: bool = True  # also measure nearest-training distance in pixel space
+    pixel_side: int = 32  # pixel-space memorization area-downsamples larger images to this side
+    cluster_normalize: bool = True  # L2-normalize features before nearest-centroid assignment
+    # Training rows read, extracted and compared per batch (rounded up to a multiple of the extractor's own
+    # batch, see features.rows_batch_size): memory is this many rows, whatever the training set's size.
+    batch_size: int = 512
+    seed: int = 0

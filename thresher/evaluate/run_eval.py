@@ -79,7 +79,8 @@ class EvalOutcome:
 
 
 def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
-    from thresher.evaluate.evaluator import EvalConfig, evaluate_images
+    from thresher.evaluate.config import EvalConfig
+    from thresher.evaluate.evaluator import evaluate_images
     from thresher.evaluate.features import build_extractor
 
     started = time.perf_counter()

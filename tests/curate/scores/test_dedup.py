@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from thresher.curate.cluster import ClusterConfig, assign, fit_kmeans
-from thresher.curate.scores.dedup import SIMILARITY_TOLERANCE, DedupConfig, semdedup
+from thresher.curate.config import DedupConfig
+from thresher.curate.scores.dedup import SIMILARITY_TOLERANCE, semdedup
 from thresher.errors import ThresherError
 
 

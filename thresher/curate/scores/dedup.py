@@ -29,32 +29,13 @@ from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
 from thresher.catalog.runs import run_config, run_exists
 from thresher.catalog.scores import score_files, score_run, score_table, write_score_part
 from thresher.catalog.workspace import Workspace
-from thresher.curate.scores.methods.dedup import SIMILARITY_TOLERANCE, DedupOptions
+from thresher.curate.config import DedupConfig
+from thresher.curate.scores.methods.dedup import SIMILARITY_TOLERANCE
 from thresher.curate.scores.registry import ScoreContext
 from thresher.errors import ThresherError
 from thresher.progress import track
 
 NO_KEPT_NEIGHBOUR = -1.0  # score of a sample with no earlier kept sample in its cluster: the lowest cosine
-
-
-@dataclass
-class DedupConfig:
-    """``eps``: drop a sample whose cosine similarity to a kept one exceeds ``1 - eps`` (0 drops exact duplicates).
-    ``keep``: which end of the distance-to-centroid order is visited, and so kept, first:
-    ``"furthest"`` (the paper's choice) or ``"nearest"``."""
-
-    eps: float = DedupOptions.epsilon  # the one default, `thresher select --epsilon`'s
-    keep: str = "furthest"
-    block_size: int = 1024
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.eps <= 2.0:
-            raise ThresherError(f"dedup eps must lie in [0, 2] (cosine distance), got {self.eps}")
-        if self.keep not in ("furthest", "nearest"):
-            raise ThresherError(f"unknown dedup keep {self.keep!r}; choose furthest or nearest")
-        if self.block_size < 1:
-            raise ThresherError("dedup block_size must be at least 1")
 
 
 @dataclass
