@@ -109,11 +109,13 @@ def test_rerun_reuses_and_a_killed_run_resumes_to_identical_scores(pretrained, t
     np.testing.assert_array_equal(_scores(copy, resumed.run_id)[1], expected)
 
 
+@pytest.mark.slow  # two MoSo runs over every checkpoint: minutes on 2 cores
 def test_moso_scored_in_three_parts_equals_moso_scored_in_one(pretrained, tmp_path):
     """MoSo needs ḡ over every part before any score: parts summed apart then combined must give the
     scores of one pass. Scored in a fresh copy of the workspace, so the second run cannot reuse the first."""
     one = run_score(
-        pretrained, ScoreRunConfig(method="moso", source="digits", params="final-layer", device="cpu")
+        pretrained,
+        ScoreRunConfig(method="moso", source="digits", params="final-layer", part_size=4096, device="cpu"),
     )
     fresh = Workspace(tmp_path / "fresh")
     shutil.copytree(pretrained.root, fresh.root)
