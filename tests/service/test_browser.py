@@ -7,18 +7,24 @@ Skipped where Chromium is absent, unless THRESHER_REQUIRE_BROWSER=1 (CI) makes t
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import fake_clustering
 from tests.service.browser import chromium_or_skip, launch, open_page, queue_job, wait_for_job
 from tests.service.hostile_data import HOSTILE, hostile_image_folder
 from tests.service.live_server import live_server
+from tests.service.polygons import inside_polygon
 from thresher.api import command
+from thresher.catalog.layouts import read_layout, require_layout
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import SelectConfig
 from thresher.curate.select import select
@@ -200,3 +206,101 @@ def test_a_class_named_like_markup_is_text_on_every_page(browser, tmp_path):
         assert page.locator("#query-result *").count() == 0  # text, not elements
     assert not seen.dialogs, seen.dialogs
     assert not seen.errors and not seen.failed, seen
+
+
+def digits_mapped(root: Path) -> str:
+    """A workspace with digits ingested, embedded (pixels:8:16), laid out (PCA) and a random half selected,
+    made in this process through the command table; returns the layout's id."""
+    ws = Workspace(root)
+    for name, config in [
+        ("ingest", {"source": "builtin:digits"}),
+        ("embed", {"embedder": "pixels:8:16", "num_workers": 0}),
+        ("select", {"name": "rnd", "method": "random", "ratio": 0.5}),
+    ]:
+        row = command(name)
+        row.run(ws, row.build(config))
+    row = command("layout")
+    return row.run(ws, row.build({"method": "pca"})).layout
+
+
+def drag_lasso(page: Any, centre: tuple[float, float], radius: float, steps: int = 36) -> None:
+    """Draw a closed lasso: press, a circle of mouse moves around ``centre``, release."""
+    x, y = centre
+    page.mouse.move(x + radius, y)
+    page.mouse.down()
+    for k in range(1, steps + 1):
+        angle = 2 * math.pi * k / steps
+        page.mouse.move(x + radius * math.cos(angle), y + radius * math.sin(angle))
+    page.mouse.up()
+
+
+def test_a_curator_lassos_a_region_on_the_map_saves_publishes_and_diffs_it(browser, tmp_path):
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    root = tmp_path / "ws"
+    layout = digits_mapped(root)
+    with live_server(root, workers=2) as base:
+        page = browser.new_page(viewport=VIEWPORT)
+        seen = watch(page)
+        open_page(page, base, "map")
+        page.click(f'a[href="#/map/{layout}"]')
+        page.locator(f'main[data-ready="#/map/{layout}"]').wait_for()
+        canvas = page.locator("#map-canvas")
+        assert canvas.get_attribute("data-drawn") == "1797"
+        assert (
+            int(canvas.get_attribute("data-bytes")) <= 12 * 1797 + 256
+        )  # x, y and the class, with the header
+        stage = page.locator("#map-overlay").bounding_box()
+        centre = (stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
+
+        # Hover: the point under the pointer shows its thumbnail; a click opens that sample.
+        tooltip = page.locator("#map-tooltip")
+        for dx, dy in [(0, 0), (6, 0), (0, 6), (-6, 0), (0, -6), (12, 12), (-12, -12), (20, 0), (0, 20)]:
+            page.mouse.move(centre[0] + dx, centre[1] + dy)
+            page.wait_for_timeout(150)
+            if tooltip.is_visible():
+                break
+        assert tooltip.is_visible() and all_decoded(page, "#map-tooltip img")
+        hovered = tooltip.get_attribute("data-sample-id")
+        page.mouse.down()
+        page.mouse.up()
+        assert page.locator("#map-sample").get_attribute("data-sample-id") == hovered
+
+        # A lasso around nothing selects nothing, and cannot be saved.
+        page.click("#map-tool-lasso")
+        drag_lasso(page, (stage["x"] + 25, stage["y"] + 25), 12, steps=12)
+        page.locator('#map-selected-count[data-n="0"]').wait_for()
+        assert page.locator("#map-save").is_disabled()
+
+        drag_lasso(page, centre, 110)
+        count = page.locator("#map-selected-count:not([data-n='0'])")
+        count.wait_for()
+        n = int(count.get_attribute("data-n"))
+        assert 0 < n < 1797
+        assert all_decoded(page, "#map-gallery img")
+        page.screenshot(path=str(shots / "map-selection.png"))
+
+        page.fill("#map-subset-name", "lasso")
+        page.click("#map-save")
+        page.locator("#map-saved").wait_for(timeout=120_000)
+        assert page.locator("#map-saved").get_attribute("data-ref") == "lasso@v1"
+        page.click("#map-publish")
+        page.locator("#map-published").wait_for(timeout=120_000)
+        page.screenshot(path=str(shots / "map-saved.png"), full_page=True)
+
+        page.locator("#map-diff-against").select_option("rnd@v1")
+        page.click("#map-diff")
+        page.locator('main[data-ready^="#/diff?"]').wait_for()
+        summary = page.locator("#diff-summary").text_content()
+        assert f"lasso@v1 keeps {n:,}" in summary and "rnd@v1 keeps 899" in summary, summary
+        page.screenshot(path=str(shots / "map-diff.png"), full_page=True)
+    assert not seen.errors and not seen.dialogs and not seen.failed, seen
+
+    # The subset keeps exactly the layout's points inside the polygon its card records.
+    stats = json.loads((root / "subsets" / "lasso" / "v1" / "stats.json").read_text())
+    assert stats["params"]["layout"] == layout and stats["score_config"]["n_ids"] == n
+    ids, xy = read_layout(require_layout(Workspace(root), layout)["folder"])
+    expected = ids[inside_polygon(xy, stats["params"]["polygon"])]
+    kept = pq.read_table(root / "subsets" / "lasso" / "v1" / "ids.parquet").column("sample_id").to_numpy()
+    assert np.array_equal(np.sort(kept), expected)
+    assert (root / "published" / "lasso" / "v1" / "README.md").is_file()

@@ -27,7 +27,7 @@ from thresher.curate.scores.methods.ids import parse_polygon
 from thresher.errors import ConfigError, ThresherError
 from thresher.service.map_points import Layout
 
-GALLERY = 48  # samples the preview shows
+GALLERY = 24  # samples the preview shows
 
 
 @dataclass(frozen=True)
