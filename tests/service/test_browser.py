@@ -7,6 +7,7 @@ Skipped where Chromium is absent, unless THRESHER_REQUIRE_BROWSER=1 (CI) makes t
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import time
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from PIL import Image
 
 from tests.conftest import fake_clustering
 from tests.service.browser import chromium_or_skip, launch, open_page, queue_job, wait_for_job
@@ -234,6 +236,13 @@ def drag_lasso(page: Any, centre: tuple[float, float], radius: float, steps: int
     page.mouse.up()
 
 
+def ink(png: bytes) -> tuple[int, np.ndarray]:
+    """How many pixels of a screenshot are not white, and their centre (x, y)."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    rows, columns = np.nonzero((pixels < 235).any(axis=-1))
+    return len(rows), np.array([columns.mean(), rows.mean()])
+
+
 def test_a_curator_lassos_a_region_on_the_map_saves_publishes_and_diffs_it(browser, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
@@ -247,9 +256,21 @@ def test_a_curator_lassos_a_region_on_the_map_saves_publishes_and_diffs_it(brows
         page.locator(f'main[data-ready="#/map/{layout}"]').wait_for()
         canvas = page.locator("#map-canvas")
         assert canvas.get_attribute("data-drawn") == "1797"
-        assert (
-            int(canvas.get_attribute("data-bytes")) <= 12 * 1797 + 256
-        )  # x, y and the class, with the header
+        assert int(canvas.get_attribute("data-bytes")) <= 12 * 1797 + 256  # x, y, the class and a header
+        # WebGL (as on a graphics card) and the canvas loop (the choice here, where WebGL runs in software)
+        # draw the same points in the same places.
+        drawn = {}
+        for kind in ("webgl", "canvas"):
+            open_page(page, base, f"map/{layout}?renderer={kind}")
+            assert (
+                canvas.get_attribute("data-renderer") == kind and canvas.get_attribute("data-drawn") == "1797"
+            )
+            drawn[kind] = ink(canvas.screenshot())
+        (webgl, webgl_centre), (plain, plain_centre) = drawn["webgl"], drawn["canvas"]
+        assert webgl > 2000 and 0.5 < plain / webgl < 2 and np.abs(webgl_centre - plain_centre).max() < 3, (
+            drawn
+        )
+        open_page(page, base, f"map/{layout}")
         stage = page.locator("#map-overlay").bounding_box()
         centre = (stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
 

@@ -25,8 +25,8 @@ def run_values_at(ws: Workspace, run_id: str, column: str, sample_ids: np.ndarra
     """Column ``column`` of the finished score run ``run_id`` at each of ``sample_ids`` (ascending)."""
     if column not in RUN_COLUMNS:
         raise ValueError(f"unknown score column {column!r}")
-    table = pa.concat_tables(
-        pq.read_table(path, columns=["sample_id", column]) for path in run_score_files(ws, run_id)
+    table = pa.concat_tables(  # ParquetFile: see catalog/layouts.py read_layout
+        pq.ParquetFile(path).read(columns=["sample_id", column]) for path in run_score_files(ws, run_id)
     )
     ids = table.column("sample_id").to_numpy().astype(np.int64, copy=False)
     values = table.column(column).to_numpy(zero_copy_only=False).astype(np.float64)

@@ -1,6 +1,6 @@
 // Drawing the map's points: WebGL (gl.POINTS from the binary columns as they came: positions float32 x, y;
-// one palette index per point as a byte; a 256-entry palette texture), or, where WebGL is unavailable, a
-// canvas-2D fallback that writes the same points into an ImageData. Both draw the same picture: a point is
+// one palette index per point as a byte; a 256-entry palette texture), or, where WebGL is unavailable or
+// runs in software, a canvas-2D loop that writes the same points into an ImageData. Both draw the same picture: a point is
 // a disc (a square in the fallback) of `size` CSS pixels, dimmed when a selection leaves it out.
 
 const VERTEX = `
@@ -196,18 +196,35 @@ class CanvasRenderer {
   release() {}
 }
 
-// A renderer for `canvas`: WebGL unless it is unavailable or `prefer` is "canvas".
-export function createRenderer(canvas, prefer = "webgl") {
+// A WebGL renderer runs in software where there is no graphics card (SwiftShader, llvmpipe): there the
+// canvas loop below draws 10^6 points in about 0.15 s where software WebGL takes about 0.9 s on the same
+// CPU (benchmarks/map_scale.py), so "auto" uses WebGL only on a graphics card.
+const SOFTWARE = /swiftshader|llvmpipe|softpipe|software/i;
+
+function software(gl) {
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  return SOFTWARE.test(String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER)));
+}
+
+// A canvas without a context in place of one that has a WebGL context (a canvas keeps its first kind).
+function fresh(canvas, gl) {
+  gl.getExtension("WEBGL_lose_context")?.loseContext();
+  const replacement = canvas.cloneNode(false);
+  canvas.replaceWith(replacement);
+  return replacement;
+}
+
+// A renderer for `canvas`: `prefer` is "auto" (WebGL on a graphics card, else the canvas), "webgl" (WebGL
+// even in software) or "canvas". Its `canvas` is the element it draws on (a replacement, after a refusal).
+export function createRenderer(canvas, prefer = "auto") {
   if (prefer !== "canvas") {
     const gl = canvas.getContext("webgl", { antialias: false, premultipliedAlpha: true, preserveDrawingBuffer: false });
+    if (gl && prefer === "auto" && software(gl)) return new CanvasRenderer(fresh(canvas, gl));
     if (gl) {
       try {
         return new WebGLRenderer(canvas, gl);
       } catch {
-        // a context that cannot compile the shaders: the fallback needs a canvas without a WebGL context
-        const fresh = canvas.cloneNode(false);
-        canvas.replaceWith(fresh);
-        return new CanvasRenderer(fresh);
+        return new CanvasRenderer(fresh(canvas, gl)); // a context that cannot compile the shaders
       }
     }
   }

@@ -5,7 +5,7 @@
 // and publishes it, each job followed to its end.
 //
 // Routes: #/map (the layouts, and a form to compute one), #/map/<layout>?color=label|cluster:RUN|kept:REF|score:RUN
-// (&renderer=canvas forces the canvas-2D fallback).
+// (&renderer=webgl or canvas overrides the choice of map/renderer.js).
 import { attempt, get, post, segment, thumbnailUrl, url } from "../api.js";
 import { append, facts, h, link, loading, section, table } from "../dom.js";
 import * as fmt from "../format.js";
@@ -71,6 +71,7 @@ export async function render(main, route) {
     fetchColumns(pointsUrl(id, ["xy", colour.column], colour.query)),
     get(url(`/api/layouts/${segment(id)}/legend`, { column: colour.column, ...colour.query })),
   ]);
+  performance.mark("map-points-received"); // the columns are here and decoded (benchmarks/map_scale.py)
   const map = new MapPage(main, route, info, first, colour, legend);
   await map.firstPaint();
   return () => map.leave();
@@ -125,7 +126,8 @@ class MapPage {
   }
 
   async firstPaint() {
-    this.renderer = createRenderer(this.canvas, this.route.params.renderer === "canvas" ? "canvas" : "webgl");
+    const prefer = ["webgl", "canvas"].includes(this.route.params.renderer) ? this.route.params.renderer : "auto";
+    this.renderer = createRenderer(this.canvas, prefer);
     this.canvas = this.renderer.canvas;
     this.view = new View(bounds(this.xy, this.n), 1, 1);
     this.fitCanvas();
