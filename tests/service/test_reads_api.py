@@ -31,6 +31,7 @@ from thresher.curate.ingest import ingest
 from thresher.curate.select import select
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.run_eval import evaluate_run
+from thresher.service.app import service_state
 from thresher.service.markdown_html import markdown_to_html
 from thresher.service.routes_runs import MAX_CURVE_POINTS, loss_curve
 from thresher.service.routes_sources import thumbnails_of
@@ -201,7 +202,7 @@ def test_a_thumbnail_is_the_decoded_row_enlarged_with_square_pixels(client, cura
 def test_thumbnails_carry_a_strong_etag_answer_304_and_are_decoded_once(client, curated):
     sample_id = int(ok_sample_ids(curated.ws, "hostile")[5])
     url = f"/api/thumbnails/hostile/{sample_id}?size=128"
-    cache = thumbnails_of(client.app.app.state.service)
+    cache = thumbnails_of(service_state(client.app))
     first = client.get(url)
     etag = first.headers["etag"]
     assert re.fullmatch(r'"[0-9a-f]{32}"', etag) and "max-age" in first.headers["cache-control"]
