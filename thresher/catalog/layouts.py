@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -128,13 +129,16 @@ def require_layout(ws: Workspace, layout_id: str) -> dict[str, Any]:
 
 def read_layout(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     """(sample ids int64 ascending, positions float32 n×2 C-contiguous) of the layout in ``folder``."""
-    # ParquetFile, not read_table: read_table goes through pyarrow.dataset, whose first use imports pandas
-    # (about 2 s: the first map a server draws would wait for it)
-    table = pq.ParquetFile(folder / LAYOUT_FILE).read(columns=["sample_id", "x", "y"])
-    ids = table.column("sample_id").to_numpy().astype(np.int64, copy=False)
+    # DuckDB, not pyarrow: pyarrow's to_numpy imports pandas on first use (about 2 s, which the first map a
+    # server draws would wait for); DuckDB keeps the file's row order
+    with duckdb.connect() as con:
+        found = con.execute(
+            "SELECT sample_id, x, y FROM read_parquet(?)", [str(folder / LAYOUT_FILE)]
+        ).fetchnumpy()
+    ids = found["sample_id"].astype(np.int64, copy=False)
     xy = np.empty((len(ids), 2), dtype=np.float32)
-    xy[:, 0] = table.column("x").to_numpy()
-    xy[:, 1] = table.column("y").to_numpy()
+    xy[:, 0] = found["x"]
+    xy[:, 1] = found["y"]
     return ids, xy
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from thresher.catalog.browse import run_score_files
 from thresher.catalog.subset_versions import kept_ids
@@ -25,14 +24,14 @@ def run_values_at(ws: Workspace, run_id: str, column: str, sample_ids: np.ndarra
     """Column ``column`` of the finished score run ``run_id`` at each of ``sample_ids`` (ascending)."""
     if column not in RUN_COLUMNS:
         raise ValueError(f"unknown score column {column!r}")
-    table = pa.concat_tables(  # ParquetFile: see catalog/layouts.py read_layout
-        pq.ParquetFile(path).read(columns=["sample_id", column]) for path in run_score_files(ws, run_id)
-    )
-    ids = table.column("sample_id").to_numpy().astype(np.int64, copy=False)
-    values = table.column(column).to_numpy(zero_copy_only=False).astype(np.float64)
-    order = np.argsort(ids, kind="stable")
-    ids, values = ids[order], values[order]
-    return _aligned(ids, values, sample_ids)
+    files = [str(path) for path in run_score_files(ws, run_id)]
+    with duckdb.connect() as con:  # not pyarrow: see catalog/layouts.py read_layout
+        found = con.execute(
+            f"SELECT sample_id, CAST({column} AS DOUBLE) AS value FROM read_parquet(?) ORDER BY sample_id",
+            [files],
+        ).fetchnumpy()
+    ids = found["sample_id"].astype(np.int64, copy=False)
+    return _aligned(ids, np.ma.filled(found["value"], np.nan), sample_ids)
 
 
 def kept_at(version: dict[str, Any], sample_ids: np.ndarray) -> np.ndarray:
