@@ -6,6 +6,8 @@ stats and card."""
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from thresher.curate.config import IngestConfig, LayoutConfig, SelectConfig
 from thresher.curate.ingest import ingest
 from thresher.curate.layout import run_layout
 from thresher.curate.select import select
-from thresher.service.map_points import decode_columns
+from thresher.service.map_points import MapPoints, decode_columns
 
 CLUSTERING = "cluster-test"
 RANDOM_RUN = "random-digits-seed0"
@@ -295,3 +297,35 @@ def test_a_request_body_over_a_mebibyte_is_refused(client, mapped):
     ]  # ids do not travel in requests: a polygon does
     response = client.post(f"/api/layouts/{mapped.layout}/select", json={"polygon": polygon}, headers=HEADERS)
     assert response.status_code == 413
+
+
+def test_a_select_job_may_not_read_an_ids_file_outside_the_workspace(client, mapped, tmp_path):
+    outside = tmp_path / "ids.txt"
+    outside.write_text("1\n2\n")
+    response = client.post(
+        "/api/jobs",
+        json={"command": "select", "config": {"name": "x", "method": "ids", "ids_file": str(outside)}},
+        headers=HEADERS,
+    )
+    assert response.status_code == 422 and response.json()["field"] == "ids_file", response.text
+    assert "outside the workspace" in response.json()["detail"]
+
+
+def test_a_column_asked_for_at_once_by_several_requests_is_computed_once(mapped, monkeypatch):
+    points = MapPoints(mapped.ws)
+    layout = points.layout(mapped.layout)
+    colouring = points.colouring(layout, CLUSTERING, None, None)
+    made = []
+    make = MapPoints._make
+
+    def slow_make(self, *args):
+        made.append(args[1])
+        time.sleep(0.2)  # long enough that every thread asks while the first computes
+        return make(self, *args)
+
+    monkeypatch.setattr(MapPoints, "_make", slow_make)
+    with ThreadPoolExecutor(4) as pool:
+        columns = list(pool.map(lambda _: points.column(layout, "cluster", colouring), range(4)))
+    assert made == ["cluster"]
+    assert all(column is columns[0] for column in columns)
+    assert np.array_equal(columns[0].values, labels_of(mapped.ws, "digits", mapped.ids))  # clusters = labels

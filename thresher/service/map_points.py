@@ -97,6 +97,7 @@ class MapPoints:
         self._lock = threading.Lock()
         self._layouts: OrderedDict[str, Layout] = OrderedDict()
         self._columns: OrderedDict[tuple, Column] = OrderedDict()
+        self._making: dict[tuple, threading.Lock] = {}  # a lock per column being computed
         self._held = 0
 
     def layout(self, layout_id: str) -> Layout:
@@ -158,14 +159,24 @@ class MapPoints:
             if known is not None:
                 self._columns.move_to_end(key)
                 return known
-        made = self._make(layout, name, colouring)
-        with self._lock:
-            if key not in self._columns:
-                self._columns[key] = made
-                self._held += made.values.nbytes
-            while self._held > COLUMN_BYTES_HELD and len(self._columns) > 1:
-                _, old = self._columns.popitem(last=False)
-                self._held -= old.values.nbytes
+            making = self._making.setdefault(key, threading.Lock())
+        with making:  # the page asks for a column and its legend at once: one of them computes it
+            with self._lock:
+                known = self._columns.get(key)
+            if known is not None:
+                return known
+            try:
+                made = self._make(layout, name, colouring)
+                # kept before its lock goes, so that a later request finds it rather than making it again
+                with self._lock:
+                    self._columns[key] = made
+                    self._held += made.values.nbytes
+                    while self._held > COLUMN_BYTES_HELD and len(self._columns) > 1:
+                        _, old = self._columns.popitem(last=False)
+                        self._held -= old.values.nbytes
+            finally:
+                with self._lock:
+                    self._making.pop(key, None)
         return made
 
     def _make(self, layout: Layout, name: str, colouring: Colouring) -> Column:
