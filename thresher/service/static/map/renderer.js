@@ -1,7 +1,8 @@
 // Drawing the map's points: WebGL (gl.POINTS from the binary columns as they came: positions float32 x, y;
 // one palette index per point as a byte; a 256-entry palette texture), or, where WebGL is unavailable or
-// runs in software, a canvas-2D loop that writes the same points into an ImageData. Both draw the same picture: a point is
-// a disc (a square in the fallback) of `size` CSS pixels, dimmed when a selection leaves it out.
+// runs in software, a canvas-2D loop that writes the same points into an ImageData. Both draw the same
+// picture: a point is a disc of `size` CSS pixels (a square below 3 device pixels), dimmed when a selection
+// leaves it out.
 
 const VERTEX = `
 attribute vec2 a_position;
@@ -17,7 +18,7 @@ void main() {
   gl_Position = vec4(a_position * u_scale + u_offset, 0.0, 1.0);
   gl_PointSize = u_size;
   v_code = a_code;
-  v_alpha = (u_dimming > 0.5 && a_selected < 0.5) ? 0.15 : 1.0;
+  v_alpha = (u_dimming > 0.5 && a_selected < 0.5) ? 0.25 : 1.0;
 }`;
 
 const FRAGMENT = `
@@ -156,7 +157,7 @@ class CanvasRenderer {
     const words = new Uint32Array(palette.buffer.slice(0));
     this.colours = words;
     this.dimmed = words.map((w) => {
-      const mix = (shift) => Math.round(255 - 0.15 * (255 - ((w >>> shift) & 255)));
+      const mix = (shift) => Math.round(255 - 0.25 * (255 - ((w >>> shift) & 255)));
       return ((255 << 24) | (mix(16) << 16) | (mix(8) << 8) | mix(0)) >>> 0;
     });
   }
@@ -172,6 +173,17 @@ class CanvasRenderer {
     pixels.fill(0xffffffff);
     const ratio = window.devicePixelRatio || 1;
     const side = Math.max(1, Math.round(size * ratio)), half = Math.floor(side / 2);
+    // a disc, as WebGL draws one from 3 pixels up: each row's first and last column, relative to px
+    const round = side >= 3;
+    const from = new Int32Array(side), to = new Int32Array(side).fill(side);
+    if (round) {
+      for (let row = 0; row < side; row++) {
+        const dy = row + 0.5 - side / 2;
+        const w = Math.sqrt(Math.max(0, (side * side) / 4 - dy * dy));
+        from[row] = Math.round(side / 2 - w);
+        to[row] = Math.round(side / 2 + w);
+      }
+    }
     const clip = view.clip();
     const [sx, sy] = clip.scale, [ox, oy] = clip.offset;
     const { xy, codes, mask } = this;
@@ -184,7 +196,8 @@ class CanvasRenderer {
         if (px + side <= 0 || py + side <= 0 || px >= width || py >= height) continue;
         const colour = pass === 0 ? this.dimmed[codes[i]] : this.colours[codes[i]];
         for (let y = Math.max(0, py); y < Math.min(height, py + side); y++) {
-          pixels.fill(colour, y * width + Math.max(0, px), y * width + Math.min(width, px + side));
+          const row = y - py;
+          pixels.fill(colour, y * width + Math.max(0, px + from[row]), y * width + Math.min(width, px + to[row]));
         }
       }
     }

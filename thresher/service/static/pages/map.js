@@ -14,6 +14,7 @@ import { colouring, fetchColumns } from "../map/columns.js";
 import { GridIndex, View, bounds, insidePolygon } from "../map/geometry.js";
 import { followJob, legendPanel, previewCounts } from "../map/panels.js";
 import { createRenderer } from "../map/renderer.js";
+import { saveForm } from "../map/subset_forms.js";
 
 const PARAM = { cluster: "clustering", kept: "subset", score: "score_run" };
 const SOURCE_PAGE = 60; // the sources page's grid: the page holding a sample starts at a multiple of it
@@ -183,9 +184,7 @@ class MapPage {
       canvas.width = Math.round(width * ratio);
       canvas.height = Math.round(height * ratio);
     }
-    const oldFit = this.view.fitted;
-    this.view.resize(width, height);
-    if (oldFit !== undefined) this.view.fit();
+    this.view.resize(width, height); // the same centre and scale: a resize shows more or less around them
   }
 
   pointSize() {
@@ -373,29 +372,6 @@ class MapPage {
   }
 
   showPreview(region, preview) {
-    const name = h("input", { id: "map-subset-name", type: "text", placeholder: "subset name", required: true });
-    const inverse = h("input", { id: "map-inverse", type: "checkbox" });
-    const save = h("button", { type: "submit", id: "map-save", disabled: preview.n === 0 }, "save as subset");
-    const job = h("div", { id: "map-save-job" });
-    const after = h("div", { id: "map-after-save" });
-    const form = h("form", { id: "map-save-form", class: "map-form" },
-      h("div", { class: "field" }, h("label", { for: "map-subset-name" }, "name"), name),
-      h("label", { class: "inline" }, inverse, " keep the rest instead"), save, job, after);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      save.disabled = true;
-      attempt(async () => {
-        try {
-          const answer = await post(`/api/layouts/${segment(this.info.id)}/save`, { ...region, name: name.value.trim(), inverse: inverse.checked });
-          const [ended, stop] = followJob(answer.job.id, job);
-          this.stops.push(stop);
-          const view = await ended;
-          if (view.state === "succeeded") this.saved(view.result.result, after);
-        } finally {
-          save.disabled = false;
-        }
-      });
-    });
     const gallery = preview.gallery.map((sampleId) => ({ sample_id: sampleId }));
     this.selectionHolder.replaceChildren();
     append(this.selectionHolder, [
@@ -403,43 +379,7 @@ class MapPage {
       preview.n === 0 ? h("p", { class: "muted" }, "nothing inside: a selection of no point cannot be saved") : null,
       previewCounts(preview, this.info.label_names),
       preview.n ? h("div", { id: "map-gallery" }, sampleGrid(this.info.source, gallery, (r) => `#${r.sample_id}`, { size: 64 })) : null,
-      form,
+      saveForm(this.info.id, region, preview.n === 0, this.stops),
     ]);
-  }
-
-  saved(result, holder) {
-    const ref = `${result.name}@v${result.version}`;
-    const to = h("input", { id: "map-publish-to", type: "text", value: `published/${result.name}` });
-    const job = h("div", { id: "map-publish-job" });
-    const diffHolder = h("div", { id: "map-diff-holder" });
-    const publish = h("button", { type: "submit", id: "map-publish" }, "publish");
-    const form = h("form", { class: "map-form", id: "map-publish-form" },
-      h("div", { class: "field" }, h("label", { for: "map-publish-to" }, "publish to (a folder in the workspace)"), to), publish, job);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      publish.disabled = true;
-      attempt(async () => {
-        try {
-          const queued = await post("/api/jobs", { command: "publish", config: { ref, to: to.value.trim() } });
-          const [ended, stop] = followJob(queued.id, job);
-          this.stops.push(stop);
-          const view = await ended;
-          if (view.state === "succeeded") job.append(h("p", { id: "map-published" }, `published ${ref} to ${to.value.trim()}`));
-        } finally {
-          publish.disabled = false;
-        }
-      });
-    });
-    holder.replaceChildren(h("p", {}, "saved as ", link(`#/subsets/${segment(result.name)}/${result.version}`, ref, { id: "map-saved", dataset: { ref } })), form, diffHolder);
-    attempt(async () => {
-      const subsets = await get("/api/subsets");
-      const others = subsets.flatMap((s) => s.versions.map((v) => `${s.name}@v${v.version}`)).filter((r) => r !== ref);
-      if (!others.length) return;
-      const against = h("select", { id: "map-diff-against" }, others.map((r) => h("option", { value: r }, r)));
-      const go = () => {
-        location.hash = `#/diff?${new URLSearchParams({ a: ref, b: against.value })}`;
-      };
-      diffHolder.replaceChildren(h("p", {}, "compare with ", against, " ", h("button", { type: "button", id: "map-diff", on: { click: go } }, "diff")));
-    });
   }
 }
