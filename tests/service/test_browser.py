@@ -1,7 +1,8 @@
 """The web app in a real browser: Playwright drives Debian's Chromium (``/usr/bin/chromium``; nothing is
 downloaded) against a real server on a free port. A curator's whole journey from the dashboard's forms,
-following each job's progress bar to its end, and a class folder named like markup shown as text on
-every page. Screenshots of each step are saved under the test's tmp folder (``screenshots/``).
+following each job's progress bar to its end; the embedding map (drawing, hover, a lasso's preview; and,
+slow, saving, publishing and diffing the lasso's subset); and a class folder named like markup shown as
+text on every page. Screenshots of each step are saved under the test's tmp folder (``screenshots/``).
 
 Skipped where Chromium is absent, unless THRESHER_REQUIRE_BROWSER=1 (CI) makes that a failure."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,18 +89,30 @@ def finished_with_full_bar(item: Any) -> None:
     assert bar.get_attribute("value") == bar.get_attribute("max") == "1", item.text_content()
 
 
-def digits_clustered(root: Path) -> Path:
-    """A workspace with digits ingested, embedded (pixels:8:16) and clustered (k=10), made in this process
-    through the same command table the service's jobs run."""
+@pytest.fixture(scope="module")
+def digits_embedded(tmp_path_factory) -> Path:
+    """A workspace with digits ingested and embedded (pixels:8:16), made once in this process through the
+    same command table the service's jobs run; the tests work on copies (the two steps are most of a test's
+    setup)."""
+    root = tmp_path_factory.mktemp("digits") / "ws"
     ws = Workspace(root)
     for name, config in [
         ("ingest", {"source": "builtin:digits"}),
         ("embed", {"embedder": "pixels:8:16", "num_workers": 0}),
-        ("cluster", {"ks": [10]}),
     ]:
         row = command(name)
         row.run(ws, row.build(config))
     return root
+
+
+def digits_with(template: Path, root: Path, steps: list[tuple[str, dict[str, Any]]]) -> Workspace:
+    """A copy of the embedded digits at ``root``, then ``steps`` (command, config) run on it."""
+    shutil.copytree(template, root)
+    ws = Workspace(root)
+    for name, config in steps:
+        row = command(name)
+        row.run(ws, row.build(config))
+    return ws
 
 
 def select_and_compare(page: Any, base: str, shots: Path) -> None:
@@ -136,10 +150,11 @@ def select_and_compare(page: Any, base: str, shots: Path) -> None:
     assert page.title() == "eq v1: what was kept and removed"
 
 
-def test_a_curator_selects_from_the_form_and_compares_the_subsets(browser, tmp_path):
+def test_a_curator_selects_from_the_form_and_compares_the_subsets(browser, digits_embedded, tmp_path):
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    with live_server(digits_clustered(tmp_path / "ws"), workers=2) as base:
+    digits_with(digits_embedded, tmp_path / "ws", [("cluster", {"ks": [10]})])
+    with live_server(tmp_path / "ws", workers=2) as base:
         page = browser.new_page(viewport=VIEWPORT)
         seen = watch(page)
         open_page(page, base, "dashboard")
@@ -210,17 +225,9 @@ def test_a_class_named_like_markup_is_text_on_every_page(browser, tmp_path):
     assert not seen.errors and not seen.failed, seen
 
 
-def digits_mapped(root: Path) -> str:
-    """A workspace with digits ingested, embedded (pixels:8:16), laid out (PCA) and a random half selected,
-    made in this process through the command table; returns the layout's id."""
-    ws = Workspace(root)
-    for name, config in [
-        ("ingest", {"source": "builtin:digits"}),
-        ("embed", {"embedder": "pixels:8:16", "num_workers": 0}),
-        ("select", {"name": "rnd", "method": "random", "ratio": 0.5}),
-    ]:
-        row = command(name)
-        row.run(ws, row.build(config))
+def digits_mapped(template: Path, root: Path) -> str:
+    """The embedded digits with a random half selected and a layout (PCA); returns the layout's id."""
+    ws = digits_with(template, root, [("select", {"name": "rnd", "method": "random", "ratio": 0.5})])
     row = command("layout")
     return row.run(ws, row.build({"method": "pca"})).layout
 
@@ -243,12 +250,25 @@ def ink(png: bytes) -> tuple[int, np.ndarray]:
     return len(rows), np.array([columns.mean(), rows.mean()])
 
 
-def test_a_curator_lassos_a_region_on_the_map_saves_publishes_and_diffs_it(browser, tmp_path):
+def lasso_preview(page: Any, centre: tuple[float, float], radius: float) -> tuple[int, list[list[float]]]:
+    """Draw a lasso and wait for its preview; returns how many points it counts and the polygon the page
+    sent, rounded as the service records it (7 significant digits)."""
+    with page.expect_request(lambda r: r.url.endswith("/preview")) as sent:
+        drag_lasso(page, centre, radius)
+    polygon = [[float(f"{v:.7g}") for v in vertex] for vertex in json.loads(sent.value.post_data)["polygon"]]
+    count = page.locator("#map-selected-count:not([data-n='0'])")
+    count.wait_for()
+    return int(count.get_attribute("data-n")), polygon
+
+
+def test_the_map_draws_every_point_opens_the_hovered_one_and_previews_a_lasso(
+    browser, digits_embedded, tmp_path
+):
     shots = tmp_path / "screenshots"
     shots.mkdir()
     root = tmp_path / "ws"
-    layout = digits_mapped(root)
-    with live_server(root, workers=2) as base:
+    layout = digits_mapped(digits_embedded, root)
+    with live_server(root, workers=1) as base:
         page = browser.new_page(viewport=VIEWPORT)
         seen = watch(page)
         open_page(page, base, "map")
@@ -271,8 +291,7 @@ def test_a_curator_lassos_a_region_on_the_map_saves_publishes_and_diffs_it(brows
             drawn
         )
         open_page(page, base, f"map/{layout}")
-        stage = page.locator("#map-overlay").bounding_box()
-        centre = (stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2)
+        centre = stage_centre(page)
 
         # Hover: the point under the pointer shows its thumbnail; a click opens that sample.
         tooltip = page.locator("#map-tooltip")
@@ -288,18 +307,40 @@ def test_a_curator_lassos_a_region_on_the_map_saves_publishes_and_diffs_it(brows
         assert page.locator("#map-sample").get_attribute("data-sample-id") == hovered
 
         # A lasso around nothing selects nothing, and cannot be saved.
+        stage = page.locator("#map-overlay").bounding_box()
         page.click("#map-tool-lasso")
         drag_lasso(page, (stage["x"] + 25, stage["y"] + 25), 12, steps=12)
         page.locator('#map-selected-count[data-n="0"]').wait_for()
         assert page.locator("#map-save").is_disabled()
 
-        drag_lasso(page, centre, 110)
-        count = page.locator("#map-selected-count:not([data-n='0'])")
-        count.wait_for()
-        n = int(count.get_attribute("data-n"))
-        assert 0 < n < 1797
+        # A lasso around the middle counts the layout's points inside the polygon it drew, and shows them.
+        n, polygon = lasso_preview(page, centre, 110)
+        _, xy = read_layout(require_layout(Workspace(root), layout)["folder"])
+        assert 0 < n < 1797 and n == inside_polygon(xy, polygon).sum()
         assert all_decoded(page, "#map-gallery img")
         page.screenshot(path=str(shots / "map-selection.png"))
+    assert not seen.errors and not seen.dialogs and not seen.failed, seen
+
+
+def stage_centre(page: Any) -> tuple[float, float]:
+    stage = page.locator("#map-overlay").bounding_box()
+    return stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2
+
+
+@pytest.mark.slow
+def test_a_curator_lassos_a_region_on_the_map_saves_publishes_and_diffs_it(
+    browser, digits_embedded, tmp_path
+):
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    root = tmp_path / "ws"
+    layout = digits_mapped(digits_embedded, root)
+    with live_server(root, workers=2) as base:
+        page = browser.new_page(viewport=VIEWPORT)
+        seen = watch(page)
+        open_page(page, base, f"map/{layout}")
+        page.click("#map-tool-lasso")
+        n, _ = lasso_preview(page, stage_centre(page), 110)
 
         page.fill("#map-subset-name", "lasso")
         page.click("#map-save")
