@@ -15,6 +15,11 @@ each repeat in a fresh browser context (nothing cached in the browser):
   the cluster as one byte each; the rest: the app's modules, the layout's JSON, the legend), per point;
   and the id column the page fetches after its first paint, for hover.
 
+- a lasso: after each load with the page's own renderer, a circle (40 pointer moves, a quarter of the
+  stage's height across) drawn around the middle; timed from the pointer's release to the preview's counts
+  on the page (the points inside highlighted at once in the browser, then the server's point-in-polygon,
+  counts and gallery), and the preview request alone (its request start to its response end).
+
 Each size is loaded ``--repeats`` times with the page's own choice of renderer (``auto``: WebGL on a graphics
 card, the canvas-2D loop where WebGL runs in software, as it does here) and as many times with WebGL forced
 (``&renderer=webgl``). The first load meets a cold server (a fresh process: columns computed from the
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -82,7 +88,29 @@ def synthetic_workspace(root: Path, n: int) -> tuple[str, str, float]:
     return layout, "cluster-syn", seconds
 
 
-def first_paint(browser, base: str, route: str) -> dict[str, float]:
+def lasso(page) -> dict[str, float]:
+    """Draw a lasso around the middle of the map and wait for its preview; its times and count."""
+    stage = page.locator("#map-overlay").bounding_box()
+    x, y = stage["x"] + stage["width"] / 2, stage["y"] + stage["height"] / 2
+    radius = stage["height"] / 8
+    page.click("#map-tool-lasso")
+    page.mouse.move(x + radius, y)
+    page.mouse.down()
+    for k in range(1, 41):
+        page.mouse.move(
+            x + radius * math.cos(2 * math.pi * k / 40), y + radius * math.sin(2 * math.pi * k / 40)
+        )
+    with page.expect_response(lambda r: r.url.endswith("/preview")) as answer:
+        started = time.perf_counter()
+        page.mouse.up()
+        page.locator("#map-selected-count").wait_for(timeout=300_000)
+        shown = time.perf_counter() - started
+    timing = answer.value.request.timing
+    return {"lasso_ms": shown * 1000, "preview_ms": timing["responseEnd"] - timing["requestStart"],
+            "lasso_n": int(page.locator("#map-selected-count").get_attribute("data-n"))}  # fmt: skip
+
+
+def first_paint(browser, base: str, route: str, with_lasso: bool = False) -> dict[str, float]:
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     finished = []
@@ -96,7 +124,8 @@ def first_paint(browser, base: str, route: str) -> dict[str, float]:
     renderer = page.locator("#map-canvas").get_attribute("data-renderer")
     drawn = int(page.locator("#map-canvas").get_attribute("data-drawn"))
     page.wait_for_load_state("networkidle")  # the id column, fetched after the paint, has arrived too
-    sizes = {r.url: r.sizes()["responseBodySize"] for r in finished}
+    sizes = {r.url: r.sizes()["responseBodySize"] for r in finished if "/preview" not in r.url}
+    selected = lasso(page) if with_lasso else {}
     context.close()
     if errors:
         raise RuntimeError(f"page errors: {errors}")
@@ -104,7 +133,7 @@ def first_paint(browser, base: str, route: str) -> dict[str, float]:
     ids = sum(s for u, s in sizes.items() if "columns=id" in u)
     # Everything but the id column was needed for the first paint: the page asks for ids only after it.
     return {"ms": painted, "received_ms": received, "points_bytes": points, "id_bytes": ids, "other_bytes": sum(sizes.values()) - points - ids,
-            "renderer": renderer, "drawn": drawn}  # fmt: skip
+            "renderer": renderer, "drawn": drawn, **selected}  # fmt: skip
 
 
 def measure(browser, root: Path, n: int, repeats: int) -> dict:
@@ -116,7 +145,9 @@ def measure(browser, root: Path, n: int, repeats: int) -> dict:
     try:
         for renderer in ("auto", "webgl"):
             route = f"map/{layout}?color=cluster:{clustering}&renderer={renderer}"
-            runs[renderer] = [first_paint(browser, server.url, route) for _ in range(repeats)]
+            runs[renderer] = [
+                first_paint(browser, server.url, route, renderer == "auto") for _ in range(repeats)
+            ]
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
@@ -133,6 +164,10 @@ def measure(browser, root: Path, n: int, repeats: int) -> dict:
         print(
             f"  {renderer} → {loads[0]['renderer']}: first paint {paints} s{cold}; in brackets: data received"
         )
+    lassos = runs["auto"]
+    print("  lasso → preview shown: " + ", ".join(f"{r['lasso_ms'] / 1000:.2f}" for r in lassos) + " s; "
+          "the preview request: " + ", ".join(f"{r['preview_ms'] / 1000:.2f}" for r in lassos) + " s; "
+          f"{lassos[0]['lasso_n']:,} points inside")  # fmt: skip
     return row
 
 
