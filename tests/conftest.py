@@ -18,7 +18,9 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from thresher.catalog.config import IngestConfig  # noqa: E402
+from thresher.catalog.embeddings import ids_fingerprint, register_embeddings, write_embedding_part  # noqa: E402
 from thresher.catalog.ingest import ingest  # noqa: E402
+from thresher.catalog.part_files import write_meta  # noqa: E402
 from thresher.catalog.samples import ok_sample_ids  # noqa: E402
 from thresher.catalog.scores import score_run, score_table, write_score_part  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
@@ -64,6 +66,26 @@ def fake_clustering(ws: Workspace, source: str, run_id: str = "cluster-test", se
             folder, score_table(ids, "cluster", score=distance, cluster=labels, distance=distance)
         )
     return run_id
+
+
+def synthetic_embeddings(
+    ws: Workspace, source: str, vectors: np.ndarray, embedder: str = "synthetic", part_size: int = 4096
+) -> str:
+    """An embedding store of ``vectors`` (one per ok row, in sample id order), in parts of ``part_size``,
+    written and registered as `thresher embed` writes them, without a model; returns the embedder name."""
+    ids = ok_sample_ids(ws, source)
+    assert len(ids) == len(vectors)
+    folder = ws.embeddings_dir(source, embedder)
+    folder.mkdir(parents=True, exist_ok=True)
+    starts = range(0, len(ids), part_size)
+    for part, start in enumerate(starts):
+        write_embedding_part(folder, part, ids[start : start + part_size], vectors[start : start + part_size])
+    meta = {"format": 1, "embedder": embedder, "dim": vectors.shape[1], "dtype": vectors.dtype.name,
+            "normalized": False, "n": len(ids), "parts": len(starts), "shard_size": part_size,
+            "ids_sha1": ids_fingerprint(ids), "background": "white"}  # fmt: skip
+    write_meta(folder, meta)
+    register_embeddings(ws, source, embedder, folder, vectors.shape[1], len(ids), False, None)
+    return embedder
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,7 @@ from thresher.config_json import config_from_json
 from thresher.curate.config import (
     ClusterRunConfig,
     EmbedRunConfig,
+    LayoutConfig,
     PublishConfig,
     ScoreRunConfig,
     SelectConfig,
@@ -97,6 +98,13 @@ COMMANDS: dict[str, Command] = {
             ScoreRunConfig,
             "thresher.curate.gradient_scoring:run_score",
             "Score every ok row with a gradient method from a pretraining run (resumable; reused when done).",
+        ),
+        Command(
+            "layout",
+            LayoutConfig,
+            "thresher.curate.layout:run_layout",
+            "A 2-D layout (UMAP or PCA) of a source's embeddings for the embedding map, stored as Parquet "
+            "(reused when the same one exists).",
         ),
         Command(
             "select",

@@ -21,8 +21,10 @@ from thresher.catalog.tables import rows_as_dicts
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ConfigError, NotFound, ThresherError
 
-# Runs that hold a training, not a score table; every other finished run's output is ``scores/<run>/``.
+# Runs that hold a training, not a score table; every other finished run's output is ``scores/<run>/``
+# but the embedding map's layouts (``layouts/``, catalog/layouts.py).
 MODEL_RUN_KINDS = ("train", "pretrain", "reweight")
+NOT_SCORE_RUN_KINDS = (*MODEL_RUN_KINDS, "layout")
 MAX_PAGE = 500  # rows of one page: a request never asks for unbounded work
 
 
@@ -99,8 +101,8 @@ def source_summary(ws: Workspace, source: str) -> dict[str, Any]:
         ).fetchall()
         runs = con.execute(
             "SELECT id, kind FROM runs WHERE source = ? AND status = 'done' AND kind NOT IN "
-            f"({', '.join('?' for _ in MODEL_RUN_KINDS)}) ORDER BY finished",
-            [source, *MODEL_RUN_KINDS],
+            f"({', '.join('?' for _ in NOT_SCORE_RUN_KINDS)}) ORDER BY finished",
+            [source, *NOT_SCORE_RUN_KINDS],
         ).fetchall()
     names = row["label_names"] or []
     return {
@@ -129,8 +131,8 @@ def require_score_run(ws: Workspace, run_id: str, source: str | None = None, kin
             rows = rows_as_dicts(
                 con.execute(
                     "SELECT id, kind, source, config, finished FROM runs WHERE id = ? AND status = 'done' "
-                    f"AND kind NOT IN ({', '.join('?' for _ in MODEL_RUN_KINDS)})",
-                    [run_id, *MODEL_RUN_KINDS],
+                    f"AND kind NOT IN ({', '.join('?' for _ in NOT_SCORE_RUN_KINDS)})",
+                    [run_id, *NOT_SCORE_RUN_KINDS],
                 )
             )
     else:

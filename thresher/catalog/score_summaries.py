@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from thresher.catalog.browse import (
-    MODEL_RUN_KINDS,
+    NOT_SCORE_RUN_KINDS,
     check_page,
     require_score_run,
     require_source,
@@ -150,14 +150,14 @@ def list_score_runs(ws: Workspace, kind: str | None = None) -> list[dict[str, An
     """Finished score runs (clusterings are those of kind ``cluster``), newest first, config decoded."""
     if not ws.exists:
         return []
-    kinds = ", ".join("?" for _ in MODEL_RUN_KINDS)
+    kinds = ", ".join("?" for _ in NOT_SCORE_RUN_KINDS)
     only = "AND kind = ?" if kind is not None else ""
     with ws.connect(read_only=True) as con:
         rows = rows_as_dicts(
             con.execute(
                 f"SELECT id, kind, source, config, finished FROM runs WHERE status = 'done' "
                 f"AND kind NOT IN ({kinds}) {only} ORDER BY finished DESC, id",
-                [*MODEL_RUN_KINDS, *([kind] if kind is not None else [])],
+                [*NOT_SCORE_RUN_KINDS, *([kind] if kind is not None else [])],
             )
         )
     for row in rows:

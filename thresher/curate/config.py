@@ -27,6 +27,7 @@ BALANCES = ("proportional", "equal")
 KMEANS_INITS = ("kmeans++", "random")
 EMBED_PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 GROUP_KINDS = ("auto", "class", "cluster", "none")
+LAYOUT_METHODS = ("umap", "pca")
 # --groups, after the methods that score within groups (ScoreMethod.grouped)
 GROUPS_HELP = (
     "score within each class, cluster, or none; --balance then balances over the same groups (--groups "
@@ -106,6 +107,40 @@ class ClusterRunConfig:
             raise ThresherError(f"--niter must be at least 1, got {self.niter}")
         if self.max_train is not None and self.max_train < 1:
             raise ThresherError(f"--max-train must be at least 1, got {self.max_train}")
+
+
+@dataclass
+class LayoutConfig:
+    """``thresher layout``: a 2-D layout of one source's embeddings for the embedding map
+    (docs/architecture.md, 'The embedding map')."""
+
+    embedder: str | None = setting(
+        None, "Which embeddings (default: the source's only ones).", aliases=("-e",)
+    )
+    source: str | None = setting(None, "Source id (default: the workspace's only source).")
+    method: str = setting(
+        "umap",
+        "umap (keeps neighbourhoods; minutes for 10^5 rows) or pca (the two main axes; seconds).",
+        choices=LAYOUT_METHODS,
+    )
+    seed: int = setting(0, "umap: seed of the fit sample and of UMAP.")
+    n_neighbors: int = setting(15, "umap: neighbours per point (larger: more global structure).")
+    min_dist: float = setting(0.1, "umap: how tightly points may pack, in [0, 1].")
+    fit_sample: int = setting(
+        50_000, "umap: fit on at most this many rows (seeded sample), then place the rest with transform."
+    )
+
+    def __post_init__(self) -> None:
+        if self.method not in LAYOUT_METHODS:
+            raise ThresherError(
+                f"unknown --method {self.method!r}; choose one of: {', '.join(LAYOUT_METHODS)}"
+            )
+        if self.n_neighbors < 2:
+            raise ThresherError(f"--n-neighbors must be at least 2, got {self.n_neighbors}")
+        if not 0.0 <= self.min_dist <= 1.0:
+            raise ThresherError(f"--min-dist {self.min_dist} is outside [0, 1]")
+        if self.fit_sample < 10:
+            raise ThresherError(f"--fit-sample must be at least 10, got {self.fit_sample}")
 
 
 @dataclass

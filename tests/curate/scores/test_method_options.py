@@ -37,10 +37,14 @@ def test_an_option_given_to_a_method_that_does_not_take_it_is_refused_in_one_lin
 
 
 def test_method_options_are_exactly_the_methods_own():
+    required = {"ids": {"ids_file": "ids.txt"}}  # the one option a method cannot do without
     options = {
         name: set(
             SelectConfig(
-                name="s", method=name, ratio=0.5 if registry()[name].takes_count else None
+                name="s",
+                method=name,
+                ratio=0.5 if registry()[name].takes_count else None,
+                **required.get(name, {}),
             ).method_options()
         )  # fmt: skip
         for name in registry()
@@ -53,6 +57,7 @@ def test_method_options_are_exactly_the_methods_own():
         "params",
     }
     assert options["gaussian"] == {"embedder", "shrinkage"} and options["moderate"] == {"embedder"}
+    assert options["ids"] == {"ids_file", "polygon", "layout"}
 
 
 def test_option_values_are_validated_by_the_method_that_takes_them():

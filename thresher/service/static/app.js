@@ -10,6 +10,7 @@ import { h } from "./dom.js";
 export const NAV = [
   { page: "dashboard", label: "dashboard" },
   { page: "sources", label: "sources" },
+  { page: "map", label: "map" },
   { page: "clusterings", label: "clusterings" },
   { page: "scores", label: "score runs" },
   { page: "subsets", label: "subsets" },
