@@ -97,3 +97,45 @@ def test_resume_refuses_other_settings_and_touches_nothing(subset):
         subset, TrainRunConfig(dataset="eq@v1", train=replace(train, steps=4), run="r2", resume=True)
     )
     assert longer.result.steps == 4 and longer.result.resumed_from == 2
+
+
+def test_resuming_a_run_another_live_process_trains_is_refused_and_touches_nothing(subset):
+    """Hardening item 21: `train --run X --resume` while X still trains was accepted, and both wrote one
+    folder. The run's row names its owner (pid, host): a live owner on this host refuses the second."""
+    import socket
+    import subprocess
+    import sys
+
+    from thresher.catalog.runs import run_row, start_run
+
+    train = TrainConfig(steps=2, batch_size=50, **{**TINY, "checkpoint_every": 2})
+    run_training(subset, TrainRunConfig(dataset="eq@v1", train=train, run="r3"))
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with subset.connect() as con:  # as if that process were training r3 now
+            con.execute(
+                "UPDATE runs SET status = 'running', pid = ?, host = ? WHERE id = 'r3'",
+                [owner.pid, socket.gethostname()],
+            )
+        files_before = sorted(p.relative_to(subset.run_dir("r3")) for p in subset.run_dir("r3").rglob("*"))
+        resume = TrainRunConfig(dataset="eq@v1", train=replace_steps(train, 4), run="r3", resume=True)
+        with pytest.raises(ThresherError, match=rf"run 'r3' is still running \(process {owner.pid} on "):
+            run_training(subset, resume)
+        with pytest.raises(ThresherError, match="is still running"):  # the lease, checked where it is taken
+            start_run(subset, "r3", "train", "mnist-lt", {}, None, exclusive=True)
+        assert run_row(subset, "r3")["pid"] == owner.pid
+        assert (
+            sorted(p.relative_to(subset.run_dir("r3")) for p in subset.run_dir("r3").rglob("*"))
+            == files_before
+        )
+    finally:
+        owner.kill()
+        owner.wait()
+    # Its owner gone, the same row reads "interrupted" and the resume goes ahead.
+    assert run_training(subset, resume).result.steps == 4
+
+
+def replace_steps(train: TrainConfig, steps: int) -> TrainConfig:
+    from dataclasses import replace
+
+    return replace(train, steps=steps)

@@ -30,12 +30,19 @@ def start_run(
     dataset: str | None = None,
     status: str = "running",
     identity: dict[str, Any] | None = None,
+    exclusive: bool = False,
 ) -> None:
     """Record a run as started (replacing an earlier row of the same id, e.g. a resumed run).
 
     ``identity`` is what determines the run's result, when the recorded ``config`` holds more (counts,
-    process numbers): its hash is what :func:`run_by_config_hash` finds. Default: the whole config."""
+    process numbers): its hash is what :func:`run_by_config_hash` finds. Default: the whole config.
+    ``exclusive``: the run has one owner at a time (a lease: the row's pid and host): refuse, in the same
+    write transaction that would take it over, a row another live process of this host still runs."""
     with ws.connect() as con:
+        if exclusive:
+            row = con.execute("SELECT status, pid, host FROM runs WHERE id = ?", [run_id]).fetchone()
+            if row is not None and row[1] != os.getpid():
+                refuse_if_running(run_id, row[0], row[1], row[2])
         con.execute("DELETE FROM runs WHERE id = ?", [run_id])
         insert_row(
             con,
@@ -70,6 +77,15 @@ def shown_status(status: str | None, pid: int | None, host: str | None) -> str |
     except PermissionError:  # alive, under another user
         return status
     return status
+
+
+def refuse_if_running(run_id: str, status: str | None, pid: int | None, host: str | None) -> None:
+    """One line when run ``run_id`` is still running in a live process of this host (a run of another
+    host cannot be checked from here and is not refused: docs/architecture.md, 'Workspace')."""
+    if status == "running" and host == socket.gethostname() and shown_status(status, pid, host) == "running":
+        raise ThresherError(
+            f"run {run_id!r} is still running (process {pid} on {host}): wait for it to end, or stop it first"
+        )
 
 
 def finish_run(ws: Workspace, run_id: str, status: str, result: dict[str, Any] | None = None) -> None:

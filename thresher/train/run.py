@@ -103,7 +103,9 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
                 shutil.rmtree(run_dir, ignore_errors=True)
             state.wait_for_everyone()
     if state.is_main_process:
-        start_run(ws, run_id, "train", resolved.source, run_config, run_dir, dataset=resolved.spec)
+        start_run(
+            ws, run_id, "train", resolved.source, run_config, run_dir, dataset=resolved.spec, exclusive=True
+        )
     try:
         result = train(config.train, data, run_dir, resume=resume)
     except BaseException:
@@ -235,15 +237,17 @@ _RESUMABLE_CHANGES = {
 
 def _check_resume(ws: Workspace, run_id: str, new: dict) -> None:
     """Refuse (one line, touching nothing) to resume a run under settings that would make it another run."""
-    from thresher.catalog.runs import run_row
+    from thresher.catalog.runs import refuse_if_running, run_row
 
     try:
-        old = run_row(ws, run_id)["config"]
+        row = run_row(ws, run_id)
+        old = row["config"]
     except ThresherError:
         raise ThresherError(
             f"cannot resume {run_id!r}: the catalog has no such training run (nothing of it was recorded: "
             "run without --resume to start it)"
         ) from None
+    refuse_if_running(run_id, row["status"], row["pid"], row["host"])  # one trainer per run folder
     differences = [
         (key, old.get(key), new.get(key)) for key in new if key != "train" and old.get(key) != new.get(key)
     ]
