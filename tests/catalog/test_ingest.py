@@ -197,3 +197,34 @@ def test_split_folders_give_one_split_each(workspace, tmp_path):
         assert all(label == Path(path).parent.name for path, label in rows)
     with pytest.raises(ThresherError, match="split 'validation' not in"):
         ingest(workspace, IngestConfig(source=str(root), name="va", split="validation"))
+
+
+def test_images_blank_on_the_white_background_are_flagged_kept_and_counted(workspace, tmp_path):
+    """Hardening item 17: a white-on-transparent drawing is a white square on the white background (and a
+    'duplicate' of every other one): ingest flags it, keeps it and says how to list them."""
+    rng = np.random.default_rng(0)
+    shape = np.zeros((32, 32, 4), np.uint8)
+    shape[8:24, 8:24] = 255  # an opaque square ...
+    white_on_clear = shape.copy()  # ... white, on transparency
+    dark_on_clear = shape.copy()
+    dark_on_clear[..., :3] = np.where(shape[..., 3:] > 0, 20, 0)  # the same square, dark
+    images = {
+        "bolts/white_on_clear.png": Image.fromarray(white_on_clear, "RGBA"),
+        "bolts/dark_on_clear.png": Image.fromarray(dark_on_clear, "RGBA"),
+        "flat/grey.png": Image.new("RGB", (32, 32), (128, 128, 128)),
+        "flat/noise.png": Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)),
+    }
+    for name, image in images.items():
+        (tmp_path / "folder" / name).parent.mkdir(parents=True, exist_ok=True)
+        image.save(tmp_path / "folder" / name)
+    result = ingest(workspace, IngestConfig(source=str(tmp_path / "folder"), name="clipart"))
+    assert (result.n_ok, result.blank) == (4, 2)
+    assert any("flagged 2 blank" in line and "flag = 'blank'" in line for line in result.lines())
+    with workspace.connect(read_only=True) as con:
+        flags = dict(con.execute("SELECT file, flag FROM samples WHERE source = 'clipart'").fetchall())
+    assert flags == {
+        "bolts/white_on_clear.png": "blank",
+        "bolts/dark_on_clear.png": None,
+        "flat/grey.png": "blank",
+        "flat/noise.png": None,
+    }

@@ -38,6 +38,7 @@ class IngestResult:
     already: bool = False
     restored: bool = False  # a built-in's saved rows were missing and have been written again
     files_left_out: int = 0  # files of the source that are not rows (hidden, not an image type): in skipped
+    blank: int = 0  # ok rows flagged "blank" (kept, for the curator to look at)
 
     @property
     def n_skipped(self) -> int:
@@ -49,6 +50,12 @@ class IngestResult:
             return [f"{self.source_id}: already ingested ({self.n_ok}/{self.n_rows} rows ok){restored}"]
         out = [f"{self.source_id}: {self.n_rows} rows, {self.n_ok} ok, {self.n_skipped} skipped"]
         out += [f"  skipped {count} × {reason}" for reason, count in sorted(self.skipped.items())]
+        if self.blank:
+            out.append(
+                f"  flagged {self.blank} blank (one colour on the white background; kept): "
+                f'thresher query "SELECT sample_id, file, label_name FROM samples WHERE source = '
+                f"'{self.source_id}' AND flag = 'blank'\""
+            )
         return out
 
 
@@ -113,8 +120,16 @@ def ingest(ws: Workspace, config: IngestConfig) -> IngestResult:
         },
         table,
     )
+    flags = table.column("flag").to_pylist()
     return IngestResult(
-        source_id, len(loaded.dataset), n_ok, skipped, files_left_out=sum(loaded.left_out.values())
+        source_id,
+        len(loaded.dataset),
+        n_ok,
+        skipped,
+        files_left_out=sum(loaded.left_out.values()),
+        blank=sum(
+            1 for f, s in zip(flags, table.column("status").to_pylist(), strict=True) if f and s == "ok"
+        ),
     )
 
 
@@ -170,6 +185,7 @@ def _inspect_rows(
                 "label": datasets.Value("int32"),
                 "error": datasets.Value("string"),
                 "file": datasets.Value("string"),
+                "flag": datasets.Value("string"),
             }
         ),
         "load_from_cache_file": False,
@@ -202,7 +218,7 @@ def _inspect_rows(
     result = (
         pa.concat_tables(tables)
         if tables
-        else pa.table({"width": [], "height": [], "label": [], "error": []})
+        else pa.table({"width": [], "height": [], "label": [], "error": [], "file": [], "flag": []})
     )
     errors = result.column("error").to_pylist()
     skipped: dict[str, int] = {}
@@ -222,6 +238,7 @@ def _inspect_rows(
             "status": ["ok" if e is None else "skipped" for e in errors],
             "error": pa.array(errors, pa.string()),
             "file": result.column("file").cast(pa.string()),
+            "flag": result.column("flag").cast(pa.string()),
         }
     )
     return table, skipped
@@ -236,13 +253,14 @@ def _check_batch(
     offset: int = 0,
     folder: str | None = None,
 ) -> dict[str, list]:
-    out: dict[str, list] = {"width": [], "height": [], "label": [], "error": [], "file": []}
+    out: dict[str, list] = {"width": [], "height": [], "label": [], "error": [], "file": [], "flag": []}
     for i, value in enumerate(batch[image_column]):
         out["file"].append(_file_name(value, folder))
-        w, h, error = inspect_image(value, max_pixels)
+        w, h, error, flag = inspect_image(value, max_pixels)
         out["width"].append(w)
         out["height"].append(h)
         out["error"].append(error)
+        out["flag"].append(flag)
         out["label"].append(
             class_id(batch[label_column][i], offset + indices[i], label_column) if label_column else None
         )
@@ -262,19 +280,20 @@ def _file_name(value: dict | None, folder: str | None) -> str | None:
     return str(path)
 
 
-def inspect_image(value: dict | None, max_pixels: int) -> tuple[int, int, str | None]:
-    """(width, height, error) for an undecoded image cell; error is None when it decodes fully."""
+def inspect_image(value: dict | None, max_pixels: int) -> tuple[int, int, str | None, str | None]:
+    """(width, height, error, flag) for an undecoded image cell; error is None when it decodes fully, flag
+    is "blank" when it decodes to (nearly) one colour on the white background (:func:`blank_image`)."""
     if value is None:
-        return 0, 0, "missing: no image in this row"
+        return 0, 0, "missing: no image in this row", None
     data = value.get("bytes")
     try:
         if data is None and value.get("path"):
             with open(value["path"], "rb") as fh:
                 data = fh.read()
     except OSError as exc:
-        return 0, 0, f"unreadable: {exc.strerror or exc}"
+        return 0, 0, f"unreadable: {exc.strerror or exc}", None
     if not data:
-        return 0, 0, "empty: zero bytes"
+        return 0, 0, "empty: zero bytes", None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -287,12 +306,33 @@ def inspect_image(value: dict | None, max_pixels: int) -> tuple[int, int, str | 
                         w,
                         h,
                         f"too-large: {w}x{h} pixels exceeds the limit of {max_pixels} (decompression bomb?)",
+                        None,
                     )
                 img.load()
+                flag = "blank" if blank_image(img) else None
             finally:
                 Image.MAX_IMAGE_PIXELS = previous
     except Image.UnidentifiedImageError:
-        return 0, 0, "not-an-image: cannot identify image file"
+        return 0, 0, "not-an-image: cannot identify image file", None
     except (OSError, SyntaxError, ValueError) as exc:
-        return 0, 0, f"corrupt: {exc}"
-    return w, h, None
+        return 0, 0, f"corrupt: {exc}", None
+    return w, h, None, flag
+
+
+# An image whose grey levels on the white background have a standard deviation below this (of 255) is one
+# colour to the eye and to every embedder: a white-on-transparent drawing becomes a white square and a
+# "duplicate" of every other blank one (hardening item 17: dedup dropped a rare class's only image so).
+BLANK_STD = 2.0
+_BLANK_SIDE = 64  # measured on a thumbnail: the flag costs a resize, not a pass over a large image
+
+
+def blank_image(img: Image.Image) -> bool:
+    """Whether ``img``, composited onto white (every command's default background), is (nearly) one colour."""
+    thumb = img.copy()
+    thumb.thumbnail((_BLANK_SIDE, _BLANK_SIDE))
+    if thumb.mode in ("RGBA", "LA", "PA") or (thumb.mode == "P" and "transparency" in thumb.info):
+        rgba = thumb.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        thumb = Image.alpha_composite(canvas, rgba)
+    grey = np.asarray(thumb.convert("L"), dtype=np.float64)
+    return bool(grey.size) and float(grey.std()) < BLANK_STD

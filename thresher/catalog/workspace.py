@@ -34,7 +34,7 @@ import duckdb
 
 from thresher.errors import ThresherError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 LOCK_WAIT_SECONDS = 60.0
 DEFAULT_WORKSPACE = "thresher-workspace"
 
@@ -79,6 +79,11 @@ _MIGRATIONS: list[str] = [
     # `thresher query` can name it.
     """
     ALTER TABLE samples ADD COLUMN file TEXT;
+    """,
+    # v4: what ingest noticed about a row it keeps (e.g. "blank": near-constant on the white background), as
+    # fastdup flags them, so a curator can look before dedup or a selection treats them as content.
+    """
+    ALTER TABLE samples ADD COLUMN flag TEXT;
     """,
 ]
 
