@@ -44,12 +44,19 @@ def test_a_used_subset_version_is_refused_in_one_line_naming_each_dependent_and_
     assert (catalog_rows(curated), files(curated)) == before
 
 
-def test_force_removes_the_version_and_what_depends_on_it_from_the_catalog_and_the_disk(curated):
+def test_force_removes_the_version_and_what_depends_on_it_from_the_catalog_and_the_disk(curated, tmp_path):
     ids_v2 = (curated.subset_dir("half", 2) / "ids.parquet").read_bytes()
+    published = tmp_path / "published" / "v1"
+    published.mkdir(parents=True)
+    (published / "README.md").write_text("card")
+    with curated.connect() as con:
+        con.execute("UPDATE subsets SET destination = ? WHERE version = 1", [str(published)])
     result = remove(curated, RemoveConfig(kind="subset", name="half@v1", force=True))
     assert [line.split(" (")[0] for line in result.lines()] == [
         "removed subset half@v1", "removed run train-a", "removed evaluation eval-a", "removed sweep cell cell-a",
+        f"published copy not deleted: {published}",
     ]  # fmt: skip
+    assert (published / "README.md").read_text() == "card"
     with curated.connect(read_only=True) as con:
         assert con.execute("SELECT name, version FROM subsets").fetchall() == [("half", 2)]
         assert con.execute("SELECT count(*) FROM runs WHERE id = 'train-a'").fetchone()[0] == 0
