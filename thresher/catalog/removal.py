@@ -118,7 +118,8 @@ def remove(ws: Workspace, config: RemoveConfig) -> RemovalResult:
             delete_rows(con, removal.items)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+                con.execute("ROLLBACK")
             raise
     for path in removal.paths:
         discard(path)

@@ -14,6 +14,7 @@ old name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -66,7 +67,8 @@ def move(ws: Workspace, config: MoveConfig) -> MoveResult:
             move_retired_versions(con, old, new)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already rolled back
+                con.execute("ROLLBACK")
             raise
         return _finish_files(ws, old, new, versions, con, finished=False)
 
