@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from thresher.catalog.config import IngestConfig, QueryConfig, StatusConfig
+from thresher.catalog.config import IngestConfig, MoveConfig, QueryConfig, RemoveConfig, StatusConfig
 from thresher.catalog.workspace import Workspace
 from thresher.config_json import config_from_json
 from thresher.curate.config import (
@@ -134,6 +134,27 @@ COMMANDS: dict[str, Command] = {
             "thresher.catalog.status:workspace_status",
             "What is in the workspace.",
             job=False,
+        ),
+        Command(
+            "rm",
+            RemoveConfig,
+            "thresher.catalog.removal:remove",
+            "Remove a source, a subset or a run (thresher rm source|subset|run NAME; a subset NAME@vN is one "
+            "version, NAME every version) with its rows and files. While anything depends on it (a source's embeddings, runs and subsets; a "
+            "subset's training runs and sweep cells; a run's subsets, evaluations and the runs that name it) "
+            "it refuses and lists them; --force removes them too, --dry-run lists what would go. Other "
+            "versions keep their numbers and a removed number is not given again; published copies are not "
+            "deleted.",
+            arguments=("kind", "name"),
+        ),
+        Command(
+            "mv",
+            MoveConfig,
+            "thresher.catalog.subset_rename:move",
+            "Rename subset OLD to NEW (thresher mv subset OLD NEW): every version, its rows and folder. "
+            "Refused if NEW is taken or was used, or while runs, evaluations or sweep cells name OLD@vN "
+            "(remove them first, or keep the name); published copies keep the old name.",
+            arguments=("kind", "old", "new"),
         ),
         Command(
             "pretrain",

@@ -153,3 +153,19 @@ def test_a_retry_asks_a_named_training_run_to_resume(tmp_path):
     retried = scheduler.retry(named.id)
     assert retried.config == {"dataset": "d", "run": "r1", "resume": True} and retried.retry_of == named.id
     assert scheduler.retry(unnamed.id).config["resume"] is False  # a fresh id each time: nothing named
+
+
+def test_rm_comes_from_the_command_table_and_its_request_is_validated_before_it_is_queued(service):
+    cases = [
+        ({"kind": "table", "name": "x"}, "kind", "cannot remove a 'table'"),
+        ({"kind": "subset", "name": "../x"}, "name", "invalid subset name"),
+        ({"kind": "subset"}, "name", "missing required field"),
+    ]
+    for config, field, words in cases:
+        response = service.post("/api/jobs", json={"command": "rm", "config": config}, headers=HEADERS)
+        assert response.status_code == 422, response.text
+        assert response.json()["field"] == field and words in response.json()["detail"]
+    assert service.get("/api/jobs").json() == []
+    job = submit(service, "rm", kind="source", name="nothing", dry_run=True)
+    done = wait_for(service, job["id"], ("succeeded", "failed"))
+    assert done["state"] == "failed" and done["returncode"] == 2 and "is empty" in done["log_tail"]

@@ -9,6 +9,7 @@ runs SQL (``benchmarks/import_graph.py`` checks it); see docs/architecture.md, '
 - What stages record: ``runs``, ``scores`` (the score store), ``embeddings`` (the embedding store),
   ``subsets`` and ``subset_versions``, ``evaluations``, ``sweeps``, ``image_store`` and
   ``image_store_build`` (decoded pixels and latents, by part).
+- Changing it by hand: ``removal`` (`thresher rm`) and ``subset_rename`` (`thresher mv`).
 - Reading it: ``query`` (+ ``query_access``, ``query_views``), ``status``, ``browse`` and
   ``score_summaries`` (the service's pages).
 """

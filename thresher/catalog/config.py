@@ -1,13 +1,16 @@
-"""What the catalog's commands are asked: `thresher ingest`, `thresher query` and `thresher status` (light:
-the command line and the service read these fields)."""
+"""What the catalog's commands are asked: `thresher ingest`, `query`, `status`, `rm` and `mv` (light: the
+command line and the service read these fields)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from thresher.catalog.names import check_name
+from thresher.catalog.subsets import parse_subset_ref
 from thresher.config_field import check_bounds, seed_setting, setting
-from thresher.errors import ThresherError
+from thresher.errors import ConfigError, ThresherError
 
 QUERY_FORMATS = ("table", "csv", "json")
 DEFAULT_MAX_PIXELS = 89_478_485  # PIL's own default decompression-bomb limit
@@ -66,3 +69,52 @@ class QueryConfig:
 @dataclass
 class StatusConfig:
     """`thresher status` takes no options; the dataclass keeps every command's shape the same."""
+
+
+REMOVABLE = ("source", "subset", "run")
+MOVABLE = ("subset",)
+
+
+@dataclass
+class RemoveConfig:
+    kind: str = setting(help="What to remove: source, subset or run.", choices=REMOVABLE)
+    name: str = setting(help="A source id, a subset NAME@vN (NAME alone: every version), or a run id.")
+    force: bool = setting(False, "Also remove everything that depends on it (without: refuse and list it).")
+    dry_run: bool = setting(False, "Print what would be removed and change nothing.")
+
+    def __post_init__(self) -> None:
+        if self.kind not in REMOVABLE:
+            raise ConfigError(
+                f"cannot remove a {self.kind!r}; choose one of: {', '.join(REMOVABLE)}", field="kind"
+            )
+        with _about("name"):
+            if self.kind == "subset":
+                parse_subset_ref(self.name)
+            else:
+                check_name(self.name, f"{self.kind} {'id' if self.kind == 'run' else 'name'}")
+
+
+@dataclass
+class MoveConfig:
+    kind: str = setting(help="What to rename: subset.", choices=MOVABLE)
+    old: str = setting(help="The subset's name (every version is renamed).")
+    new: str = setting(help="Its new name.")
+
+    def __post_init__(self) -> None:
+        if self.kind not in MOVABLE:
+            raise ConfigError(f"cannot rename a {self.kind!r}; only: {', '.join(MOVABLE)}", field="kind")
+        with _about("old"):
+            check_name(self.old, "subset name")
+        with _about("new"):
+            check_name(self.new, "new subset name")
+            if self.old == self.new:
+                raise ThresherError(f"subset {self.old!r} already has that name")
+
+
+@contextlib.contextmanager
+def _about(field: str) -> Iterator[None]:
+    """A refusal inside names ``field`` (the service answers 422 pointing at it)."""
+    try:
+        yield
+    except ThresherError as exc:
+        raise ConfigError(str(exc), field=field) from None

@@ -69,8 +69,13 @@ class StoreKey:
         return f"{readable}-{self.size or 'native'}px-{digest}"
 
 
+def source_stores_dir(ws: Workspace, source: str) -> Path:
+    """The folder of every image store of one source (removed with the source: `thresher rm`)."""
+    return ws.root / "cache" / "stores" / embedder_folder(source)
+
+
 def store_dir(ws: Workspace, key: StoreKey) -> Path:
-    return ws.root / "cache" / "stores" / embedder_folder(key.source) / key.folder_name()
+    return source_stores_dir(ws, key.source) / key.folder_name()
 
 
 def check_meta(folder: Path, key: StoreKey) -> None:

@@ -1,5 +1,6 @@
 """Staging folders: where a command builds what becomes visible only by a rename, and how leftovers of a
-killed command are cleaned without ever touching what another process (or another person) owns.
+killed command are cleaned without ever touching what another process (or another person) owns; and the
+reverse, a folder removed by first renaming it out of sight (:func:`discard`).
 
 A staging folder records the process that builds it (pid and host, in :data:`OWNER_FILE`). A later command
 removes a leftover staging folder only when that record says it was made on this host by a process that
@@ -13,6 +14,7 @@ import os
 import shutil
 import socket
 import tempfile
+import uuid
 from pathlib import Path
 
 OWNER_FILE = ".thresher-owner.json"
@@ -57,3 +59,18 @@ def remove_abandoned(parent: Path, pattern: str) -> list[Path]:
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+def discard(path: Path) -> None:
+    """Delete a file or folder so that no one ever sees a folder half deleted at its name: a folder is first
+    renamed to a hidden name owned by this process (one atomic step), then deleted; the leftover of a
+    removal killed half way is cleaned by the next one (:func:`remove_abandoned`). A symlink is unlinked,
+    never followed."""
+    if path.is_dir() and not path.is_symlink():
+        remove_abandoned(path.parent, ".*.removed-*")
+        _write_owner(path)
+        trash = path.parent / f".{path.name}.removed-{uuid.uuid4().hex[:8]}"
+        path.rename(trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    elif path.is_symlink() or path.exists():
+        path.unlink()

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
+
 from thresher.catalog.names import check_name
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
@@ -80,3 +82,31 @@ def record_destination(ws: Workspace, name: str, version: int, destination: str)
             "UPDATE subsets SET destination = ?, card_path = ? WHERE name = ? AND version = ?",
             [destination, f"{destination}/README.md", name, version],
         )
+
+
+# The highest version number a subset has had, kept in ``meta`` once versions are removed (`thresher rm`), so
+# a number is never given to another selection: published copies and runs may still name the removed one.
+_RETIRED_KEY = "subset_retired_version:"
+
+
+def retired_version(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    """The highest removed version number of subset ``name`` (0 when none was removed)."""
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [_RETIRED_KEY + name]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def retire_version(con: duckdb.DuckDBPyConnection, name: str, version: int) -> None:
+    """Record that ``name@v<version>`` was removed (in the caller's transaction)."""
+    highest = max(version, retired_version(con, name))
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [_RETIRED_KEY + name, str(highest)])
+
+
+def move_retired_versions(con: duckdb.DuckDBPyConnection, old: str, new: str) -> None:
+    """A renamed subset keeps its record of removed numbers (in the caller's transaction)."""
+    con.execute("UPDATE meta SET key = ? WHERE key = ?", [_RETIRED_KEY + new, _RETIRED_KEY + old])
+
+
+def next_version(con: duckdb.DuckDBPyConnection, name: str) -> int:
+    """The version a new selection named ``name`` gets: one past every version it has or had."""
+    current = con.execute("SELECT max(version) FROM subsets WHERE name = ?", [name]).fetchone()[0] or 0
+    return max(current, retired_version(con, name)) + 1

@@ -34,6 +34,7 @@ from thresher.catalog.names import config_hash, utcnow
 from thresher.catalog.runs import finished_runs, only_finished_run, run_config
 from thresher.catalog.scores import score_files
 from thresher.catalog.staging import new_staging, remove_abandoned, seal
+from thresher.catalog.subsets import next_version
 from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.curate.config import SelectConfig
@@ -129,9 +130,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         n_kept = con.execute("SELECT count(*) FROM kept").fetchone()[0]
         if n_kept == 0:
             raise ThresherError("the selection keeps no samples: lower --ratio or raise --keep-count")
-        version = (
-            con.execute("SELECT max(version) FROM subsets WHERE name = ?", [config.name]).fetchone()[0] or 0
-        ) + 1
+        version = next_version(con, config.name)
         out_dir = ws.subset_dir(config.name, version)
         if out_dir.exists() and remove_abandoned(out_dir.parent, out_dir.name):
             pass  # a select killed between its rename and its catalog row: its owner is gone, redo it
@@ -162,7 +161,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             pq.write_table(kept_rows, staging / "ids.parquet")
             stats = _stats(con, source, cluster_run is not None, n_pool, n_kept)
             params = _params(config, method, cluster_run, balance, group_kind, score_config)
-            parent = _parent(config.name, version)
+            parent = _parent(con, config.name)
             stats.update(
                 {
                     "name": config.name,
@@ -378,5 +377,8 @@ def _stats(con, source: str, clustered: bool, n_pool: int, n_kept: int) -> dict:
     return stats
 
 
-def _parent(name: str, version: int) -> str | None:
-    return f"{name}@v{version - 1}" if version > 1 else None
+def _parent(con, name: str) -> str | None:
+    """The version a new one follows: the name's latest (not simply v(N-1): a removed version's number is
+    never reused, so the one before may be gone)."""
+    latest = con.execute("SELECT max(version) FROM subsets WHERE name = ?", [name]).fetchone()[0]
+    return f"{name}@v{latest}" if latest else None
