@@ -65,7 +65,7 @@ def write_gallery(
     score_plot = _score_histogram(ws, stats.get("score_run"), pool, kept, out / "scores.png")
     if score_plot:
         files.images.append(("selection score of kept and removed samples", score_plot))
-    shares = _shares(cluster, labels, names, kept, out / "shares.png")
+    shares = _shares(cluster, labels, names, kept, out / "shares.png", stats.get("balance") or {})
     if shares:
         kinds = " and ".join(k for k, v in (("class", labels), ("cluster", cluster)) if v is not None)
         files.images.append((f"{kinds} shares before and after", shares))
@@ -251,7 +251,9 @@ def _score_histogram(
 
 
 def _shares(cluster: np.ndarray | None, labels: np.ndarray | None, names: list[str] | None, kept: np.ndarray,
-            path: Path) -> Path | None:  # fmt: skip
+            path: Path, balance: dict[str, Any]) -> Path | None:  # fmt: skip
+    """Bars of class and cluster shares before and after; on the panel the balance report is about, a red
+    x marks every group the selection dropped and the title gives the rarest third's share."""
     panels = [
         (kind, values) for kind, values in (("class", labels), ("cluster", cluster)) if values is not None
     ]
@@ -269,7 +271,17 @@ def _shares(cluster: np.ndarray | None, labels: np.ndarray | None, names: list[s
         if len(keys) <= 30:
             ax.set_xticks(x, ticks, fontsize=7)
         ax.set_ylabel("% of rows")
-        ax.set_title(f"{kind} shares", fontsize=9)
+        title = f"{kind} shares"
+        if balance.get("kind") == kind:
+            dropped = [i for i, k in enumerate(keys) if int(k) in {g["key"] for g in balance["dropped"]}]
+            if dropped:
+                ax.plot(np.array(dropped) + 0.2, np.zeros(len(dropped)), "x", color="tab:red", markersize=7,
+                        label=f"dropped ({len(dropped)})")  # fmt: skip
+            title += (
+                f"; rarest third {100 * balance['rare_share_before']:.1f}% -> "
+                f"{100 * balance['rare_share_after']:.1f}%"
+            )
+        ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -282,6 +294,9 @@ def _write_html(files: GalleryFiles, stats: dict[str, Any], hidden: int) -> None
     title = f"{stats.get('name', 'selection')} v{stats.get('version', '?')}: what was kept and removed"
     body = [f"<h1>{esc(title)}</h1>",
             f"<p>{stats.get('n_kept')} of {stats.get('n_source')} rows kept by {esc(str(stats.get('method')))}.</p>"]  # fmt: skip
+    balance = (stats.get("balance") or {}).get("lines") or []
+    if balance:  # the lines `thresher select` printed (class names in them are data: escaped)
+        body.append(f"<h2>Balance</h2><pre>{esc(chr(10).join(balance))}</pre>")
     for caption, path in files.images:
         data = base64.b64encode(path.read_bytes()).decode()
         body.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'
