@@ -206,3 +206,24 @@ def test_two_processes_give_the_scores_of_one(pretrained, tmp_path, method):
     np.testing.assert_allclose(
         _scores(copy, one.run_id)[1], _scores(pretrained, one.run_id)[1], rtol=1e-6, atol=1e-12
     )
+
+
+def test_selecting_from_an_existing_score_run_loads_no_training_code(pretrained):
+    """Hardening item 16: `select` of a gradient method whose run exists imported the whole training stack."""
+    import subprocess
+    import sys
+
+    run_score(pretrained, ScoreRunConfig(method="el2n", source="digits", device="cpu"))
+    program = (
+        "import sys\n"
+        "from thresher.catalog.workspace import Workspace\n"
+        "from thresher.curate.config import SelectConfig\n"
+        "from thresher.curate.select import select\n"
+        f"result = select(Workspace({str(pretrained.root)!r}), "
+        "SelectConfig(name='light', method='el2n', ratio=0.5, source='digits'))\n"
+        "heavy = sorted(m for m in ('torch', 'thresher.train.model', 'thresher.curate.gradient_scoring') if m in sys.modules)\n"
+        "print(result.n, heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(1797 - round(1797 * 0.5)), "[]"]

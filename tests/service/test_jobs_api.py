@@ -134,3 +134,22 @@ def test_the_command_table_is_served_as_forms(service):
     assert fields["ratio"]["type"] == "number" and "token" not in {
         f["name"] for f in commands["publish"]["fields"]
     }
+
+
+def test_a_retry_asks_a_named_training_run_to_resume(tmp_path):
+    """Most commands resume by themselves; `train` only with --resume, which a retry of a named run sets."""
+    from thresher.executors.local import LocalExecutor
+    from thresher.service.events import EventHub
+    from thresher.service.jobs import FAILED
+    from thresher.service.scheduler import Scheduler
+
+    store = JobStore(tmp_path / "jobs")
+    named = store.create("train", {"dataset": "d", "run": "r1", "resume": False}, executor="local")
+    unnamed = store.create("train", {"dataset": "d", "run": None, "resume": False}, executor="local")
+    for record in (named, unnamed):
+        record.state = FAILED
+        store.save(record)
+    scheduler = Scheduler(tmp_path, store, LocalExecutor(), 1, EventHub())  # not started: nothing runs
+    retried = scheduler.retry(named.id)
+    assert retried.config == {"dataset": "d", "run": "r1", "resume": True} and retried.retry_of == named.id
+    assert scheduler.retry(unnamed.id).config["resume"] is False  # a fresh id each time: nothing named

@@ -20,7 +20,6 @@ Only the main process commits: the parts move into ``scores/<run>/`` and the run
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -31,16 +30,16 @@ import pyarrow.parquet as pq
 import torch
 
 from thresher.catalog.names import config_hash
-from thresher.catalog.runs import latest_run, record_finished_run, run_by_config_hash
+from thresher.catalog.runs import record_finished_run
 from thresher.catalog.samples import ok_sample_ids
 from thresher.catalog.scores import score_table
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import ScoreRunConfig
-from thresher.curate.scores.registry import GRADIENT_NORM, LOSS, LOSS_LOG, MOSO, ScoreContext
+from thresher.curate.gradient_runs import SCORE_KIND, existing_score_run
+from thresher.curate.scores.registry import GRADIENT_NORM, LOSS, LOSS_LOG, MOSO
 from thresher.device import process_state
 from thresher.errors import ThresherError
 
-SCORE_KIND = "score"
 WORK = "work"  # per-part intermediate files of a run in progress (MoSo's gradient sums)
 
 
@@ -61,30 +60,12 @@ class ScoreRunResult:
         ]
 
 
-def resolve_pretrain(ws: Workspace, source: str, pretrain: str | None) -> tuple[str, dict]:
-    """The pretraining run to score with and its recorded settings (one-line errors otherwise)."""
-    from thresher.train.pretrain import PRETRAIN_KIND, pretrain_settings
-
-    run_id = pretrain or latest_run(ws, source, PRETRAIN_KIND)
-    if run_id is None:
-        raise ThresherError(
-            f"no pretraining of source {source!r}: run `thresher pretrain --source {source}` first"
-        )
-    settings = pretrain_settings(ws, run_id)
-    if settings.get("source") != source:
-        raise ThresherError(
-            f"pretraining {run_id!r} trained on source {settings.get('source')!r}, not {source!r}"
-        )
-    return run_id, settings
-
-
 def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     started = time.perf_counter()
     source = ws.resolve_source(config.source)
-    pretrain, settings = resolve_pretrain(ws, source, config.pretrain)
+    found, pretrain, settings = existing_score_run(ws, config, source)
     identity = config.identity(source, pretrain)
     ids = ok_sample_ids(ws, source)
-    found = run_by_config_hash(ws, SCORE_KIND, identity)
     if found is not None:
         return ScoreRunResult(found, config.method, source, pretrain, len(ids), True, 0.0)
     run_id = f"{config.method}-{source}-{config_hash(identity)[:10]}"
@@ -116,13 +97,6 @@ def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     return ScoreRunResult(
         run_id, config.method, source, pretrain, len(ids), False, time.perf_counter() - started
     )
-
-
-def gradient_scores(ws: Workspace, context: ScoreContext) -> str:
-    """A gradient method's score run for a selection (``ScoreMethod.scores``): the run ``thresher score``
-    makes with the same options."""
-    options = dataclasses.asdict(context.options)
-    return run_score(ws, ScoreRunConfig(method=context.method, source=context.source, **options)).run_id
 
 
 class _Scorer:

@@ -22,6 +22,7 @@ from thresher.service.config import MAX_BODY_BYTES, ServeConfig
 from thresher.service.errors import install_error_handlers
 from thresher.service.events import EventHub
 from thresher.service.jobs import JobStore
+from thresher.service.read_cache import ReadCache
 from thresher.service.scheduler import Scheduler
 from thresher.service.security import Guard
 from thresher.service.state import ServiceState
@@ -87,7 +88,15 @@ def create_app(
     def index() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text())
 
-    return Guard(app, token=token, loopback=config.loopback, max_body=MAX_BODY_BYTES)
+    cached = ReadCache(app, stamp=lambda: ws.snapshots.current().stamp)
+    return Guard(cached, token=token, loopback=config.loopback, max_body=MAX_BODY_BYTES)
+
+
+def service_state(app: object) -> object:
+    """The service state behind the middleware stack create_app returns (Guard → ReadCache → FastAPI)."""
+    while not isinstance(app, FastAPI):
+        app = app.app  # type: ignore[attr-defined]
+    return app.state.service
 
 
 def _add_optional_routers(app: FastAPI) -> None:

@@ -82,12 +82,18 @@ class Scheduler:
         return record
 
     def retry(self, job_id: str) -> JobRecord:
+        """A new job with the same request. Most commands resume by themselves (finished parts, cells and
+        checkpoints are found again); a command that resumes only when asked (``train --resume`` of a
+        named run) is asked."""
         record = self.job(job_id)
         if record.state not in (FAILED, CANCELLED, INTERRUPTED):
             raise Conflict(
                 f"job {job_id} is {record.state}: only failed, cancelled or interrupted jobs are retried"
             )
-        return self.submit(record.command, record.config, retry_of=record.id)
+        config = dict(record.config)
+        if "resume" in config and config.get("run"):
+            config["resume"] = True
+        return self.submit(record.command, config, retry_of=record.id)
 
     def job(self, job_id: str) -> JobRecord:
         with self._lock:

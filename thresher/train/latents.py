@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import AutoencoderKL
-from tqdm.auto import tqdm
 
 from thresher.device import autocast_dtype
 from thresher.errors import ThresherError
+from thresher.progress import track
 
 
 def load_vae(name: str, device: torch.device | None = None) -> AutoencoderKL:
@@ -69,7 +69,7 @@ def encode_images(
     dtype = autocast_dtype(device, precision)
     chunks = []
     starts = range(0, len(images), batch_size)
-    for start in tqdm(starts, desc="encoding latents", unit="batch", disable=not progress):
+    for start in track(starts, "encoding latents", unit="batch", enabled=progress):
         pixels = images[start : start + batch_size].to(device).float() / 127.5 - 1.0
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             mean = vae.encode(pixels).latent_dist.mode()

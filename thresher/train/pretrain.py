@@ -17,7 +17,6 @@ is rewritten identically when its epoch is redone). Broken rows are never seen: 
 
 from __future__ import annotations
 
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +34,9 @@ from thresher.device import process_state
 from thresher.errors import ThresherError
 from thresher.train.config import PretrainConfig, TrainConfig
 from thresher.train.model import FlowDiT, load_model, save_model
+from thresher.train.pretrain_record import PRETRAIN_KIND
 from thresher.train.training_set import TrainingSet, TrainingSetDataset
 
-PRETRAIN_KIND = "pretrain"
 LOSS_LOG = "loss_log"
 SNAPSHOTS = "snapshots"
 LOSS_BATCH = 256  # samples per probe-loss pass
@@ -218,15 +217,3 @@ def loss_log(run_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     tables = [pq.read_table(f).to_pandas().set_index("sample_id")["loss"] for f in files]
     ids = tables[0].index.to_numpy(np.int64)
     return ids, np.stack([t.reindex(ids).to_numpy(np.float64) for t in tables])
-
-
-def pretrain_settings(ws: Workspace, run_id: str) -> dict:
-    """The recorded config of a pretraining run (one-line error for anything else)."""
-    row = run_row(ws, run_id)
-    if row["kind"] != PRETRAIN_KIND:
-        raise ThresherError(f"run {run_id!r} is a {row['kind']} run, not a pretraining (`thresher pretrain`)")
-    if row["status"] != "done":
-        raise ThresherError(
-            f"pretraining {run_id!r} is {row['status']}: rerun `thresher pretrain` to finish it"
-        )
-    return json.loads(json.dumps(row["config"]))

@@ -71,7 +71,7 @@ METHODS = [
     ScoreMethod(
         name=name,
         summary=summary,
-        scores="thresher.curate.gradient_scoring:gradient_scores",
+        scores="thresher.curate.gradient_runs:gradient_scores",
         needs=frozenset({"pretrain"}),
         default_keep="high",
         options=_options(name, signal),
