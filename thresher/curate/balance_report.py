@@ -1,7 +1,7 @@
 """What a selection did to the balance of the data, said where the selection is made.
 
 Equal selection per k-means cluster erased two rare categories of a long-tailed colour set without a
-word (hardening item 7; docs/hkmeans/README.md), so every ``thresher select`` (``--preview`` too) reports:
+word (hardening item 7; docs/balance.md), so every ``thresher select`` (``--preview`` too) reports:
 
 - **Groups.** When every row has a label, per class: its share of the source and of the selection, the
   classes the selection drops entirely, and the share of the rarest third of the classes (by count in

@@ -4,7 +4,7 @@ After Vo et al. 2024, "Automatic Data Curation for Self-Supervised Learning: A C
 Approach" (arXiv 2405.15613; code facebookresearch/ssl-data-curation, read for this module, none of it
 copied). k-means puts its centroids where the data are dense, so equal selection per k-means cluster
 still follows the density: a rare concept shares a cluster with a common one and loses (measured on a
-long-tailed colour set, docs/hkmeans/README.md). The paper's remedy, and this module:
+long-tailed colour set, issue 24; docs/balance.md). The paper's remedy, and this module:
 
 - **Levels.** Level 1 clusters the embeddings into k₁ clusters; level l+1 clusters the k_l centroids of
   level l into k_{l+1} < k_l clusters. A sample's cluster at level l+1 is the cluster of its level-l
@@ -29,9 +29,9 @@ Thresher's own choices, where the paper or its code leaves them open or does oth
 - Seeds: the k-means of level l, resampling step s uses the 31-bit word of ``SeedSequence([seed, l, s])``;
   the code's are unseeded.
 - Resampling takes the nearest points (the paper's configurations use ``closest``), by default 10 steps
-  at every level but the first, as the paper's 4-level configuration does for efficiency: level 1 is
-  the one k-means over all rows, and resampling it changed no rare share we measured
-  (docs/hkmeans/README.md). ``--resampling-steps`` sets them per level.
+  at every level but the first, as the paper's 4-level configuration does "for efficiency" (its 2-level
+  one resamples level 1 too): level 1 is the one k-means over all rows, where every step costs a full
+  assignment (docs/balance.md compares both). ``--resampling-steps`` sets them per level.
 - Leftovers: where a budget does not split evenly, the extra samples go to clusters in one seeded random
   order per level (the code draws a new random choice at every split). With a fixed order the samples
   for a target m are always among those for m + 1, so the whole sampling is one priority order

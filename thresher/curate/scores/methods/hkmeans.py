@@ -91,7 +91,7 @@ class HKMeansOptions(SurrogateOptions):
     level_ks: list[int] | None = setting(
         None,
         "k of every level, finest first, decreasing (e.g. 150,12); default: sized from the rows "
-        "(docs/architecture.md, 'Scores').",
+        "(docs/architecture.md, 'Hierarchical k-means (hkmeans)').",
     )
     resampling_steps: list[int] | None = setting(
         None,
