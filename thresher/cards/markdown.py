@@ -48,14 +48,10 @@ def md_code(value: object, *, in_table: bool = False) -> str:
     return f"{fence}{text}{fence}"
 
 
-def md_fenced(lines: list[str]) -> str:
-    """A fenced code block showing ``lines`` verbatim (empty for none): its fence is longer than any run
-    of backticks inside, so a line cannot close it."""
-    if not lines:
-        return ""
-    longest = max((len(m) for line in lines for m in _BACKTICKS.findall(line)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return "\n".join([fence + "text", *lines, fence])
+def md_list(lines: list[str]) -> str:
+    """A bullet list with one item per line, each escaped as inline text (:func:`md_text`): lines that
+    hold data (class names) and must not become markup, not even inside a code block."""
+    return "\n".join(f"- {md_text(line)}" for line in lines)
 
 
 def md_alt(value: object) -> str:
