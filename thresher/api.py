@@ -123,8 +123,8 @@ COMMANDS: dict[str, Command] = {
             "query",
             QueryConfig,
             "thresher.catalog.query:query",
-            "Run read-only SQL over views samples, scores, subsets, subset_members, clusters, score_runs, "
-            "sources, runs, evaluations, embeddings_meta.",
+            "Run read-only SQL over views samples, scores, subsets, subset_members, clusters, cluster_levels, "
+            "score_runs, sources, runs, evaluations, embeddings_meta.",
             arguments=("sql",),
             job=False,
         ),

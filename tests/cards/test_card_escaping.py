@@ -52,3 +52,22 @@ def test_hostile_class_names_are_text_in_the_card_and_its_sql_runs(workspace, tm
     sql = re.search(r"```sql\n-- DuckDB\n(.*?)\n```", card, re.S).group(1)
     counts = duckdb.connect().execute(sql).fetchall()
     assert sum(n for _, n in counts) == 12
+
+
+def test_balance_lines_become_list_items_that_show_class_names_as_text():
+    import html as html_lib
+
+    from thresher.cards.markdown import md_list
+
+    lines = [
+        "class shares, source → selection:",
+        "  0 (<img src=x onerror=alert(1)>)   50.0% →  50.0%  (20 → 10)",
+        "  1 (pipe|name)  50.0% → 50.0%",
+        "# not a heading",
+        "dropped entirely: 1 class: 2 (it's `tick`)",
+    ]
+    rendered = MarkdownIt("commonmark").enable("table").render(md_list(lines))
+    assert "<img" not in rendered and "<h1>" not in rendered and "<table" not in rendered
+    items = re.findall(r"<li>(.*?)</li>", rendered, re.S)
+    shown = [html_lib.unescape(re.sub(r"<[^>]+>", "", item)) for item in items]
+    assert shown == [" ".join(line.split()) for line in lines]

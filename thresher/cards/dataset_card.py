@@ -9,7 +9,7 @@ from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from thresher.cards.markdown import md_code, md_text, sql_literal
+from thresher.cards.markdown import md_code, md_list, md_text, sql_literal
 
 TEMPLATE = files("thresher.cards") / "templates" / "dataset_card.md"
 
@@ -144,4 +144,5 @@ def render_dataset_card(
         load_call=md_code(f"datasets.load_dataset({load_path!r})"),
         query_literal=sql_literal(f"{query_path}/ids.parquet"),
         gallery=gallery,
+        balance=md_list((stats.get("balance") or {}).get("lines") or []),
     )

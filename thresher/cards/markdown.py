@@ -48,6 +48,12 @@ def md_code(value: object, *, in_table: bool = False) -> str:
     return f"{fence}{text}{fence}"
 
 
+def md_list(lines: list[str]) -> str:
+    """A bullet list with one item per line, each escaped as inline text (:func:`md_text`): lines that
+    hold data (class names) and must not become markup, not even inside a code block."""
+    return "\n".join(f"- {md_text(line)}" for line in lines)
+
+
 def md_alt(value: object) -> str:
     """The alt text of an image, ``![…](…)``."""
     return md_text(value)

@@ -3,7 +3,9 @@
 Views: ``sources``, ``samples``, ``runs``, ``subsets``, ``evaluations`` (catalog tables), ``embeddings_meta``
 (the embeddings table), ``scores`` (every committed score Parquet, with a ``run_id`` column),
 ``subset_members`` (which samples each subset version keeps), ``clusters`` (size, mean distance, majority
-label and purity per clustering run and cluster) and ``score_runs`` (each finished run's parameters).
+label and purity per clustering run and cluster), ``cluster_levels`` (each sample's cluster at every level
+of a clustering: hkmeans's hierarchy, a flat clustering as its one level) and ``score_runs`` (each
+finished run's parameters).
 
 Read-only by construction, in three layers: the catalog is opened read-only; every statement must be one
 DuckDB itself parses as SELECT (or an EXPLAIN whose explained statement is a SELECT: ``EXPLAIN ANALYZE``
@@ -116,7 +118,7 @@ def run_query(
     max_rows: int | None = None,
 ) -> QueryResult:
     """Run read-only SQL; besides the catalog tables it sees the views ``scores``, ``subset_members``,
-    ``clusters``, ``score_runs`` and ``embeddings_meta``. ``named_paths=False`` refuses every file the
+    ``clusters``, ``cluster_levels``, ``score_runs`` and ``embeddings_meta``. ``named_paths=False`` refuses every file the
     query names (over HTTP only the views are readable); ``timeout`` 0 means none."""
     check_read_only(sql)
     named = named_files(sql, ws)

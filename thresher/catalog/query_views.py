@@ -1,5 +1,6 @@
 """The views `thresher query` adds to the catalog's tables: ``embeddings_meta``, ``scores`` (every committed
-score Parquet, with a ``run_id`` column), ``subset_members``, ``clusters`` and ``score_runs``.
+score Parquet, with a ``run_id`` column), ``subset_members``, ``clusters``, ``cluster_levels`` and
+``score_runs``.
 
 Temporary views live in memory, so they work on a read-only catalog and vanish with the connection. Each
 function returns the files its views read, for the query's allow-list (``catalog/query_access.py``).
@@ -10,6 +11,7 @@ from __future__ import annotations
 import duckdb
 
 from thresher.catalog.query_access import view_files
+from thresher.catalog.scores import cluster_levels_path
 from thresher.catalog.workspace import Workspace
 
 
@@ -59,8 +61,9 @@ def create_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[str]:
 
 def create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[str]:
     """``subset_members`` (name, version, sample_id, label, cluster), ``clusters`` (per clustering run and
-    cluster: size, mean distance, majority label, purity) and ``score_runs`` (each finished run's kind,
-    method and parameters): the questions users ask first, as views. Returns the files they read."""
+    cluster: size, mean distance, majority label, purity), ``cluster_levels`` (each sample's cluster at
+    every level of a clustering) and ``score_runs`` (each finished run's kind, method and parameters): the
+    questions users ask first, as views. Returns the files they read."""
     main = _tables(con)
     versions = con.execute(f"SELECT name, version FROM {main}.subsets ORDER BY name, version").fetchall()
     files = [ws.subset_dir(n, v) / "ids.parquet" for n, v in versions]
@@ -96,12 +99,44 @@ def create_subset_views(con: duckdb.DuckDBPyConnection, ws: Workspace) -> set[st
         FROM assigned a LEFT JOIN majority m USING (clustering, cluster)
         GROUP BY a.clustering, a.cluster"""
     )
+    files += _cluster_levels(con, ws, main)
     con.execute(
         "CREATE TEMP VIEW score_runs AS SELECT id AS run_id, kind, source, "
         "json_extract_string(config, '$.method') AS method, config AS params, finished "
         f"FROM {main}.runs WHERE status = 'done' AND kind <> 'train'"
     )
     return view_files(files, ws)
+
+
+def _cluster_levels(con: duckdb.DuckDBPyConnection, ws: Workspace, main: str) -> list:
+    """``cluster_levels`` (clustering, source, sample_id, level, cluster): every sample's cluster at every
+    level of a hierarchical clustering (hkmeans: ``clusterings/<run>/levels.parquet``, level 1 the finest),
+    and a flat clustering's as its one level. Returns the files it reads."""
+    runs = [
+        r
+        for (r,) in con.execute(
+            f"SELECT id FROM {main}.runs WHERE status = 'done' AND kind = 'cluster'"
+        ).fetchall()
+    ]
+    files = [cluster_levels_path(ws, r) for r in runs]
+    files = [f for f in files if f.is_file()]
+    flat = (
+        "SELECT s.run_id AS clustering, s.source, s.sample_id, 1 AS level, s.cluster FROM scores s "
+        f"JOIN {main}.runs r ON r.id = s.run_id AND r.kind = 'cluster'"
+    )
+    if files:
+        listed = ", ".join(_literal(str(f)) for f in files)
+        hierarchies = ", ".join(_literal(f.parent.name) for f in files)
+        con.execute(
+            "CREATE TEMP VIEW cluster_levels AS SELECT l.clustering, r.source, l.sample_id, l.level, l.cluster "
+            "FROM (SELECT regexp_extract(filename, '.*/clusterings/([^/]+)/levels\\.parquet$', 1) AS clustering, "
+            f"sample_id, level, cluster FROM read_parquet([{listed}], filename = true)) l "
+            f"JOIN {main}.runs r ON r.id = l.clustering "
+            f"UNION ALL {flat} WHERE s.run_id NOT IN ({hierarchies})"
+        )
+    else:
+        con.execute(f"CREATE TEMP VIEW cluster_levels AS {flat}")
+    return files
 
 
 def _literal(text: str) -> str:

@@ -60,6 +60,13 @@ def score_table(
     )
 
 
+def cluster_levels_path(ws: Workspace, run_id: str) -> Path:
+    """Where a hierarchical clustering (hkmeans) keeps every sample's cluster at every level, long form
+    ``sample_id, level, cluster`` (level 1 the finest, the one its score Parquet holds); a flat clustering
+    has none."""
+    return ws.clustering_dir(run_id) / "levels.parquet"
+
+
 def score_files(ws: Workspace, run_id: str) -> list[Path]:
     files = sorted(ws.scores_dir(run_id).glob("part-*.parquet"))
     if not files:

@@ -66,7 +66,7 @@ def write_gallery(
     score_plot = _score_histogram(ws, stats.get("score_run"), pool, kept, out / "scores.png")
     if score_plot:
         files.images.append(("selection score of kept and removed samples", score_plot))
-    shares = _shares(cluster, labels, names, kept, out / "shares.png")
+    shares = _shares(cluster, labels, names, kept, out / "shares.png", stats.get("balance") or {})
     if shares:
         kinds = " and ".join(k for k, v in (("class", labels), ("cluster", cluster)) if v is not None)
         files.images.append((f"{kinds} shares before and after", shares))
@@ -256,8 +256,8 @@ MAX_SHARE_BARS = 80
 
 
 def _shares(cluster: np.ndarray | None, labels: np.ndarray | None, names: list[str] | None, kept: np.ndarray,
-            path: Path) -> Path | None:  # fmt: skip
-    fig = shares_figure(cluster, labels, names, kept)
+            path: Path, balance: dict[str, Any]) -> Path | None:  # fmt: skip
+    fig = shares_figure(cluster, labels, names, kept, balance)
     if fig is None:
         return None
     fig.savefig(path, dpi=90)
@@ -266,9 +266,12 @@ def _shares(cluster: np.ndarray | None, labels: np.ndarray | None, names: list[s
 
 
 def shares_figure(cluster: np.ndarray | None, labels: np.ndarray | None, names: list[str] | None,
-                  kept: np.ndarray) -> Figure | None:  # fmt: skip
+                  kept: np.ndarray, balance: dict[str, Any] | None = None) -> Figure | None:  # fmt: skip
     """Share of each class and cluster before and after, as horizontal bars: a name per row stays
-    readable for 50 labels and more, where names under vertical bars overlap (hardening item 10)."""
+    readable for 50 labels and more, where names under vertical bars overlap (hardening item 10). On the
+    panel the balance report is about, a red x marks every group the selection dropped and the title gives
+    the rarest third's share."""
+    balance = balance or {}
     panels = [
         (kind, values) for kind, values in (("class", labels), ("cluster", cluster)) if values is not None
     ]
@@ -290,8 +293,20 @@ def shares_figure(cluster: np.ndarray | None, labels: np.ndarray | None, names: 
         ax.set_ylim(-0.6, len(order) - 0.4)
         ax.set_xlabel("% of rows")
         left_out = len(keys) - len(order)
-        more = f" (the {len(order)} largest; {left_out} more not drawn)" if left_out else ""
-        ax.set_title(f"{kind} shares{more}", fontsize=9)
+        title = f"{kind} shares" + (
+            f" (the {len(order)} largest; {left_out} more not drawn)" if left_out else ""
+        )
+        if balance.get("kind") == kind:
+            gone = {g["key"] for g in balance["dropped"]}
+            dropped = [row for row, k in enumerate(keys[order]) if int(k) in gone]
+            if dropped:
+                ax.plot(np.zeros(len(dropped)), np.array(dropped) - 0.2, "x", color="tab:red", markersize=7,
+                        label=f"dropped ({len(dropped)})")  # fmt: skip
+            title += (
+                f"; rarest third {100 * balance['rare_share_before']:.1f}% -> "
+                f"{100 * balance['rare_share_after']:.1f}%"
+            )
+        ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
@@ -302,6 +317,9 @@ def _write_html(files: GalleryFiles, stats: dict[str, Any], hidden: int) -> None
     title = f"{stats.get('name', 'selection')} v{stats.get('version', '?')}: what was kept and removed"
     body = [f"<h1>{esc(title)}</h1>",
             f"<p>{stats.get('n_kept')} of {stats.get('n_source')} rows kept by {esc(str(stats.get('method')))}.</p>"]  # fmt: skip
+    balance = (stats.get("balance") or {}).get("lines") or []
+    if balance:  # the lines `thresher select` printed (class names in them are data: escaped)
+        body.append(f"<h2>Balance</h2><pre>{esc(chr(10).join(balance))}</pre>")
     for caption, path in files.images:
         data = base64.b64encode(path.read_bytes()).decode()
         body.append(f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{data}">'

@@ -37,6 +37,8 @@ from thresher.catalog.staging import new_staging, remove_abandoned, seal
 from thresher.catalog.subsets import next_version
 from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.config_json import to_json_value
+from thresher.curate.balance_report import BalanceReport, balance_inputs, balance_report
 from thresher.curate.config import SelectConfig
 from thresher.curate.groups import resolve_groups
 from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule
@@ -58,6 +60,11 @@ class SelectResult:
     k: int | None = None
     groups: str | None = None  # what the quotas were computed over: class, cluster, or None (one group)
     preview: bool = False  # --preview: nothing was created; ``path`` is the gallery page
+    balance: BalanceReport | None = None  # what the selection did to the classes' or clusters' shares
+
+    @property
+    def balance_lines(self) -> list[str]:
+        return self.balance.lines() if self.balance is not None else []
 
     @property
     def ref(self) -> str:
@@ -68,6 +75,7 @@ class SelectResult:
             return [
                 f"preview of {self.ref} (not created): would keep {self.n} of {self.n_source} "
                 f"({100 * self.n / self.n_source:.1f}%); gallery: {self.path}",
+                *self.balance_lines,
                 "run the same command without --preview to create it",
             ]
         made_from = ""
@@ -77,7 +85,8 @@ class SelectResult:
             made_from += f", per {self.groups}"
         return [
             f"{self.ref}: kept {self.n} of {self.n_source} ({100 * self.n / self.n_source:.1f}%){made_from} "
-            f"→ {self.path}"
+            f"→ {self.path}",
+            *self.balance_lines,
         ]
 
 
@@ -95,6 +104,10 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     context = ScoreContext(config.method, source, config.seed, cluster_run, options, config.groups)
     score_run = method.score_run(ws, context)
     score_config = {k: v for k, v in run_config(ws, score_run).items() if k != "result"}
+    # A method that makes its own clustering (hkmeans: its hierarchy) names it in its score run's config;
+    # its clusters, not the source's, are what the selection is labelled and reported with.
+    cluster_run = score_config.get("clustering") or cluster_run
+    balance_in = balance_inputs(ws, source, cluster_run, score_config)  # before the catalog is held
 
     with ws.connect() as con:
         pool_sql, pool_params = _pool_sql(ws, config, source, score_run, cluster_run, group_kind)
@@ -145,7 +158,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         # killed in between leaves a folder that the next one can prove abandoned.
         staging = new_staging(out_dir.parent / f".v{version}.partial")
         renamed = False
-        preview: tuple[dict, np.ndarray] | None = None
+        preview: tuple[dict, np.ndarray, BalanceReport] | None = None
         try:
             with warnings.catch_warnings():
                 # DuckDB warns that a result of execute() costs one extra copy as Arrow; the temp tables
@@ -160,6 +173,10 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                 ).to_arrow_table()
             pq.write_table(kept_rows, staging / "ids.parquet")
             stats = _stats(con, source, cluster_run is not None, n_pool, n_kept)
+            pool_ids = con.execute("SELECT sample_id FROM pool").fetchnumpy()["sample_id"]
+            kept_ids = kept_rows.column("sample_id").to_numpy()
+            report = balance_report(balance_in, stats, pool_ids, kept_ids, group_kind)
+            stats["balance"] = {**to_json_value(report), "lines": report.lines()}
             params = _params(config, method, cluster_run, balance, group_kind, score_config)
             parent = _parent(con, config.name)
             stats.update(
@@ -178,7 +195,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             )
             (staging / "stats.json").write_text(json.dumps(stats, indent=2))
             if config.preview:  # drawn once this write connection is closed (the gallery reads the catalog)
-                preview = (stats, kept_rows.column("sample_id").to_numpy())
+                preview = (stats, kept_ids, report)
                 raise _PreviewReady
             staging.rename(out_dir)
             renamed = True
@@ -227,6 +244,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         clustering.get("embedder"),
         clustering.get("k"),
         group_kind,
+        balance=report,
     )
 
 
@@ -235,7 +253,13 @@ class _PreviewReady(Exception):
 
 
 def _preview(
-    ws: Workspace, config: SelectConfig, stats: dict, kept: np.ndarray, staging: Path, n_pool: int
+    ws: Workspace,
+    config: SelectConfig,
+    stats: dict,
+    kept: np.ndarray,
+    balance: BalanceReport,
+    staging: Path,
+    n_pool: int,
 ) -> SelectResult:
     """``--preview``: the selection's gallery and counts in ``previews/<name>/``; no version, no catalog row."""
     from thresher.curate.gallery import write_gallery
@@ -247,7 +271,7 @@ def _preview(
     seal(staging).rename(folder)
     return SelectResult(
         config.name, int(stats["version"]), len(kept), n_pool, folder / "gallery" / "index.html",
-        stats["params"].get("clustering"), stats.get("score_run"), preview=True,
+        stats["params"].get("clustering"), stats.get("score_run"), preview=True, balance=balance,
     )  # fmt: skip
 
 
