@@ -130,3 +130,34 @@ def test_a_subset_folder_without_a_catalog_row_is_refused_and_kept(clustered):
     assert not list(orphan.parent.glob(".v*.partial"))
     with clustered.connect(read_only=True) as con:
         assert con.execute("SELECT count(*) FROM subsets").fetchone()[0] == 0
+
+
+def test_select_holds_no_catalog_lock_while_it_ranks_and_writes(clustered, monkeypatch):
+    """House item 4: select held the catalog's write lock while it built its pool, ranked and wrote Parquet,
+    so every reader waited. Now another process can write the catalog while select ranks."""
+    import subprocess
+    import sys
+
+    from thresher.catalog.selection_pool import SelectionPool
+
+    writes: list[subprocess.CompletedProcess] = []
+    original = SelectionPool.keep_quotas
+
+    def ranks_while_another_process_writes(self, *args, **kwargs):
+        writes.append(
+            subprocess.run(
+                [sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).execute("
+                 "\"INSERT INTO meta VALUES ('probe', 'written during select')\")", str(clustered.catalog_path)],
+                capture_output=True, text=True, timeout=120,
+            )
+        )  # fmt: skip
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SelectionPool, "keep_quotas", ranks_while_another_process_writes)
+    result = select(clustered, SelectConfig(name="nolock", method="cluster", ratio=0.5))
+    assert len(writes) == 1 and writes[0].returncode == 0, writes[0].stderr[-500:]
+    assert result.n > 0
+    with clustered.connect(read_only=True) as con:
+        assert con.execute("SELECT value FROM meta WHERE key = 'probe'").fetchall() == [
+            ("written during select",)
+        ]

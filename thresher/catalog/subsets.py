@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from thresher.catalog.names import check_name
+from thresher.catalog.names import check_name, utcnow
+from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
@@ -110,3 +112,31 @@ def next_version(con: duckdb.DuckDBPyConnection, name: str) -> int:
     """The version a new selection named ``name`` gets: one past every version it has or had."""
     current = con.execute("SELECT max(version) FROM subsets WHERE name = ?", [name]).fetchone()[0] or 0
     return max(current, retired_version(con, name)) + 1
+
+
+def planned_version(ws: Workspace, name: str) -> tuple[int, str | None]:
+    """(the version a new selection named ``name`` would get now, the version it follows): a short read;
+    :func:`commit_version` checks the number again under the write lock."""
+    with ws.connect(read_only=True) as con:
+        latest = con.execute("SELECT max(version) FROM subsets WHERE name = ?", [name]).fetchone()[0]
+        # The version a new one follows is the name's latest, not simply v(N-1): a removed version's
+        # number is never reused, so the one before may be gone.
+        return next_version(con, name), (f"{name}@v{latest}" if latest else None)
+
+
+def commit_version(ws: Workspace, staging: Path, out_dir: Path, row: dict[str, Any]) -> None:
+    """Make ``staging`` subset version ``row['name']@v{row['version']}``: rename it into place and add its
+    row, under the catalog's write lock for just that long. Another select that committed the same number
+    meanwhile makes this one fail in one line, its staging left to the caller to remove."""
+    name, version = row["name"], int(row["version"])
+    with ws.connect() as con:
+        if next_version(con, name) != version:
+            raise ThresherError(
+                f"another select made {name}@v{version} while this one ran; run this one again"
+            )
+        staging.rename(out_dir)
+        try:
+            insert_row(con, "subsets", {**row, "created": utcnow()})
+        except BaseException:
+            out_dir.rename(staging)  # back, so the caller's clean-up removes it
+            raise

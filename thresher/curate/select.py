@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -30,19 +29,19 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from thresher.catalog.names import config_hash, utcnow
+from thresher.catalog.names import config_hash
 from thresher.catalog.runs import finished_runs, only_finished_run, run_config
 from thresher.catalog.scores import score_files
+from thresher.catalog.selection_pool import SelectionPool
 from thresher.catalog.staging import new_staging, remove_abandoned, seal
-from thresher.catalog.subsets import next_version
-from thresher.catalog.tables import insert_row
-from thresher.catalog.workspace import Workspace, fetch_source
+from thresher.catalog.subsets import commit_version, planned_version
+from thresher.catalog.workspace import Workspace
 from thresher.config_json import to_json_value
 from thresher.curate.balance_report import BalanceReport, balance_inputs, balance_report
 from thresher.curate.config import SelectConfig
 from thresher.curate.groups import resolve_groups
 from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule
-from thresher.curate.select_quotas import quota_sql
+from thresher.curate.select_quotas import group_quotas
 from thresher.errors import ThresherError
 
 
@@ -93,8 +92,7 @@ class SelectResult:
 def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     method = config.score_method
     source = ws.resolve_source(config.source)
-    with ws.connect(read_only=True) as con:
-        revision = fetch_source(con, source)["revision"]
+    revision = ws.source_row(source)["revision"]
     # The clustering is needed by cluster/dedup/cluster-balanced selections and, when present, labels the stats.
     cluster_run = config.clustering or _default_clustering(ws, config, method, source)
     group_kind, balance = _grouping(ws, config, method, source, cluster_run)
@@ -109,129 +107,99 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     cluster_run = score_config.get("clustering") or cluster_run
     balance_in = balance_inputs(ws, source, cluster_run, score_config)  # before the catalog is held
 
-    with ws.connect() as con:
-        pool_sql, pool_params = _pool_sql(ws, config, source, score_run, cluster_run, group_kind)
-        con.execute(f"CREATE TEMP TABLE pool AS {pool_sql}", pool_params)
-        n_pool = con.execute("SELECT count(*) FROM pool").fetchone()[0]
+    with _pool(ws, config, source, score_run, cluster_run, group_kind) as pool:
+        n_pool = pool.size()
         if n_pool == 0:
             raise ThresherError(f"no scored samples of {source!r} in run {score_run}")
-        kept_params: list[Any] = []
         if method.threshold is not None:
-            kept_sql, kept_params = (
-                "SELECT sample_id FROM pool WHERE order_key <= ?",
-                [method.threshold(options)],
-            )
-            if config.inverse:
-                kept_sql = f"SELECT sample_id FROM pool EXCEPT ({kept_sql})"
+            n_kept = pool.keep_at_most(method.threshold(options), inverse=config.inverse)
         else:
             rule = keep_rule(method, config.keep)
             n_keep = _target_count(config, n_pool)
+            groups, sizes = pool.group_sizes()
             if config.inverse:
                 # The other end of the ranking: the complement of the non-inverse selection that keeps the rest.
                 if n_keep < 0:
                     raise ThresherError("--inverse with --balance equal needs --ratio or --keep-count")
                 rest = n_pool - (round(n_pool * (1.0 - config.ratio)) if config.ratio is not None else n_keep)
-                rest_sql = (
-                    quota_sql(con, balance, rest, rule)
-                    if rest > 0
-                    else "SELECT NULL::BIGINT AS sample_id WHERE false"
-                )
-                kept_sql = f"SELECT sample_id FROM pool EXCEPT ({rest_sql})"
+                quotas = group_quotas(sizes, rest, balance) if rest > 0 else np.zeros_like(sizes)
+                n_kept = pool.keep_quotas(groups, quotas, rule, complement=True)
             else:
-                kept_sql = quota_sql(con, balance, n_keep, rule)
-        con.execute(f"CREATE TEMP TABLE kept AS {kept_sql}", kept_params)
-        n_kept = con.execute("SELECT count(*) FROM kept").fetchone()[0]
+                n_kept = pool.keep_quotas(
+                    groups, group_quotas(sizes, n_keep, balance), rule, complement=False
+                )
         if n_kept == 0:
             raise ThresherError("the selection keeps no samples: lower --ratio or raise --keep-count")
-        version = next_version(con, config.name)
-        out_dir = ws.subset_dir(config.name, version)
-        if out_dir.exists() and remove_abandoned(out_dir.parent, out_dir.name):
-            pass  # a select killed between its rename and its catalog row: its owner is gone, redo it
-        if out_dir.exists():
-            # Not in the catalog and not provably ours: another name that is this one on a case-insensitive
-            # filesystem, or a folder someone put there. Never delete it; say what to do.
-            raise ThresherError(
-                f"{out_dir} exists but the catalog has no {config.name}@v{version} (a select killed before "
-                "it finished, or a name differing only in case): move it away or choose another --name"
-            )
-        # The owner record stays in the version folder until its catalog row is committed, so a select
-        # killed in between leaves a folder that the next one can prove abandoned.
-        staging = new_staging(out_dir.parent / f".v{version}.partial")
-        renamed = False
-        preview: tuple[dict, np.ndarray, BalanceReport] | None = None
-        try:
-            with warnings.catch_warnings():
-                # DuckDB warns that a result of execute() costs one extra copy as Arrow; the temp tables
-                # live on this connection, so execute() it is (the copy is three columns of kept ids).
-                warnings.simplefilter("ignore", UserWarning)
-                kept_rows = con.execute(
-                    """SELECT k.sample_id, m.label, p.cluster
-                       FROM kept k JOIN pool p USING (sample_id)
-                       JOIN samples m ON m.source = ? AND m.sample_id = k.sample_id
-                       ORDER BY k.sample_id""",
-                    [source],
-                ).to_arrow_table()
-            pq.write_table(kept_rows, staging / "ids.parquet")
-            stats = _stats(con, source, cluster_run is not None, n_pool, n_kept)
-            pool_ids = con.execute("SELECT sample_id FROM pool").fetchnumpy()["sample_id"]
-            kept_ids = kept_rows.column("sample_id").to_numpy()
-            report = balance_report(balance_in, stats, pool_ids, kept_ids, group_kind)
-            stats["balance"] = {**to_json_value(report), "lines": report.lines()}
-            params = _params(config, method, cluster_run, balance, group_kind, score_config)
-            parent = _parent(con, config.name)
-            stats.update(
-                {
-                    "name": config.name,
-                    "version": version,
-                    "source": source,
-                    "revision": revision,
-                    "method": config.method,
-                    "params": params,
-                    "config_hash": config_hash(params),
-                    "parent": parent,
-                    "score_run": score_run,
-                    "score_config": score_config,
-                }
-            )
-            (staging / "stats.json").write_text(json.dumps(stats, indent=2))
-            if config.preview:  # drawn once this write connection is closed (the gallery reads the catalog)
-                preview = (stats, kept_ids, report)
-                raise _PreviewReady
-            staging.rename(out_dir)
-            renamed = True
-            insert_row(
-                con,
-                "subsets",
-                {
-                    "name": config.name,
-                    "version": version,
-                    "source": source,
-                    "revision": revision,
-                    "method": config.method,
-                    "params": json.dumps(params),
-                    "config_hash": config_hash(params),
-                    "n": n_kept,
-                    "n_source": n_pool,
-                    "parent": parent,
-                    "score_run": score_run,
-                    "created": utcnow(),
-                },
-            )
-            seal(out_dir)
-        except _PreviewReady:
-            pass
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            if renamed:  # only the folder this call made
-                shutil.rmtree(out_dir, ignore_errors=True)
-            raise
-    if preview is not None:
-        try:
-            return _preview(ws, config, *preview, staging, n_pool)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-            with contextlib.suppress(OSError):  # the subset's folder, made for the staging, if still empty
-                staging.parent.rmdir()
+        kept_rows = pool.kept_rows()
+        stats = {"n_source": n_pool, "n_kept": n_kept, **pool.counts(cluster_run is not None)}
+        pool_ids = pool.pool_ids()
+    kept_ids = kept_rows.column("sample_id").to_numpy()
+    report = balance_report(balance_in, stats, pool_ids, kept_ids, group_kind)
+    stats["balance"] = {**to_json_value(report), "lines": report.lines()}
+    params = _params(config, method, cluster_run, balance, group_kind, score_config)
+    version, parent = planned_version(ws, config.name)
+    stats.update(
+        {
+            "name": config.name,
+            "version": version,
+            "source": source,
+            "revision": revision,
+            "method": config.method,
+            "params": params,
+            "config_hash": config_hash(params),
+            "parent": parent,
+            "score_run": score_run,
+            "score_config": score_config,
+        }
+    )
+    out_dir = ws.subset_dir(config.name, version)
+    if out_dir.exists() and remove_abandoned(out_dir.parent, out_dir.name):
+        pass  # a select killed between its rename and its catalog row: its owner is gone, redo it
+    if out_dir.exists():
+        # Not in the catalog and not provably ours: another name that is this one on a case-insensitive
+        # filesystem, or a folder someone put there. Never delete it; say what to do.
+        raise ThresherError(
+            f"{out_dir} exists but the catalog has no {config.name}@v{version} (a select killed before "
+            "it finished, or a name differing only in case): move it away or choose another --name"
+        )
+    # The owner record stays in the version folder until its catalog row is committed, so a select
+    # killed in between leaves a folder that the next one can prove abandoned.
+    staging = new_staging(out_dir.parent / f".v{version}.partial")
+    try:
+        pq.write_table(kept_rows, staging / "ids.parquet")
+        (staging / "stats.json").write_text(json.dumps(stats, indent=2))
+        if config.preview:
+            try:
+                return _preview(ws, config, stats, kept_ids, report, staging, n_pool)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+                with contextlib.suppress(
+                    OSError
+                ):  # the subset's folder, made for the staging, if still empty
+                    staging.parent.rmdir()
+        # The catalog's write lock is held only here: the rename and the row (docs/architecture.md, 'Subsets').
+        commit_version(
+            ws,
+            staging,
+            out_dir,
+            {
+                "name": config.name,
+                "version": version,
+                "source": source,
+                "revision": revision,
+                "method": config.method,
+                "params": json.dumps(params),
+                "config_hash": config_hash(params),
+                "n": n_kept,
+                "n_source": n_pool,
+                "parent": parent,
+                "score_run": score_run,
+            },
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    seal(out_dir)
     clustering = run_config(ws, cluster_run) if cluster_run else {}
     return SelectResult(
         config.name,
@@ -246,10 +214,6 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         group_kind,
         balance=report,
     )
-
-
-class _PreviewReady(Exception):
-    """Leaves the write transaction of a ``--preview`` selection without creating anything."""
 
 
 def _preview(
@@ -336,37 +300,27 @@ def _grouping(
     return resolve_groups(ws, source, config.groups, cluster_run), config.balance
 
 
-def _pool_sql(
+def _pool(
     ws: Workspace,
     config: SelectConfig,
     source: str,
     score_run: str,
     cluster_run: str | None,
     group_kind: str | None,
-) -> tuple[str, list[Any]]:
-    """SQL and parameters for the pool: (sample_id, grp, order_key, cluster) over the ok rows of ``source``;
-    ``grp`` is the cluster, the class label (from the catalog's ``samples``) or 0, as ``group_kind`` says."""
+) -> SelectionPool:
+    """The pool over the ok rows of ``source``: the score run's order key, grouped by cluster, class
+    label or nothing as ``group_kind`` says; the clusters from the score run itself when it carries them."""
     method = config.score_method
-    params: list[Any] = [[str(f) for f in score_files(ws, score_run)]]
-    order_key = f"s.{method.order_column}"
-    if score_run == cluster_run or "clusters" in method.needs or cluster_run is None:
-        # The score run carries the clusters itself (or there are none).
-        cluster, join = ("s.cluster" if cluster_run else "NULL::INTEGER"), ""
-    else:
-        cluster = "c.cluster"
-        join = "LEFT JOIN read_parquet(?) c USING (sample_id)"
-        params.append([str(f) for f in score_files(ws, cluster_run)])
-    grp = {"cluster": cluster, "class": "m.label"}.get(group_kind or "", "0")
-    if group_kind == "class":
-        join += " JOIN samples m ON m.source = ? AND m.sample_id = s.sample_id"
-        params.append(source)
-    params.append(source)
-    sql = (
-        f"SELECT s.sample_id, {grp} AS grp, {order_key} AS order_key, {cluster} AS cluster "
-        f"FROM read_parquet(?) s {join} "
-        "WHERE s.sample_id IN (SELECT sample_id FROM samples WHERE source = ? AND status = 'ok')"
+    in_scores = cluster_run is not None and (score_run == cluster_run or "clusters" in method.needs)
+    return SelectionPool(
+        ws,
+        source,
+        score_files(ws, score_run),
+        method.order_column,
+        clusters_in_scores=in_scores,
+        cluster_files=None if in_scores or cluster_run is None else score_files(ws, cluster_run),
+        group_kind=group_kind,
     )
-    return sql, params
 
 
 def _target_count(config: SelectConfig, n_pool: int) -> int:
@@ -381,28 +335,3 @@ def _target_count(config: SelectConfig, n_pool: int) -> int:
     # The pruned count is what rounds, so that a selection at ratio r and its inverse at ratio r
     # (which keeps round(n·(1−r))) add up to the pool at r = 0.5 for any pool size.
     return max(1, n_pool - round(n_pool * config.ratio))
-
-
-def _stats(con, source: str, clustered: bool, n_pool: int, n_kept: int) -> dict:
-    def counts(sql: str, params: list) -> dict[str, int]:
-        return {str(k): int(v) for k, v in con.execute(sql, params).fetchall()}
-
-    by_label = "SELECT m.label, count(*) FROM {t} x JOIN samples m ON m.source = ? AND m.sample_id = x.sample_id GROUP BY 1 ORDER BY 1"
-    stats: dict = {
-        "n_source": n_pool,
-        "n_kept": n_kept,
-        "class_counts_before": counts(by_label.format(t="pool"), [source]),
-        "class_counts_after": counts(by_label.format(t="kept"), [source]),
-    }
-    if clustered:
-        by_cluster = "SELECT cluster, count(*) FROM pool WHERE sample_id IN (SELECT sample_id FROM {t}) GROUP BY 1 ORDER BY 1"
-        stats["cluster_counts_before"] = counts(by_cluster.format(t="pool"), [])
-        stats["cluster_counts_after"] = counts(by_cluster.format(t="kept"), [])
-    return stats
-
-
-def _parent(con, name: str) -> str | None:
-    """The version a new one follows: the name's latest (not simply v(N-1): a removed version's number is
-    never reused, so the one before may be gone)."""
-    latest = con.execute("SELECT max(version) FROM subsets WHERE name = ?", [name]).fetchone()[0]
-    return f"{name}@v{latest}" if latest else None
