@@ -38,7 +38,7 @@ from thresher.catalog.tables import insert_row
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.curate.config import SelectConfig
 from thresher.curate.groups import resolve_groups
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule
+from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule, kept_end
 from thresher.curate.select_quotas import quota_sql
 from thresher.errors import ThresherError
 
@@ -57,6 +57,10 @@ class SelectResult:
     k: int | None = None
     groups: str | None = None  # what the quotas were computed over: class, cluster, or None (one group)
     preview: bool = False  # --preview: nothing was created; ``path`` is the gallery page
+    # A gradient selection: which scores it kept, of which pretraining (as cluster ones name the clustering)
+    scores: str | None = None  # the method whose scores ranked the samples
+    pretrain: str | None = None
+    kept: str | None = None  # which end of the ranking: highest, lowest, middle, …
 
     @property
     def ref(self) -> str:
@@ -74,6 +78,11 @@ class SelectResult:
             made_from = f" (clustering {self.clustering}: k={self.k} on {self.embedder})"
         if self.groups:
             made_from += f", per {self.groups}"
+        if self.pretrain:
+            made_from += (
+                f"; kept the {self.kept} {self.scores} scores of score run {self.score_run} "
+                f"(pretraining {self.pretrain})"
+            )
         return [
             f"{self.ref}: kept {self.n} of {self.n_source} ({100 * self.n / self.n_source:.1f}%){made_from} "
             f"→ {self.path}"
@@ -175,6 +184,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                     "parent": parent,
                     "score_run": score_run,
                     "score_config": score_config,
+                    **_gradient_provenance(method, config, score_config),
                 }
             )
             (staging / "stats.json").write_text(json.dumps(stats, indent=2))
@@ -228,7 +238,17 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         clustering.get("embedder"),
         clustering.get("k"),
         group_kind,
+        **_gradient_provenance(method, config, score_config),
     )
+
+
+def _gradient_provenance(method: ScoreMethod, config: SelectConfig, score_config: dict) -> dict[str, Any]:
+    """For a selection by a gradient score (one needing a pretraining): its method, the pretraining its
+    score run used and which end it kept; for stats.json (so the card says it) and the printed lines."""
+    if "pretrain" not in method.needs or method.threshold is not None:
+        return {}
+    kept = kept_end(keep_rule(method, config.keep), config.inverse)
+    return {"scores": config.method, "pretrain": score_config.get("pretrain"), "kept": kept}
 
 
 class _PreviewReady(Exception):
