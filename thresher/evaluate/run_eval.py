@@ -140,6 +140,8 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
         batch_size=config.batch_size,
     )
     timings["seconds_extractor"] = time.perf_counter() - step  # the classifier is trained here (or loaded)
+    # Whether seconds_extractor paid for training the classifier (once per reference) or only loaded it.
+    classifier_trained = bool(getattr(extractor, "trained_here", False))
     metrics = evaluate_images(
         generated,
         ref_images,
@@ -167,6 +169,7 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
             "cfg_interval": list(config.cfg_interval),
             "seed": config.seed,
             "background": background_name(background),
+            "classifier_trained": classifier_trained,
         }
     )
     names = label_names(ws, reference.source)
