@@ -101,9 +101,8 @@ def run_spec(
                             prerequisites.clustering, prepared=True)  # fmt: skip
     todo = [c for c in mine if finished_cell(ws, c.key) is None]
     note(f"sweep {spec.name}: {len(cells)} cells, {len(mine)} in this shard, {len(todo)} to run")
-    one_time: dict[str, float] = {}
-    if todo:
-        one_time = dict(prerequisites.seconds)
+    one_time: dict[str, float] = dict(prerequisites.seconds) if todo else {}
+    if todo and not prepared:  # (an array task's prepare job made them: its cells only read them)
         step = time.perf_counter()
         _prepare_training_data(ws, spec, prerequisites)
         one_time["autoencoder and latent store"] = time.perf_counter() - step
