@@ -241,3 +241,28 @@ def test_selecting_from_an_existing_score_run_loads_no_training_code(pretrained)
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(1797 - round(1797 * 0.5)), "[]"]
+
+
+def test_a_gradient_selection_names_its_score_run_pretraining_and_kept_end(pretrained):
+    import json
+
+    from thresher.cards.dataset_card import render_dataset_card
+
+    pretrain = run_pretrain(pretrained, PretrainConfig(source="digits", **TINY)).run_id  # found again
+    hard = select(pretrained, SelectConfig(name="named-hard", method="el2n", ratio=0.5, source="digits"))
+    easy = select(
+        pretrained, SelectConfig(name="named-easy", method="el2n", ratio=0.5, inverse=True, source="digits")
+    )
+    assert run_config(pretrained, hard.score_run)["pretrain"] == pretrain
+    (line,) = hard.lines()
+    assert f"kept the highest el2n scores of score run {hard.score_run} (pretraining {pretrain})" in line
+    (line,) = easy.lines()
+    assert f"kept the lowest el2n scores of score run {easy.score_run} (pretraining {pretrain})" in line
+
+    stats = json.loads((hard.path / "stats.json").read_text())
+    card = str(render_dataset_card(stats, pretrained.source_row("digits"), data_files=None,
+                                   load_path="p", query_path="p"))  # fmt: skip
+    assert (
+        f"| kept | the highest el2n scores of score run `{hard.score_run}`, pretraining `{pretrain}` |"
+        in card
+    )

@@ -39,7 +39,7 @@ def _record(run: str, method: str, ratio: float, fid: float, shares: list[float]
 @pytest.fixture
 def records() -> list[dict]:
     return [
-        _record("full", "full", 1.0, 10.0),
+        _record("full", "full", 0.0, 10.0),
         _record("r1", "random", 0.5, 14.0),
         _record("r2", "random", 0.25, 20.0),
         _record("r2b", "random", 0.25, 22.0),  # a second seed at the same ratio
@@ -158,7 +158,7 @@ def test_class_shares_are_labelled_with_the_class_names() -> None:
 
 
 def test_an_images_record_is_labelled_by_its_path_and_stays_off_the_ratio_axes(records, tmp_path) -> None:
-    images = _record("x", "x", 1.0, 99.0)
+    images = _record("x", "x", 0.0, 99.0)
     images.update(run=None, images="gen/pngs", method=None, ratio=None, subset=None)
     fig = metrics_figure([*records, images], ["fid"])
     ax = fig.axes[0]
@@ -170,3 +170,56 @@ def test_an_images_record_is_labelled_by_its_path_and_stays_off_the_ratio_axes(r
     assert "images gen/pngs" in fig.axes[0].get_legend_handles_labels()[1]
     markdown = write_report([*records, images], tmp_path / "r").markdown.read_text()
     assert "| images gen/pngs | – | – | 100 | 99 |" in markdown
+
+
+def test_evaluations_of_another_reference_or_sample_count_are_not_averaged_and_are_named(tmp_path) -> None:
+    # Two seeds of one cell: n=200 against mnist, and n=64 against mnist-lt (issue 27: "150 ± 110").
+    a, b = _record("seed0", "random", 0.5, 39.0), _record("seed1", "random", 0.5, 260.0)
+    c = _record("seed2", "random", 0.5, 41.0)
+    for record, against, n in ((a, "mnist", 200), (b, "mnist-lt", 64), (c, "mnist", 200)):
+        record["metrics"].update(against=against, extractor="classifier", n_generated=n, n_reference=500)
+    files = write_report([a, b, c], tmp_path / "report")
+    fig = metrics_figure([a, c], ["fid"])  # what the report draws: the comparable pair only
+    (line,) = [c.lines[0] for c in fig.axes[0].containers]
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), [40.0])
+    from thresher.evaluate.comparable import comparable
+
+    drawn, left_out = comparable([a, b, c])
+    assert [r["run"] for r in drawn] == ["seed0", "seed2"] and [r["run"] for r in left_out] == ["seed1"]
+    (note,) = [n for n in files.notes if n.startswith("left out of the figures")]
+    assert "seed1 (against mnist-lt, classifier features, 64 generated vs 500 reference images)" in note
+    assert "seed0" not in note.split(":", 2)[2]  # only the left-out one is named after the reason
+    assert note in files.lines()
+    markdown, page = files.markdown.read_text(), files.html.read_text()
+    assert "left out of the figures" in markdown and "seed1 (against mnist-lt" in page
+    assert "| reference (n) | features |" in markdown  # the table says what each row was measured against
+    assert "| seed1 | random | 0.5 | 64 | mnist-lt (500) | classifier |" in markdown
+
+
+def test_comparable_evaluations_leave_nothing_out(tmp_path, records) -> None:
+    files = write_report(records, tmp_path / "report")
+    assert not files.notes and "left out" not in files.markdown.read_text()
+
+
+def test_the_ratio_is_the_fraction_removed_in_every_heading(tmp_path, records) -> None:
+    files = write_report(records, tmp_path / "report")
+    markdown = files.markdown.read_text()
+    assert "| run | method | ratio (removed) | n |" in markdown
+    assert "## FID vs pruning ratio (fraction removed)" in markdown
+    fig = metrics_figure(records, ["fid"])
+    assert fig.axes[0].get_xlabel() == "pruning ratio (fraction removed)"
+    # The unpruned data (ratio 0) is the baseline, not a point at the axis' origin.
+    assert "full data" in [line.get_label() for line in fig.axes[0].get_lines()]
+
+
+def test_a_poor_evaluation_classifier_is_warned_about_in_the_report(tmp_path, records) -> None:
+    records[1]["metrics"]["classifier_holdout_accuracy"] = 0.59
+    records[2]["metrics"]["classifier_holdout_accuracy"] = 0.98
+    files = write_report(records, tmp_path / "report")
+    (warning,) = [n for n in files.notes if n.startswith("warning:")]
+    assert "r1: the evaluation classifier's held-out accuracy is 0.59" in warning
+    assert "precision/recall" in warning and "r2" not in warning
+    assert warning in files.markdown.read_text().replace("\\", "")
+    assert "held-out accuracy is 0.59" in files.html.read_text()
+    records[1]["metrics"]["classifier_holdout_accuracy"] = 0.95
+    assert not write_report(records, tmp_path / "again").notes

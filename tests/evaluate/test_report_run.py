@@ -12,7 +12,7 @@ def test_records_from_the_evaluations_table(mnist_lt, tmp_path):
     from thresher.curate.select import select
 
     fake_clustering(mnist_lt, "mnist-lt")
-    select(mnist_lt, SelectConfig(name="eq", method="cluster", balance="equal", ratio=0.5))
+    subset = select(mnist_lt, SelectConfig(name="eq", method="cluster", balance="equal", ratio=0.5))
     metrics = {
         "fid": 12.0,
         "precision": 0.7,
@@ -32,8 +32,10 @@ def test_records_from_the_evaluations_table(mnist_lt, tmp_path):
     records = evaluation_records(mnist_lt)
     assert [(r["method"], round(r["ratio"], 3)) for r in records] == [
         ("cluster/equal/nearest", 0.5),
-        ("full", 1.0),
+        ("full", 0.0),
     ]
+    # The ratio is the fraction removed, as select's --ratio: 1 - kept / source.
+    assert records[0]["ratio"] == 1 - subset.n / subset.n_source
     files = run_report(mnist_lt, tmp_path / "report")
     assert files.html.is_file() and any(f.name.startswith("fid") for f in files.figures)
 
@@ -53,4 +55,4 @@ def test_older_records_get_the_reference_sources_class_names(mnist_lt):
         )
     (record,) = evaluation_records(mnist_lt)
     assert record["metrics"]["class_names"] == ["0", "1"]
-    assert (record["run"], record["method"], record["ratio"], record["images"]) == ("r0", "full", 1.0, None)
+    assert (record["run"], record["method"], record["ratio"], record["images"]) == ("r0", "full", 0.0, None)

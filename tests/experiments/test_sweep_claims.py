@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from thresher.experiments.sweep_claims import BASELINE, check_claims, compare, rare_classes_of
+from thresher.experiments.sweep_claims import BASELINE, NO_VERDICT, check_claims, compare, rare_classes_of
 
 
 def _rec(series, ratio, seed, fid, memo=1.0, rare_train=0.06, rare_gen=0.05):
@@ -20,7 +20,7 @@ def test_compare_uses_the_spread() -> None:
     assert compare("x", [10, 12], [20, 22], True).verdict == "holds"  # 10 apart, spread 2
     assert compare("x", [10, 20], [14, 16], True).verdict == "not resolved"  # spread 6 > gap 0
     assert compare("x", [30, 32], [20, 22], True).verdict == "reversed"
-    assert compare("x", [0.3], [0.1], False).verdict == "holds"
+    assert compare("x", [0.3, 0.31], [0.1, 0.11], False).verdict == "holds"
     c = compare("x", [1.0, 3.0], [5.0, 5.0], True)
     assert (c.a, c.b, c.spread) == (2.0, 5.0, 1.0)
 
@@ -46,3 +46,13 @@ def test_claims_on_a_constructed_grid() -> None:
     kinds = {c.what.split(",")[0]: c.verdict for c in claims[5].comparisons}
     assert kinds == {"train rare share": "holds", "generated rare share": "holds"}
     assert rare_classes_of(records) == [2]
+
+
+def test_one_seed_on_either_side_gives_no_verdict() -> None:
+    # A spread of 0 would make any difference "hold" or be "reversed": one seed cannot tell.
+    assert compare("x", [0.3], [0.1], False).verdict == NO_VERDICT
+    assert compare("x", [10.0, 12.0], [30.0], True).verdict == NO_VERDICT
+    records = [_rec(BASELINE, 0.0, 0, 100.0), _rec("random", 0.5, 0, 200.0, memo=0.5)]
+    claims = {c.number: c for c in check_claims(records, [2])}
+    assert [c.verdict for c in claims[1].comparisons] == [NO_VERDICT]
+    assert claims[1].verdict.startswith(NO_VERDICT) and claims[4].verdict.startswith(NO_VERDICT)

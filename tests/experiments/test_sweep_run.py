@@ -53,6 +53,18 @@ def test_sweep_resumes_shards_and_shares_cells(mnist_lt: Workspace, tmp_path: Pa
     total, cells = sweep_cells(ws, "small")
     assert total == 4 and len(cells) == 4
     assert all(c["metrics"] and (ws.run_dir(c["run"]) / NOISE_FILE).is_file() for c in cells)
+    # One-time work is recorded with the first cell each process ran, apart from that cell's own time.
+    recorded = [c for c in cells if "one_time" in c["seconds"]]
+    assert len(recorded) == 2  # the shard's process and the rerun's
+    (first,) = [c for c in recorded if "evaluation classifier" in c["seconds"]["one_time"]]
+    assert set(first["seconds"]["one_time"]) == {
+        "ingest", "embedding", "clustering", "autoencoder and latent store", "evaluation classifier"
+    }  # fmt: skip
+    assert [c["metrics"]["classifier_trained"] for c in cells].count(True) == 1  # trained once, then loaded
+    own, metrics = first["seconds"], first["metrics"]
+    assert own["one_time"]["evaluation classifier"] == metrics["seconds_extractor"] > 0
+    assert own["evaluate"] < metrics["seconds_total"]  # its evaluation's time less the classifier's training
+    assert own["total"] >= own["select"] + own["train"] + own["evaluate"] - 1e-9
     subsets = {c["description"]["series"]: c["subset"] for c in cells}
     assert subsets["full data"] is None and subsets["cluster-equal"].endswith("@v1")
 

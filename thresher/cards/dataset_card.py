@@ -113,6 +113,13 @@ def render_dataset_card(
     # template writes them as they come.
     params = {k: v for k, v in stats["params"].items() if v is not None}
     score_config = {k: v for k, v in (stats.get("score_config") or {}).items() if v is not None}
+    kept = None
+    if stats.get("kept"):  # a gradient selection: which end of which scores, of which pretraining
+        what = f"the {stats['kept']} {stats.get('scores')} scores of score run"
+        kept = (
+            f"{md_text(what)} {md_code(stats.get('score_run'), in_table=True)}, pretraining "
+            f"{md_code(stats.get('pretrain'), in_table=True)}"
+        )
     return DatasetCard.from_template(
         card_data,
         template_path=str(TEMPLATE),
@@ -134,6 +141,7 @@ def render_dataset_card(
         parent=md_code(stats["parent"], in_table=True) if stats.get("parent") else None,
         score_run=md_code(stats.get("score_run"), in_table=True),
         score_config=" ".join(md_code(f"{k}={v}", in_table=True) for k, v in score_config.items()),
+        kept=kept,
         class_rows=_rows(
             stats.get("class_counts_before", {}), stats.get("class_counts_after", {}), label_names_of(source)
         ),

@@ -107,12 +107,14 @@ def sweep_names(ws: Workspace) -> list[str]:
 
 
 def sweep_cells(ws: Workspace, name: str) -> tuple[int, list[dict[str, Any]]]:
-    """(number of cells in the sweep, the finished ones in grid order with their evaluation's metrics)."""
+    """(number of cells in the sweep, the finished ones in grid order with their evaluation's metrics and
+    their ``position`` in this sweep's grid). A cell's ``description`` is that of the sweep that ran it, which
+    may be another sweep sharing the cell: its labels are that sweep's."""
     with ws.connect(read_only=True) as con:
         total = con.execute("SELECT count(*) FROM sweep_members WHERE sweep = ?", [name]).fetchone()[0]
         rows = rows_as_dicts(
             con.execute(
-                """SELECT c.*, e.metrics FROM sweep_members m
+                """SELECT c.*, e.metrics, m.position FROM sweep_members m
                    JOIN sweep_cells c ON c.cell = m.cell AND c.status = 'done'
                    LEFT JOIN evaluations e ON e.id = c.evaluation
                    WHERE m.sweep = ? ORDER BY m.position""",

@@ -40,7 +40,7 @@ from thresher.config_json import to_json_value
 from thresher.curate.balance_report import BalanceReport, balance_inputs, balance_report
 from thresher.curate.config import SelectConfig
 from thresher.curate.groups import resolve_groups
-from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule
+from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule, kept_end
 from thresher.curate.select_quotas import group_quotas
 from thresher.errors import ThresherError
 
@@ -65,6 +65,11 @@ class SelectResult:
     def balance_lines(self) -> list[str]:
         return self.balance.lines() if self.balance is not None else []
 
+    # A gradient selection: which scores it kept, of which pretraining (as cluster ones name the clustering)
+    scores: str | None = None  # the method whose scores ranked the samples
+    pretrain: str | None = None
+    kept: str | None = None  # which end of the ranking: highest, lowest, middle, …
+
     @property
     def ref(self) -> str:
         return f"{self.name}@v{self.version}"
@@ -82,6 +87,11 @@ class SelectResult:
             made_from = f" (clustering {self.clustering}: k={self.k} on {self.embedder})"
         if self.groups:
             made_from += f", per {self.groups}"
+        if self.pretrain:
+            made_from += (
+                f"; kept the {self.kept} {self.scores} scores of score run {self.score_run} "
+                f"(pretraining {self.pretrain})"
+            )
         return [
             f"{self.ref}: kept {self.n} of {self.n_source} ({100 * self.n / self.n_source:.1f}%){made_from} "
             f"→ {self.path}",
@@ -150,6 +160,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
             "parent": parent,
             "score_run": score_run,
             "score_config": score_config,
+            **_gradient_provenance(method, config, score_config),
         }
     )
     out_dir = ws.subset_dir(config.name, version)
@@ -213,7 +224,17 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         clustering.get("k"),
         group_kind,
         balance=report,
+        **_gradient_provenance(method, config, score_config),
     )
+
+
+def _gradient_provenance(method: ScoreMethod, config: SelectConfig, score_config: dict) -> dict[str, Any]:
+    """For a selection by a gradient score (one needing a pretraining): its method, the pretraining its
+    score run used and which end it kept; for stats.json (so the card says it) and the printed lines."""
+    if "pretrain" not in method.needs or method.threshold is not None:
+        return {}
+    kept = kept_end(keep_rule(method, config.keep), config.inverse)
+    return {"scores": config.method, "pretrain": score_config.get("pretrain"), "kept": kept}
 
 
 def _preview(

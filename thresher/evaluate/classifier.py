@@ -107,6 +107,9 @@ class ReferenceClassifier:
     """The trained classifier as a feature extractor (``name = "classifier"``)."""
 
     name = "classifier"
+    # True when this process trained it rather than loading it from the cache: its training is then a
+    # one-time cost of the evaluation (a sweep reports it apart from the cell that paid it).
+    trained_here = False
 
     def __init__(
         self,
@@ -224,6 +227,7 @@ def train_classifier(
             schedule.step()
 
     classifier = ReferenceClassifier(model, class_ids.tolist(), channels, config, None, device)
+    classifier.trained_here = True
     if n_holdout > 0:
         classifier.holdout_accuracy = classifier.accuracy(images[holdout_idx], labels[holdout_idx])
     return classifier

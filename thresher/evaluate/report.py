@@ -5,13 +5,21 @@ Input is a list of evaluation records, one per evaluated run::
     {"run": "r12", "method": "cluster-nearest", "ratio": 0.5, "size": 2500,
      "metrics": <dict from evaluate_images>, "grid": "path/to/samples.png" or None}
 
-``method`` (or ``subset``) groups records into lines; ``ratio`` is the kept fraction of the training
-data (``size`` is used when no record has a ratio). Records of the unpruned data (``ratio`` 1 or method
-``full``) are drawn as a dashed baseline, as in Fig. 1 of Briq et al. A record of generated images
+``method`` (or ``subset``) groups records into lines; ``ratio`` is the pruning ratio, the fraction of the
+source removed, as ``thresher select --ratio`` and ``report --sweep`` mean it (``size`` is used when no
+record has a ratio). Records of the unpruned data (``ratio`` 0 or method ``full``) are drawn as a dashed
+baseline, as in Fig. 1 of Briq et al. A record of generated images
 evaluated without a training run carries ``"images": path`` (and neither method nor ratio): it is
 labelled by that path and appears in the table and the share figures, not on the ratio axes. Class
 shares are labelled with ``metrics["class_names"]`` where the source names its classes. The HTML page
 embeds every image as base64, so it can be mailed or published as a single file.
+
+Only comparable evaluations are averaged and drawn together: those against the same reference, with the
+same feature extractor and the same generated and reference sample counts (an FID of n=200 against one
+reference and one of n=64 against another are different quantities). The figures show the largest such
+group; the page names every evaluation left out of them (the table lists all). An evaluation whose
+classifier features are untrustworthy (:mod:`thresher.evaluate.classifier_caveat`) puts its warning on
+the page.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from thresher.cards.markdown import md_alt, md_link, md_text  # noqa: E402
+from thresher.evaluate.classifier_caveat import classifier_warning, poor_classifier_accuracy  # noqa: E402
+from thresher.evaluate.comparable import comparable, comparison_of, left_out_note  # noqa: E402
 from thresher.evaluate.image_batches import check_images  # noqa: E402
 
 # key -> (label, lower is better)
@@ -71,6 +81,7 @@ TABLE_COLUMNS = [
     "seconds_total",
 ]
 BASELINE_METHODS = ("full", "none", "all")
+RATIO_HEADING = "ratio (removed)"  # the fraction of the source pruned, as `select --ratio` means it
 MANY_GROUPS = 30  # above this, grouped bars are unreadable: draw sorted share curves instead
 
 
@@ -79,9 +90,10 @@ class ReportFiles:
     markdown: Path
     html: Path
     figures: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings and what was left out, also on the page
 
     def lines(self) -> list[str]:
-        return [f"report: {self.html} ({len(self.figures)} figures)"]
+        return [f"report: {self.html} ({len(self.figures)} figures)", *self.notes]
 
 
 def _method(record: Mapping[str, Any]) -> str:
@@ -114,7 +126,23 @@ def _group_names(metrics: Mapping[str, Any], kind: str) -> list[str]:
 
 
 def _is_baseline(record: Mapping[str, Any]) -> bool:
-    return _method(record) in BASELINE_METHODS or record.get("ratio") == 1.0
+    return _method(record) in BASELINE_METHODS or record.get("ratio") == 0.0
+
+
+def report_notes(
+    records: Sequence[Mapping[str, Any]],
+    drawn: Sequence[Mapping[str, Any]],
+    left_out: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    """The page's warnings: a poor evaluation classifier, and the evaluations left out of the figures."""
+    poor = {
+        _run_name(r): accuracy
+        for r in records
+        if (accuracy := poor_classifier_accuracy(r["metrics"])) is not None
+    }
+    warning = classifier_warning(poor)
+    left = left_out_note(drawn, left_out, _run_name)
+    return [note for note in (warning, left) if note]
 
 
 def _x_key(records: Sequence[Mapping[str, Any]]) -> str:
@@ -157,7 +185,7 @@ def metrics_figure(records: Sequence[Mapping[str, Any]], metrics: Sequence[str])
             stds = [float(np.std(points[method][x])) for x in xs]
             ax.errorbar(xs, means, yerr=stds if any(stds) else None, marker="o", capsize=3, label=method)
         ax.set_title(f"{label} ({'lower' if lower_better else 'higher'} is better)", fontsize=9)
-        ax.set_xlabel("kept fraction of training data" if x_key == "ratio" else "training-set size")
+        ax.set_xlabel("pruning ratio (fraction removed)" if x_key == "ratio" else "training-set size")
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
@@ -168,7 +196,7 @@ def metrics_figure(records: Sequence[Mapping[str, Any]], metrics: Sequence[str])
 
 def _run_label(record: Mapping[str, Any]) -> str:
     ratio = record.get("ratio")
-    suffix = f" @{ratio:g}" if isinstance(ratio, int | float) else ""
+    suffix = f" @{ratio:g} removed" if isinstance(ratio, int | float) else ""
     method = _method(record)
     return _run_name(record) if method == "–" and not suffix else f"{_run_name(record)} ({method}{suffix})"
 
@@ -269,20 +297,26 @@ def format_metric(value: Any, key: str) -> str:
 
 
 def headline_rows(records: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the headline table (one row per record, sorted by method then ratio)."""
+    """Header and rows of the headline table (one row per record, sorted by method then ratio). Where the
+    records are not all comparable, the reference and features of each are columns too."""
     columns = [c for c in TABLE_COLUMNS if any(r["metrics"].get(c) is not None for r in records)]
-    header = ["run", "method", "ratio", "n"] + [METRIC_LABELS.get(c, (c, False))[0] for c in columns]
-    ordered = sorted(records, key=lambda r: (_method(r), -(r.get("ratio") or 0)))
-    rows = [
-        [
+    mixed = len({comparison_of(r) for r in records}) > 1
+    header = ["run", "method", RATIO_HEADING, "n"]
+    header += ["reference (n)", "features"] if mixed else []
+    header += [METRIC_LABELS.get(c, (c, False))[0] for c in columns]
+    ordered = sorted(records, key=lambda r: (_method(r), r.get("ratio") or 0))
+    rows = []
+    for r in ordered:
+        row = [
             _run_name(r),
             _method(r),
             format_metric(r.get("ratio"), "ratio"),
             format_metric(r["metrics"].get("n_generated"), "n"),
         ]
-        + [format_metric(r["metrics"].get(c), c) for c in columns]
-        for r in ordered
-    ]
+        if mixed:
+            against, extractor, _, n_reference = comparison_of(r)
+            row += [f"{against} ({format_metric(n_reference, 'n')})", str(extractor)]
+        rows.append(row + [format_metric(r["metrics"].get(c), c) for c in columns])
     return header, rows
 
 
@@ -301,11 +335,17 @@ def write_report(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     figures: list[tuple[str, Path]] = []
+    drawn, left_out = comparable(records)
+    notes = report_notes(records, drawn, left_out)
     named = [
-        ("FID vs pruning ratio", "fid_vs_ratio.png", metrics_figure(records, ["fid"])),
-        ("All metrics vs pruning ratio", "metrics_vs_ratio.png", metrics_figure(records, metrics)),
-        ("Class shares of generated samples", "class_shares.png", shares_figure(records, "class")),
-        ("Cluster shares of generated samples", "cluster_shares.png", shares_figure(records, "cluster")),
+        ("FID vs pruning ratio (fraction removed)", "fid_vs_ratio.png", metrics_figure(drawn, ["fid"])),
+        (
+            "All metrics vs pruning ratio (fraction removed)",
+            "metrics_vs_ratio.png",
+            metrics_figure(drawn, metrics),
+        ),
+        ("Class shares of generated samples", "class_shares.png", shares_figure(drawn, "class")),
+        ("Cluster shares of generated samples", "cluster_shares.png", shares_figure(drawn, "cluster")),
     ]
     for caption, filename, fig in named:
         if fig is not None:
@@ -319,6 +359,7 @@ def write_report(
     md = [
         f"# {md_text(title)}",
         "",
+        *[line for note in notes for line in (f"**{md_text(note)}**", "")],
         "| " + " | ".join(map(md_text, header)) + " |",
         "|" + "---|" * len(header),
     ]
@@ -340,7 +381,8 @@ def write_report(
     esc = html.escape
     table = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
     table += "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
-    body = [f"<h1>{esc(title)}</h1>", f"<table>{table}</table>"]
+    body = [f"<h1>{esc(title)}</h1>", *[f"<p><strong>{esc(note)}</strong></p>" for note in notes]]
+    body.append(f"<table>{table}</table>")
     for caption, path in figures:
         body.append(f'<h2>{esc(caption)}</h2><img alt="{esc(caption)}" src="{_data_uri(path)}">')
     if grids:
@@ -356,4 +398,4 @@ def write_report(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
     )
-    return ReportFiles(markdown=markdown, html=page, figures=[p for _, p in figures])
+    return ReportFiles(markdown=markdown, html=page, figures=[p for _, p in figures], notes=notes)

@@ -2,7 +2,7 @@
 
 Each evaluation becomes a record for :func:`thresher.evaluate.report.write_report`: the method is the
 subset's selection (e.g. ``cluster/equal/nearest``, or ``full`` for a plain source), the ratio is the
-kept fraction of the source (1.0 for the full data), and the grid is the sample grid saved with the
+fraction of the source pruned, as ``select --ratio`` means it (0 for the full data), and the grid is the sample grid saved with the
 evaluation. An ``--images`` evaluation (no training run) is labelled by its images path and has no
 method or ratio: nothing says what the images were trained on.
 """
@@ -55,9 +55,9 @@ def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dic
                 "inverse" if params.get("inverse") else None,
             ]
             method = "/".join(p for p in parts if p)
-            ratio = subset["n"] / subset["n_source"]
+            ratio = 1.0 - subset["n"] / subset["n_source"]
         else:
-            method, ratio = "full", 1.0
+            method, ratio = "full", 0.0
         # run_eval saves the grid in the run's folder, or under the workspace for `--images`
         folder = ws.from_stored(ev["run_dir"]) if ev["run_dir"] else ws.root / "evaluations"
         candidate = folder / "evaluations" / f"{ev['id']}-grid.png"

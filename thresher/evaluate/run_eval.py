@@ -28,6 +28,7 @@ from thresher.catalog.samples import label_names, labels_of
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
+from thresher.evaluate.classifier_caveat import classifier_warning, poor_classifier_accuracy
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.report import TABLE_COLUMNS
 from thresher.image_rows import ImageRows, read_all
@@ -35,9 +36,6 @@ from thresher.images import RGB, WHITE, background_name, parse_background
 from thresher.progress import track
 from thresher.train.run import find_run_dir
 
-# Below this held-out accuracy the evaluation classifier's features and predictions say little (MNIST
-# reaches 0.98; real colour and texture data gave 0.67 and 0.77).
-TRUSTWORTHY_CLASSIFIER_ACCURACY = 0.9
 # The capped reference is one fixed sample of the reference, not one per --seed: evaluations of
 # different seeds (a sweep's cells) are then measured against the same rows and share one classifier.
 REFERENCE_SAMPLE_SEED = 0
@@ -69,12 +67,9 @@ class EvalOutcome:
         accuracy = m.get("classifier_holdout_accuracy")
         if isinstance(accuracy, int | float):
             out.append(f"  evaluation classifier: held-out accuracy {accuracy:.3f}")
-            if accuracy < TRUSTWORTHY_CLASSIFIER_ACCURACY:
-                out.append(
-                    f"warning: the evaluation classifier's held-out accuracy is {accuracy:.2f}: classifier-based "
-                    "metrics (FID on classifier features, confidence, class shares) are not trustworthy below "
-                    f"{TRUSTWORTHY_CLASSIFIER_ACCURACY:g} held-out accuracy"
-                )
+            poor = poor_classifier_accuracy(m)
+            if poor is not None:
+                out.append(str(classifier_warning({self.id: poor})))
         return [*out, f"  → {self.path}"]
 
 
@@ -148,6 +143,8 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
         batch_size=config.batch_size,
     )
     timings["seconds_extractor"] = time.perf_counter() - step  # the classifier is trained here (or loaded)
+    # Whether seconds_extractor paid for training the classifier (once per reference) or only loaded it.
+    classifier_trained = bool(getattr(extractor, "trained_here", False))
     metrics = evaluate_images(
         generated,
         ref_images,
@@ -175,6 +172,7 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
             "cfg_interval": list(config.cfg_interval),
             "seed": config.seed,
             "background": background_name(background),
+            "classifier_trained": classifier_trained,
         }
     )
     names = label_names(ws, reference.source)

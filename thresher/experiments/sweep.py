@@ -7,6 +7,10 @@ shard (:mod:`thresher.experiments.sweep_cells`): select the subset (named by its
 draw ``noise_grid`` samples from the sweep's shared initial noise, and record the cell. A cell already
 recorded is skipped, so rerunning a sweep, resuming a killed one and running a second sweep that shares
 cells all do only the work that is missing.
+
+Work every cell shares (ingest, embedding, clustering, pretraining, the source's autoencoder and latent
+store, the evaluation classifier) is done or found once; its time is recorded apart (``one_time`` in the
+seconds of the first cell this process records), never in that cell's own time.
 """
 
 from __future__ import annotations
@@ -97,10 +101,16 @@ def run_spec(
                             prerequisites.clustering, prepared=True)  # fmt: skip
     todo = [c for c in mine if finished_cell(ws, c.key) is None]
     note(f"sweep {spec.name}: {len(cells)} cells, {len(mine)} in this shard, {len(todo)} to run")
+    one_time: dict[str, float] = dict(prerequisites.seconds) if todo else {}
+    if todo and not prepared:  # (an array task's prepare job made them: its cells only read them)
+        step = time.perf_counter()
+        _prepare_training_data(ws, spec, prerequisites)
+        one_time["autoencoder and latent store"] = time.perf_counter() - step
     with task(f"sweep {spec.name}", len(mine), unit="cell", initial=len(mine) - len(todo)) as bar:
         for cell in todo:
             bar.describe(f"{cell.series} r={cell.ratio:g} seed {cell.seed}")
-            seconds = _run_cell(ws, spec, cell, prerequisites)
+            seconds = _run_cell(ws, spec, cell, prerequisites, one_time)
+            one_time = {}  # recorded with the first cell, once
             note(f"  {cell.series} r={cell.ratio:g} seed {cell.seed}: {seconds['total']:.0f}s")
             bar.advance()
     return SweepOutcome(
@@ -118,20 +128,25 @@ def _prepare_cells(ws: Workspace, spec: SweepSpec, cells: list[Cell], pre: _Prer
     """What cells running at once would otherwise each make for themselves: every cell's subset (two
     cells of one selection key share it; a gradient method's score run is computed once) and the
     source's autoencoder and image store, which every cell's training reads."""
+    for cell in cells:
+        if cell.select is not None and finished_cell(ws, cell.key) is None:
+            _subset(ws, cell, pre)
+    _prepare_training_data(ws, spec, pre)
+    note(f"sweep {spec.name}: prerequisites of {len(cells)} cells ready")
+
+
+def _prepare_training_data(ws: Workspace, spec: SweepSpec, pre: _Prerequisites) -> None:
+    """The source's autoencoder and latent store, trained and encoded once (found again when they exist)."""
     from thresher.dataset_resolution import resolve_dataset
     from thresher.images import parse_background
     from thresher.train.run import prepare_training_data
 
-    for cell in cells:
-        if cell.select is not None and finished_cell(ws, cell.key) is None:
-            _subset(ws, cell, pre)
     run = _train_config(spec, pre.source, None, pre, cell=None, n_rows=pre.n_source)
     prepare_training_data(
         ws, resolve_dataset(ws, pre.source), image_size=run.image_size, vae=run.vae,
         autoencoder=run.autoencoder, model_size=None, device=run.train.device, unconditional=True,
         background=parse_background(run.background), num_workers=run.train.num_workers,
     )  # fmt: skip
-    note(f"sweep {spec.name}: prerequisites of {len(cells)} cells ready")
 
 
 @dataclass
@@ -142,18 +157,30 @@ class _Prerequisites:
     clustering: str
     pretrain: str | None
     context: SweepContext
+    seconds: dict[str, float]  # what finding or making each prerequisite took, in this process
 
     @classmethod
     def prepare(cls, ws: Workspace, spec: SweepSpec, ingested: bool = False) -> _Prerequisites:
         from thresher.curate.config import EmbedRunConfig
         from thresher.curate.embed_run import run_embed
 
+        step = time.perf_counter()
+        seconds: dict[str, float] = {}
+
+        def took(what: str) -> None:
+            nonlocal step
+            seconds[what] = time.perf_counter() - step
+            step = time.perf_counter()
+
         source = _ingested(ws, spec.source, spec.seed, ingested)
         reference = _ingested(ws, spec.reference, spec.seed, ingested)
+        took("ingest")
         embedded = run_embed(
             ws, EmbedRunConfig(embedder=spec.embedder, source=source, num_workers=0, seed=spec.seed)
         )
+        took("embedding")
         clustering, cluster_identity = _clustering(ws, spec, source, embedded.final_embedder)
+        took("clustering")
         # (planned_context computes the same identities from the settings alone; a test keeps them equal)
         pretrain, pretrain_identity = None, None
         if spec.needs_pretrain:
@@ -163,9 +190,10 @@ class _Prerequisites:
             config = PretrainConfig(source=source, **spec.pretrain)
             pretrain = run_pretrain(ws, config).run_id
             pretrain_identity = config.identity()
+            took("pretraining")
         row = ws.source_row(source)
         context = SweepContext(source, row["revision"], cluster_identity, pretrain_identity)
-        return cls(source, reference, int(row["n_ok"]), clustering, pretrain, context)
+        return cls(source, reference, int(row["n_ok"]), clustering, pretrain, context, seconds)
 
 
 def _ingested(ws: Workspace, source: str, seed: int, done: bool = False) -> str:
@@ -190,8 +218,14 @@ def _clustering(ws: Workspace, spec: SweepSpec, source: str, embedder: str) -> t
     return run_cluster(ws, config).run_id, identity
 
 
-def _run_cell(ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites) -> dict[str, float]:
-    seconds: dict[str, float] = {}
+def _run_cell(
+    ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites, one_time: dict[str, float]
+) -> dict[str, Any]:
+    """Select, train, evaluate and record one cell; ``one_time`` (work shared by every cell, done before
+    it) is recorded with it but apart from its own time, as is the evaluation classifier when this cell's
+    evaluation trained it."""
+    one_time = dict(one_time)
+    seconds: dict[str, Any] = {}
     start = time.perf_counter()
     dataset, n_rows = _subset(ws, cell, pre)
     seconds["select"] = time.perf_counter() - start
@@ -210,6 +244,10 @@ def _run_cell(ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites) -
     evaluation = EvalRunConfig(run=cell.run_id, against=pre.reference, seed=cell.seed, **settings)
     outcome = evaluate_run(ws, evaluation)
     seconds["evaluate"] = time.perf_counter() - step
+    if outcome.metrics.get("classifier_trained"):  # the first evaluation of this reference trains it
+        classifier = float(outcome.metrics.get("seconds_extractor") or 0.0)
+        one_time["evaluation classifier"] = classifier
+        seconds["evaluate"] -= classifier
 
     if spec.noise_grid:
         from thresher.train.sampling import generate
@@ -220,7 +258,9 @@ def _run_cell(ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites) -
             device=evaluation.device,
         )  # fmt: skip
         np.save(ws.run_dir(cell.run_id) / NOISE_FILE, images)
-    seconds["total"] = time.perf_counter() - start
+    seconds["total"] = time.perf_counter() - start - one_time.get("evaluation classifier", 0.0)
+    if one_time:
+        seconds["one_time"] = one_time
     description = {**cell.describe(), "n_rows": n_rows, "dataset": dataset}
     record_cell(ws, cell.key, description, dataset if cell.select else None, cell.run_id, outcome.id, seconds)
     return seconds

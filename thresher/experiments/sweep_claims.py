@@ -3,8 +3,9 @@
 Each comparison is between two means over seeds; the *spread* is the sum of the two standard deviations
 over seeds (population std, so with two seeds it is half their range each). A difference counts as
 holding only when it exceeds that spread in the claimed direction; within the spread it is "not resolved"
-(the seeds cannot tell), and beyond it in the other direction "reversed". With one seed the spread is 0
-and every verdict is marked as such.
+(the seeds cannot tell), and beyond it in the other direction "reversed". With one seed on either side
+there is no spread to measure against (its std is 0, so any difference would "hold" or be "reversed"):
+such a comparison's verdict is "one seed: no verdict".
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 
 BASELINE = "full data"
+NO_VERDICT = "one seed: no verdict"
+VERDICTS = ("holds", "not resolved", "reversed", NO_VERDICT)
 
 
 @dataclass
@@ -25,7 +28,7 @@ class Comparison:
     a: float
     b: float
     spread: float
-    verdict: str  # holds | not resolved | reversed
+    verdict: str  # holds | not resolved | reversed | one seed: no verdict
 
     def line(self, fmt: str = ".3g") -> str:
         return f"{self.what}: {self.a:{fmt}} vs {self.b:{fmt}} (spread {self.spread:{fmt}}) → {self.verdict}"
@@ -51,24 +54,30 @@ def values(records: Sequence[dict[str, Any]], metric: str) -> dict[tuple[str, fl
 
 
 def compare(what: str, a: list[float], b: list[float], a_better_when_lower: bool) -> Comparison:
-    """Is ``a`` better than ``b`` beyond the seeds' spread?"""
+    """Is ``a`` better than ``b`` beyond the seeds' spread? No verdict where either side has one seed."""
     mean_a, mean_b = float(np.mean(a)), float(np.mean(b))
     spread = float(np.std(a) + np.std(b))
     gain = (mean_b - mean_a) if a_better_when_lower else (mean_a - mean_b)
-    verdict = "holds" if gain > spread else ("reversed" if gain < -spread else "not resolved")
+    if min(len(a), len(b)) < 2:
+        verdict = NO_VERDICT
+    else:
+        verdict = "holds" if gain > spread else ("reversed" if gain < -spread else "not resolved")
     return Comparison(what, mean_a, mean_b, spread, verdict)
 
 
 def _summary(comparisons: list[Comparison]) -> str:
     if not comparisons:
         return "not measured"
-    counts = {v: sum(c.verdict == v for c in comparisons) for v in ("holds", "not resolved", "reversed")}
+    counts = {v: sum(c.verdict == v for c in comparisons) for v in VERDICTS}
+    if counts[NO_VERDICT] == len(comparisons):
+        return f"{NO_VERDICT} ({len(comparisons)} comparisons; run two seeds or more)"
     if counts["holds"] == len(comparisons):
         return f"holds ({len(comparisons)}/{len(comparisons)} comparisons)"
-    return (
+    text = (
         f"holds in {counts['holds']}/{len(comparisons)}, not resolved in {counts['not resolved']}, "
         f"reversed in {counts['reversed']}"
     )
+    return text + (f", {NO_VERDICT} in {counts[NO_VERDICT]}" if counts[NO_VERDICT] else "")
 
 
 def check_claims(records: Sequence[dict[str, Any]], rare_classes: Sequence[int] | None) -> list[Claim]:
@@ -96,10 +105,14 @@ def check_claims(records: Sequence[dict[str, Any]], rare_classes: Sequence[int] 
             f"baseline FID {np.mean(baseline):.1f} ± {np.std(baseline):.1f}; band upper edge (mean + 2 std) "
             f"{band_hi:.1f}. First ratio at which the mean FID leaves the band: " + "; ".join(leaves)
         )
-        within = sum(c.verdict != "reversed" for c in comps)
-        verdict = (
-            f"{within}/{len(comps)} (method, ratio) cells are not worse than the full data beyond the spread"
-        )
+        judged = [c for c in comps if c.verdict != NO_VERDICT]
+        within = sum(c.verdict != "reversed" for c in judged)
+        if comps and not judged:
+            verdict = f"{NO_VERDICT} ({len(comps)} (method, ratio) cells; run two seeds or more)"
+        else:
+            verdict = (
+                f"{within}/{len(judged)} (method, ratio) cells are not worse than the full data beyond the spread"
+            ) + (f"; {NO_VERDICT} for {len(comps) - len(judged)}" if len(judged) < len(comps) else "")
     else:
         verdict = "not measured (no baseline cell)"
     claims.append(Claim(1, "diffusion models tolerate heavy pruning", verdict, comps, note))

@@ -5,13 +5,13 @@ runner (:mod:`thresher.experiments.sweep`) and the Slurm submission (:mod:`thres
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
-from thresher.experiments.sweep_cells import SweepContext
-from thresher.experiments.sweep_spec import SweepSpec
+from thresher.experiments.sweep_cells import SweepContext, expand
+from thresher.experiments.sweep_spec import MethodSpec, SweepSpec
 
 CLUSTER_IDENTITY = ("embedder", "k", "seed", "restarts", "niter", "init")
 
@@ -72,3 +72,26 @@ def spec_record(spec: SweepSpec) -> dict[str, Any]:
     record = asdict(spec)
     record.pop("lines", None)
     return record
+
+
+def spec_from_record(record: dict[str, Any]) -> SweepSpec:
+    """The spec a sweep recorded (:func:`spec_record`) as the runner read it: keys this thresher does not
+    know are left out, keys the record lacks take their defaults."""
+    known = {f.name for f in fields(SweepSpec)} - {"methods"}
+    method_keys = {f.name for f in fields(MethodSpec)}
+    methods = [MethodSpec(**{k: v for k, v in m.items() if k in method_keys}) for m in record["methods"]]
+    return SweepSpec(**{k: v for k, v in record.items() if k in known}, methods=methods)
+
+
+def grid_labels(record: dict[str, Any]) -> list[tuple[str, float, int]] | None:
+    """(series, ratio, seed) of every cell of a recorded spec, in grid order: the positions of its
+    ``sweep_members``, so a cell it shares with another sweep is shown with this sweep's own label (the
+    cell's row keeps the label of the sweep that ran it). The grid's order and labels depend on the spec
+    alone, so the context here only fills the keys, which are not used. None when the record no longer
+    expands (a method since removed, a field since renamed)."""
+    try:
+        spec = spec_from_record(record)
+        cells = expand(spec, SweepContext(spec.source, None, {}, None))
+    except (ThresherError, TypeError, KeyError, ValueError):
+        return None
+    return [(c.series, c.ratio, c.seed) for c in cells]

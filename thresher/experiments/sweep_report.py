@@ -3,6 +3,10 @@ Markdown (the paper's Figure 1/5, Table 1, Table 2, Figure 2/3 and the cost of e
 claims checked against the seeds' spread (:mod:`thresher.experiments.sweep_claims`).
 
 Reads only the catalog (cells finished by any shard of any process) and the runs' noise-grid samples.
+Cells are labelled as this sweep's spec labels them, also those it shares with another sweep. Every ratio
+is the pruning ratio, the fraction removed (as ``select --ratio``). A poor evaluation classifier's warning
+(:mod:`thresher.evaluate.classifier_caveat`) heads the page, and one-time work (ingest, embedding,
+autoencoder, classifier, …) is a table of its own, not part of the cell that happened to do it first.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import base64
 import html
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +29,26 @@ from thresher.cards.markdown import md_alt, md_link, md_text
 from thresher.catalog.sweeps import sweep_cells, sweep_names, sweep_row  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
 from thresher.errors import ThresherError  # noqa: E402
+from thresher.evaluate.classifier_caveat import classifier_warning, poor_classifier_accuracy  # noqa: E402
 from thresher.evaluate.report import ReportFiles  # noqa: E402
 from thresher.experiments.sweep_claims import (  # noqa: E402
     BASELINE,
+    NO_VERDICT,
     check_claims,
     rare_classes_of,
     rare_share,
     values,
 )
-
-# metric key -> (label, lower is better)
-PLOTTED = {
-    "fid": ("FID", True),
-    "f_score": ("F-score (precision/recall)", False),
-    "vendi": ("Vendi score", False),
-    "inception_score": ("Inception Score (classifier)", False),
-    "memorization_mean": ("NN distance gen→train", False),
-    "memorization_ratio": ("NN ratio gen / held-out", False),
-    "precision": ("precision", False),
-    "recall": ("recall", False),
-    "classifier_confidence": ("classifier confidence", False),
-}
+from thresher.experiments.sweep_context import grid_labels  # noqa: E402
+from thresher.experiments.sweep_report_tables import (  # noqa: E402
+    PLOTTED,
+    balance_table,
+    cell_label,
+    memorization_table,
+    one_time_table,
+    summary_table,
+    time_table,
+)
 
 
 def write_sweep_report(ws: Workspace, name: str, out_dir: Path | None = None) -> ReportFiles:
@@ -57,33 +61,39 @@ def write_sweep_report(ws: Workspace, name: str, out_dir: Path | None = None) ->
         raise ThresherError(f"sweep {name!r} has no finished cell yet (0 of {total}): run `thresher sweep`")
     out = Path(out_dir) if out_dir else ws.reports_dir(f"sweep-{name}")
     out.mkdir(parents=True, exist_ok=True)
-    records = [_record(c) for c in cells]
+    spec = row["spec"]
+    labels = grid_labels(spec)
+    records = [_record(c, labels) for c in cells]
     rare = rare_classes_of(records)
     blocks: list[tuple] = [("h1", f"thresher sweep: {name}")]
-    spec = row["spec"]
+    notes = _notes(records)
+    blocks += [("strong", note) for note in notes]
     budget = f"{spec['steps']} steps" if spec["budget"] == "steps" else f"{spec['epochs']} epochs"
     blocks.append(("p", f"{len(cells)} of {total} cells finished. Source {spec['source']}, reference "
                         f"{spec['reference']}, embedder {spec['embedder']}, k={spec['k']}; every cell trains "
-                        f"{budget} ({spec['budget']} budget); seeds {spec['seeds']}. Ratio = fraction pruned; "
-                        "error bars and ± are the std over seeds."))  # fmt: skip
+                        f"{budget} ({spec['budget']} budget); seeds {spec['seeds']}. Ratio = pruning ratio, "
+                        "the fraction of the source removed; error bars and ± are the std over seeds."))  # fmt: skip
 
     figures = []
     fig_path = out / "metrics_vs_ratio.png"
     if _metrics_figure(records, fig_path):
         figures.append(fig_path)
-        blocks += [("h2", "Metrics against pruning ratio"), ("img", fig_path, "metrics vs ratio")]
-    blocks += [("h2", "Summary (mean ± std over seeds)"), _summary_table(records)]
+        blocks += [
+            ("h2", "Metrics against pruning ratio (fraction removed)"),
+            ("img", fig_path, "metrics vs ratio"),
+        ]
+    blocks += [("h2", "Summary (mean ± std over seeds)"), summary_table(records)]
     blocks += [("h2", "Memorization: nearest-training-sample distance (Table 1)"),
                ("p", "Mean distance (evaluation features) from each generated sample, and from held-out "
                      "reference images, to its nearest training sample; a ratio below 1 means generated "
                      "samples sit closer to the training set than unseen data does."),
-               _memorization_table(records)]  # fmt: skip
+               memorization_table(records)]  # fmt: skip
     if rare:
         blocks += [("h2", "Balanced vs proportional selection (Table 2)"),
                    ("p", f"Rare classes: {rare} (the rarest third of the full data's classes). Shares of "
                          "the training subset and of the generated samples (classified by the evaluation "
                          "classifier)."),
-                   _balance_table(records, rare)]  # fmt: skip
+                   balance_table(records, rare)]  # fmt: skip
         bal_path = out / "rare_share.png"
         if _balance_figure(records, rare, bal_path):
             figures.append(bal_path)
@@ -91,14 +101,19 @@ def write_sweep_report(ws: Workspace, name: str, out_dir: Path | None = None) ->
     grids = _noise_grids(ws, records, out)
     if grids:
         blocks += [("h2", "Samples from the same initial noise across ratios (Figure 2/3)"),
-                   ("p", "Each row is one training set (full data first, then increasing pruning ratio), "
+                   ("p", "Each row is one training set (full data first, then increasing pruning ratio, "
+                         "the fraction removed), "
                          f"seed {records[0]['seed']}; every row starts from the same noise.")]  # fmt: skip
         for series, path in grids:
             figures.append(path)
             blocks += [("h3", series), ("img", path, series)]
     blocks += [
         ("h2", "Claims of the paper, checked"),
-        ("p", "A difference holds only when it exceeds the spread (sum of the two stds over seeds)."),
+        (
+            "p",
+            "A difference holds only when it exceeds the spread (sum of the two stds over seeds); "
+            f"where either side has one seed there is no spread to judge by: {NO_VERDICT}.",
+        ),
     ]
     claims = check_claims(records, rare)
     for claim in claims:
@@ -109,7 +124,14 @@ def write_sweep_report(ws: Workspace, name: str, out_dir: Path | None = None) ->
             blocks.append(("table", ["comparison", "a", "b", "spread", "verdict"],
                            [[c.what, f"{c.a:.3g}", f"{c.b:.3g}", f"{c.spread:.3g}", c.verdict]
                             for c in claim.comparisons]))  # fmt: skip
-    blocks += [("h2", "Wall time per cell (seconds)"), _time_table(records)]
+    blocks += [("h2", "Wall time per cell (seconds)"), time_table(records)]
+    one_time = one_time_table(records)
+    if one_time is not None:
+        blocks += [("h2", "One-time work (seconds, in no cell's time)"),
+                   ("p", "Work every cell shares, done once by each process that ran cells, before its first "
+                         "cell (the evaluation classifier: in the first evaluation of the reference). "
+                         "Work a Slurm prepare job did is not recorded."),
+                   one_time]  # fmt: skip
 
     markdown, page = out / "report.md", out / "report.html"
     markdown.write_text(_markdown(blocks, out))
@@ -136,13 +158,21 @@ def write_sweep_report(ws: Workspace, name: str, out_dir: Path | None = None) ->
             default=str,
         )  # fmt: skip
     )
-    return ReportFiles(markdown=markdown, html=page, figures=figures)
+    return ReportFiles(markdown=markdown, html=page, figures=figures, notes=notes)
 
 
-def _record(cell: dict[str, Any]) -> dict[str, Any]:
+def _record(cell: dict[str, Any], labels: Sequence[tuple[str, float, int]] | None) -> dict[str, Any]:
+    """A finished cell as the report shows it, under this sweep's label (its row may carry the label of
+    another sweep that shares it and ran it first)."""
     d = cell["description"]
+    series = d["series"]
+    position = cell.get("position")
+    if labels is not None and isinstance(position, int) and 0 <= position < len(labels):
+        own, ratio, seed = labels[position]
+        if (ratio, seed) == (float(d["ratio"]), int(d["seed"])):  # the same cell of the grid, as it must be
+            series = own
     return {
-        "series": d["series"],
+        "series": series,
         "ratio": float(d["ratio"]),
         "seed": int(d["seed"]),
         "n_rows": d.get("n_rows"),
@@ -153,12 +183,19 @@ def _record(cell: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _notes(records: list[dict[str, Any]]) -> list[str]:
+    """Warnings for the top of the page: cells evaluated with a poor classifier."""
+    poor = {
+        cell_label(r): accuracy
+        for r in records
+        if (accuracy := poor_classifier_accuracy(r["metrics"])) is not None
+    }
+    warning = classifier_warning(poor)
+    return [warning] if warning else []
+
+
 def _series(records: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r["series"] for r in records if r["series"] != BASELINE))
-
-
-def _mean_std(xs: list[float]) -> str:
-    return f"{np.mean(xs):.3g} ± {np.std(xs):.2g}" if len(xs) > 1 else f"{xs[0]:.3g}"
 
 
 def _metrics_figure(records: list[dict[str, Any]], path: Path) -> bool:
@@ -198,60 +235,6 @@ def _metrics_figure(records: list[dict[str, Any]], path: Path) -> bool:
     return True
 
 
-def _grouped(records: list[dict[str, Any]]) -> dict[tuple[str, float], list[dict[str, Any]]]:
-    out: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
-        out[(r["series"], r["ratio"])].append(r)
-    return dict(sorted(out.items(), key=lambda kv: (kv[0][0] != BASELINE, kv[0][1])))
-
-
-def _metric_cell(group: list[dict[str, Any]], key: str) -> str:
-    xs = [float(r["metrics"][key]) for r in group if isinstance(r["metrics"].get(key), int | float)]
-    return _mean_std(xs) if xs else "–"
-
-
-def _summary_table(records: list[dict[str, Any]]) -> tuple:
-    keys = ["fid", "f_score", "precision", "recall", "vendi", "inception_score", "classifier_confidence"]
-    header = ["training set", "ratio", "rows", "seeds", *[PLOTTED[k][0] for k in keys]]
-    rows = []
-    for (series, ratio), group in sorted(_grouped(records).items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        rows.append([series, f"{ratio:g}", str(group[0]["n_rows"]), str(len(group)),
-                     *[_metric_cell(group, k) for k in keys]])  # fmt: skip
-    return ("table", header, rows)
-
-
-def _memorization_table(records: list[dict[str, Any]]) -> tuple:
-    header = ["training set", "ratio", "rows", "NN gen→train", "NN held-out→train", "ratio gen/held-out"]
-    rows = [
-        [series, f"{ratio:g}", str(group[0]["n_rows"]), _metric_cell(group, "memorization_mean"),
-         _metric_cell(group, "memorization_heldout_mean"), _metric_cell(group, "memorization_ratio")]
-        for (series, ratio), group in _grouped(records).items()
-    ]  # fmt: skip
-    return ("table", header, rows)
-
-
-def _balance_table(records: list[dict[str, Any]], rare: list[int]) -> tuple:
-    share = rare_share(records, rare)
-    header = ["training set", "ratio", "rare share in training", "rare share generated"]
-    rows = []
-    for (series, ratio), _group in _grouped(records).items():
-        if (
-            series != BASELINE
-            and "balance" not in series
-            and "equal" not in series
-            and "proportional" not in series
-        ):
-            continue
-        train, gen = share.get((series, ratio, "train")), share.get((series, ratio, "generated"))
-        if train:
-            rows.append([series, f"{ratio:g}", _pct(train), _pct(gen) if gen else "–"])
-    return ("table", header, rows)
-
-
-def _pct(xs: list[float]) -> str:
-    return f"{100 * np.mean(xs):.1f}% ± {100 * np.std(xs):.1f}" if len(xs) > 1 else f"{100 * xs[0]:.1f}%"
-
-
 def _balance_figure(records: list[dict[str, Any]], rare: list[int], path: Path) -> bool:
     share = rare_share(records, rare)
     series = [s for s in _series(records) if "equal" in s or "proportional" in s]
@@ -268,7 +251,7 @@ def _balance_figure(records: list[dict[str, Any]], rare: list[int], path: Path) 
                         yerr=[100 * np.std(share[(s, x, kind)]) for x in xs], marker="o", capsize=3, label=s)  # fmt: skip
         ax.set_title(f"rare classes {rare}: share of the {'training subset' if kind == 'train' else 'generated samples'}",
                      fontsize=9)  # fmt: skip
-        ax.set_xlabel("pruning ratio")
+        ax.set_xlabel("pruning ratio (fraction removed)")
         ax.set_ylabel("%")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
@@ -298,7 +281,7 @@ def _noise_grids(ws: Workspace, records: list[dict[str, Any]], out: Path) -> lis
     grids = []
     for index, (series, by_ratio) in enumerate(rows_of.items()):
         rows = ([(BASELINE, base)] if base is not None else []) + [
-            (f"ratio {ratio:g}", by_ratio[ratio]) for ratio in sorted(by_ratio)
+            (f"{ratio:g} removed", by_ratio[ratio]) for ratio in sorted(by_ratio)
         ]
         fig, axes = plt.subplots(len(rows), 1, figsize=(1.0 * rows[0][1].shape[0] + 1.5, 1.1 * len(rows)),
                                  squeeze=False)  # fmt: skip
@@ -317,18 +300,6 @@ def _noise_grids(ws: Workspace, records: list[dict[str, Any]], out: Path) -> lis
     return grids
 
 
-def _time_table(records: list[dict[str, Any]]) -> tuple:
-    header = ["training set", "ratio", "seed", "rows", "select", "train", "evaluate", "total"]
-    rows = [
-        [r["series"], f"{r['ratio']:g}", str(r["seed"]), str(r["n_rows"]),
-         *[f"{r['seconds'].get(k, float('nan')):.1f}" for k in ("select", "train", "evaluate", "total")]]
-        for r in records
-    ]  # fmt: skip
-    total = sum(r["seconds"].get("total", 0.0) for r in records)
-    rows.append(["all cells", "", "", "", "", "", "", f"{total:.0f}"])
-    return ("table", header, rows)
-
-
 def _markdown(blocks: list[tuple], out: Path) -> str:
     """The report as Markdown; every text is escaped (series labels, sources and class names are data)."""
     lines: list[str] = []
@@ -338,6 +309,8 @@ def _markdown(blocks: list[tuple], out: Path) -> str:
             lines += ["", "#" * int(kind[1]) + " " + md_text(block[1]), ""]
         elif kind == "p":
             lines += [md_text(block[1]), ""]
+        elif kind == "strong":
+            lines += [f"**{md_text(block[1])}**", ""]
         elif kind == "img":
             lines += [f"![{md_alt(block[2])}]({md_link(Path(block[1]).relative_to(out).as_posix())})", ""]
         elif kind == "table":
@@ -356,6 +329,8 @@ def _html(blocks: list[tuple], title: str) -> str:
             body.append(f"<{kind}>{esc(block[1])}</{kind}>")
         elif kind == "p":
             body.append(f"<p>{esc(block[1])}</p>")
+        elif kind == "strong":
+            body.append(f"<p><strong>{esc(block[1])}</strong></p>")
         elif kind == "img":
             data = base64.b64encode(Path(block[1]).read_bytes()).decode()
             body.append(f'<img alt="{esc(block[2])}" src="data:image/png;base64,{data}">')

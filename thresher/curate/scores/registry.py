@@ -234,6 +234,14 @@ def gradient_methods() -> list[ScoreMethod]:
     return [m for m in registry().values() if m.signal is not None]
 
 
+def kept_end(rule: str, inverse: bool) -> str:
+    """Which scores a selection kept, in words: ``rule`` (low | middle | high, :func:`keep_rule`), or with
+    ``--inverse`` the other end of the ranking (for middle: both ends)."""
+    if inverse:
+        return {"low": "highest", "high": "lowest", "middle": "both ends (the middle removed)"}[rule]
+    return {"low": "lowest", "high": "highest", "middle": "middle"}[rule]
+
+
 def keep_rule(method: ScoreMethod, keep: str | None) -> str:
     """The keep rule (low | middle | high) that ``--keep`` asks for, or the method's default."""
     keep = method.default_keep if keep is None else keep
