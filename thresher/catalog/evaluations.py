@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from thresher.catalog.names import utcnow
-from thresher.catalog.tables import insert_row
+from thresher.catalog.tables import insert_row, rows_as_dicts
 from thresher.catalog.workspace import Workspace
 
 
@@ -37,3 +37,24 @@ def record_evaluation(
                 "seconds": seconds,
             },
         )
+
+
+def evaluations_with_context(ws: Workspace) -> tuple[list[dict[str, Any]], dict[str, dict], dict[str, list]]:
+    """For `thresher report`, in one read: every evaluation (oldest first) with its run's folder
+    (``run_dir``), every subset version by ``name@vN``, and each labelled source's class names."""
+    with ws.connect(read_only=True) as con:
+        evaluations = rows_as_dicts(
+            con.execute(
+                "SELECT e.*, r.output AS run_dir FROM evaluations e LEFT JOIN runs r ON r.id = e.run "
+                "ORDER BY e.created"
+            )
+        )
+        subsets = {
+            f"{s['name']}@v{s['version']}": s for s in rows_as_dicts(con.execute("SELECT * FROM subsets"))
+        }
+        names = {
+            source: json.loads(value)
+            for source, value in con.execute("SELECT id, label_names FROM sources").fetchall()
+            if value
+        }
+    return evaluations, subsets, names

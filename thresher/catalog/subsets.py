@@ -140,3 +140,12 @@ def commit_version(ws: Workspace, staging: Path, out_dir: Path, row: dict[str, A
         except BaseException:
             out_dir.rename(staging)  # back, so the caller's clean-up removes it
             raise
+
+
+def first_version(ws: Workspace, name: str) -> tuple[int, int] | None:
+    """(version, rows) of subset ``name``'s first version, None when it has none."""
+    with ws.connect(read_only=True) as con:
+        found = con.execute(
+            "SELECT version, n FROM subsets WHERE name = ? ORDER BY version LIMIT 1", [name]
+        ).fetchall()
+    return (int(found[0][0]), int(found[0][1])) if found else None

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from thresher.catalog.tables import rows_as_dicts
+from thresher.catalog.evaluations import evaluations_with_context
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 from thresher.evaluate.report import ReportFiles, write_report
@@ -22,20 +22,7 @@ from thresher.evaluate.report import ReportFiles, write_report
 def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dict[str, Any]]:
     if not ws.exists:
         raise ThresherError(f"no thresher workspace at {ws.root}")
-    with ws.connect(read_only=True) as con:
-        evaluations = rows_as_dicts(
-            con.execute(
-                "SELECT e.*, r.output AS run_dir FROM evaluations e LEFT JOIN runs r ON r.id = e.run ORDER BY e.created"
-            )
-        )
-        subsets = {
-            f"{s['name']}@v{s['version']}": s for s in rows_as_dicts(con.execute("SELECT * FROM subsets"))
-        }
-        names = {
-            source: json.loads(value)
-            for source, value in con.execute("SELECT id, label_names FROM sources").fetchall()
-            if value
-        }
+    evaluations, subsets, names = evaluations_with_context(ws)
     records = []
     for ev in evaluations:
         if runs and ev["run"] not in runs:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from thresher.catalog.runs import finished_runs, run_exists
+from thresher.catalog.subsets import first_version
 from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep, sweep_row
 from thresher.catalog.workspace import Workspace
 from thresher.executors.slurm import Submission
@@ -273,12 +274,9 @@ def _subset(ws: Workspace, cell: Cell, pre: _Prerequisites) -> tuple[str, int]:
     from thresher.curate.config import SelectConfig
     from thresher.curate.select import select
 
-    with ws.connect(read_only=True) as con:
-        found = con.execute(
-            "SELECT version, n FROM subsets WHERE name = ? ORDER BY version LIMIT 1", [cell.subset_name]
-        ).fetchone()
+    found = first_version(ws, cell.subset_name)
     if found:
-        return f"{cell.subset_name}@v{found[0]}", int(found[1])
+        return f"{cell.subset_name}@v{found[0]}", found[1]
     options = dict(cell.select)
     result = select(
         ws,
