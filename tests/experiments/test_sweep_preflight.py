@@ -57,6 +57,15 @@ def test_k_beyond_a_builtins_rows_is_refused_before_it_is_ingested(tmp_path: Pat
     assert not ws.exists()  # nothing ingested, nothing written
 
 
+def test_a_pretraining_batch_beyond_the_rows_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    text = GOOD.replace("  - random\n", "  - random\n  - el2n\n")
+    spec = _spec(tmp_path, text.replace("steps: 10\n", "steps: 10\npretrain: {batch_size: 2000}\n"))
+    ws = tmp_path / "ws"
+    message = _one_line_error(_sweep(ws, spec))
+    assert message == f"{spec}:12: the pretraining's batch of 2000 is more than builtin:mnist-lt's 1703 rows"
+    assert not ws.exists()
+
+
 def _nothing_ran(ws: Workspace) -> None:
     with ws.connect(read_only=True) as con:
         for table in ("embeddings", "runs", "subsets", "sweeps"):

@@ -291,7 +291,7 @@ def _train_config(
     from thresher.train.autoencoder import AutoencoderConfig
     from thresher.train.config import TrainConfig, TrainRunConfig
 
-    base = TrainConfig(**{k: v for k, v in spec.train_settings.items() if k not in spec.data_settings})
+    base = TrainConfig(**spec.model_settings)
     steps = (
         spec.steps if spec.budget == "steps" else max(1, round(float(spec.epochs) * n_rows / base.batch_size))
     )

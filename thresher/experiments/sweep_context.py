@@ -22,6 +22,7 @@ def preflight(ws: Workspace, spec: SweepSpec, max_cells: int) -> None:
     pretraining's batch against the source's rows, and the models against the image size."""
     from thresher.embedders.registry import check_embedder_name
     from thresher.experiments.sweep_cells import check_cell_count
+    from thresher.train.config import PretrainConfig, TrainConfig
 
     check_cell_count(spec, max_cells)
     check_sources(ws, spec)
@@ -32,17 +33,15 @@ def preflight(ws: Workspace, spec: SweepSpec, max_cells: int) -> None:
     rows = source_rows(ws, spec.source)
     if rows is not None and spec.k > rows:
         raise spec.error("k", f"k {spec.k} is more clusters than {spec.source} has rows ({rows})")
-    pretrain = None
+    _check_model(
+        spec, "train", TrainConfig(**spec.model_settings), spec.data_settings.get("image_size"), spec.vae
+    )
     if spec.needs_pretrain:
-        from thresher.train.config import PretrainConfig
-
         pretrain = PretrainConfig(**spec.pretrain_settings)
         if rows is not None and pretrain.batch_size > rows:
             raise spec.error("pretrain", f"the pretraining's batch of {pretrain.batch_size} is more than "
                              f"{spec.source}'s {rows} rows")  # fmt: skip
-    _check_model(spec, "train", spec.train_settings, spec.vae)
-    if pretrain is not None:
-        _check_model(spec, "pretrain", spec.pretrain_settings, pretrain.vae)
+        _check_model(spec, "pretrain", pretrain, pretrain.image_size, pretrain.vae)
 
 
 def source_rows(ws: Workspace, source: str) -> int | None:
@@ -60,24 +59,19 @@ def source_rows(ws: Workspace, source: str) -> int | None:
     return None
 
 
-def _check_model(spec: SweepSpec, key: str, settings: dict[str, Any], vae: str | None) -> None:
-    """The DiT of ``settings`` (size, width/depth/heads) must be valid, and tile the image size when one is
-    given (in pixels, or the latents of thresher-ae); checked by the code that builds the model."""
+def _check_model(spec: SweepSpec, key: str, model: Any, side: int | None, vae: str | None) -> None:
+    """The DiT of ``model`` (a TrainConfig or PretrainConfig: size, width/depth/heads) must be valid, and
+    tile the image size when one is given (in pixels, or the latents of thresher-ae); checked by the code
+    that builds the model."""
     from thresher.train.autoencoder import AUTOENCODER_NAME, FACTOR
-    from thresher.train.config import TrainConfig
     from thresher.train.model import dit_config
 
-    defaults = TrainConfig()
-    model_size = settings.get("model_size", defaults.model_size)
-    patch = _patch(model_size)
-    side = settings.get("image_size")
-    factor = {None: 1, AUTOENCODER_NAME: FACTOR}.get(vae)
+    factor = {None: 1, AUTOENCODER_NAME: FACTOR}.get(vae)  # another VAE's factor is known once it loads
     if side is not None and factor is not None and side % factor:
         raise spec.error(key, f"{key}: image_size {side} is not divisible by {vae}'s factor {factor}")
-    sample = side // factor if side is not None and factor is not None else patch
+    sample = side // factor if side is not None and factor is not None else _patch(model.model_size)
     try:
-        dit_config(model_size, 1, sample, None, width=settings.get("width"), depth=settings.get("depth"),
-                   heads=settings.get("heads"))  # fmt: skip
+        dit_config(model.model_size, 1, sample, None, width=model.width, depth=model.depth, heads=model.heads)
     except ThresherError as exc:
         raise spec.error(key, f"{key}: {exc}") from None
 

@@ -116,6 +116,11 @@ class SweepSpec:
         return {"unconditional": not self.cluster_conditioning, **self.train}
 
     @property
+    def model_settings(self) -> dict[str, Any]:
+        """The `TrainConfig` fields of :attr:`train_settings` (all but the data settings)."""
+        return {k: v for k, v in self.train_settings.items() if k not in RUN_DATA_KEYS}
+
+    @property
     def data_settings(self) -> dict[str, Any]:
         """The data settings of ``train:`` (image size, resize, background)."""
         return {k: v for k, v in self.train.items() if k in RUN_DATA_KEYS}
