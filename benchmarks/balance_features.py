@@ -26,16 +26,12 @@ import faiss  # noqa: E402
 import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from thresher.catalog.config import IngestConfig  # noqa: E402
 from thresher.catalog.embeddings import EmbeddingStore  # noqa: E402
 from thresher.catalog.ingest import ingest  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
 from thresher.curate.cluster_run import run_cluster  # noqa: E402
-from thresher.curate.config import (
-    ClusterRunConfig,  # noqa: E402
-    EmbedRunConfig,  # noqa: E402
-    IngestConfig,  # noqa: E402
-    SelectConfig,  # noqa: E402
-)
+from thresher.curate.config import ClusterRunConfig, EmbedRunConfig, SelectConfig  # noqa: E402
 from thresher.curate.embed_run import run_embed  # noqa: E402
 from thresher.curate.select import select  # noqa: E402
 

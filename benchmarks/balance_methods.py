@@ -44,13 +44,14 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 import numpy as np  # noqa: E402
 import photo_tiles_lt  # noqa: E402  (this script's folder is on the path)
 import pyarrow.parquet as pq  # noqa: E402
-from thresher.curate.ingest import ingest  # noqa: E402
 
+from thresher.catalog.config import IngestConfig  # noqa: E402
+from thresher.catalog.ingest import ingest  # noqa: E402
 from thresher.catalog.runs import run_config  # noqa: E402
 from thresher.catalog.samples import label_names  # noqa: E402
 from thresher.catalog.workspace import Workspace  # noqa: E402
 from thresher.curate.cluster_run import run_cluster  # noqa: E402
-from thresher.curate.config import ClusterRunConfig, EmbedRunConfig, IngestConfig, SelectConfig  # noqa: E402
+from thresher.curate.config import ClusterRunConfig, EmbedRunConfig, SelectConfig  # noqa: E402
 from thresher.curate.embed_run import run_embed  # noqa: E402
 from thresher.curate.select import select  # noqa: E402
 

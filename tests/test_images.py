@@ -119,3 +119,69 @@ def test_bad_backgrounds_are_one_line_user_errors(text: str) -> None:
     with pytest.raises(ThresherError) as info:
         parse_background(text)
     assert "\n" not in str(info.value) and "background" in str(info.value)
+
+
+def _tall_colour(width: int = 17, height: int = 51) -> Image.Image:
+    """A tall RGB image of distinct pixels (a gradient per channel), so any shift or scale shows."""
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.stack([x * 255 // width, y * 255 // height, (x + y) % 256], -1).astype(np.uint8)
+    return Image.fromarray(pixels)
+
+
+def test_pad_keeps_the_whole_image_centred_on_the_background():
+    from thresher.images import to_square
+
+    image = _tall_colour()
+    out = np.asarray(to_square(image, 64, "pad", (10, 20, 30)))
+    assert out.shape == (64, 64, 3)
+    # independently: 17x51 scaled by 64/51 is 21.33 → 21 wide and 64 high, the rest background
+    content = np.asarray(image.resize((21, 64), Image.Resampling.BICUBIC))
+    is_background = (out == (10, 20, 30)).all(axis=(0, 2))
+    left = int(np.argmin(is_background))
+    right = 64 - left - 21
+    assert abs(left - right) <= 1 and is_background[:left].all() and is_background[left + 21 :].all()
+    np.testing.assert_array_equal(out[:, left : left + 21], content)
+
+
+def test_crop_takes_the_centre_square():
+    from thresher.images import to_square
+
+    image = _tall_colour()
+    out = np.asarray(to_square(image, 64, "crop"))
+    # independently: the middle 17x17 (rows 17..33 of 51) scaled to 64x64, the filter reading the rows
+    # just outside it at its edges (a resize of that box) ...
+    box = np.asarray(image.resize((64, 64), Image.Resampling.BICUBIC, box=(0, 17, 17, 34)))
+    np.testing.assert_array_equal(out, box)
+    # ... which is the cut-out square resized, but for 8-bit rounding where its edge rows meet
+    cut = np.asarray(image.crop((0, 17, 17, 34)).resize((64, 64), Image.Resampling.BICUBIC)).astype(int)
+    assert np.abs(out.astype(int) - cut).max() <= 1
+
+
+def test_stretch_scales_both_sides_apart():
+    from thresher.images import to_square
+
+    image = _tall_colour()
+    expected = np.asarray(image.resize((64, 64), Image.Resampling.BICUBIC))
+    np.testing.assert_array_equal(np.asarray(to_square(image, 64, "stretch")), expected)
+
+
+def test_square_images_are_the_same_in_every_mode():
+    from thresher.images import RESIZE_MODES, to_square
+
+    image = _tall_colour(30, 30)
+    expected = np.asarray(image.resize((16, 16), Image.Resampling.BICUBIC))
+    for mode in RESIZE_MODES:
+        np.testing.assert_array_equal(np.asarray(to_square(image, 16, mode, BLACK)), expected)
+
+
+def test_a_grey_image_padded_with_a_colour_turns_colour():
+    from thresher.images import to_square
+
+    grey = Image.new("L", (4, 8), 100)
+    out = to_square(grey, 8, "pad", (255, 0, 0))
+    assert out.mode == "RGB"
+    pixels = np.asarray(out)
+    assert (pixels[:, 0] == (255, 0, 0)).all() and (pixels[:, 3] == (100, 100, 100)).all()
+    assert to_square(grey, 8, "pad", WHITE).mode == "L"  # a grey background keeps it grey
+    with pytest.raises(ThresherError, match="--resize must be one of pad, crop, stretch"):
+        to_square(grey, 8, "squash")

@@ -10,6 +10,11 @@ Going through RGBA is also what PIL asks for: converting a palette image whose t
 string straight to RGB warns "Palette images with Transparency expressed in bytes should be converted to
 RGBA images" for every image, and this path never does.
 
+``to_square`` makes an image size×size for ``--image-size``: ``pad`` (the whole image, aspect kept, the
+rest filled with the background colour), ``crop`` (the centre square) or ``stretch`` (both sides scaled
+apart, what thresher did before the modes existed). Pillow's ``ImageOps.pad`` and ``ImageOps.fit`` do the
+work; for a square image all three are one plain resize, so they give the same pixels.
+
 ``uniform_batch`` makes a batch of one mode: if any image is colour, all are RGB (greyscale is repeated
 into three channels, which loses nothing); only an all-greyscale batch stays ``L``.
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from thresher.errors import ThresherError
 
@@ -27,6 +32,13 @@ RGB = tuple[int, int, int]
 WHITE: RGB = (255, 255, 255)
 BLACK: RGB = (0, 0, 0)
 BACKGROUNDS = {"white": WHITE, "black": BLACK}
+
+RESIZE_MODES = ("pad", "crop", "stretch")
+# pad loses nothing of an image and distorts nothing (crop cuts its edges off, stretch changes its shapes),
+# and on square images it is exactly the stretch thresher always did, so square sources keep their pixels.
+DEFAULT_RESIZE = "pad"
+LEGACY_RESIZE = "stretch"
+"""The mode of runs, stores and caches made before the modes existed (their records name none)."""
 
 _ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
 _GREY_MODES = {"1", "L", "LA", "La"}
@@ -85,6 +97,32 @@ def composite_onto(img: Image.Image, background: RGB = WHITE) -> Image.Image:
     if img.mode in ("1", "L"):
         return img.convert("L")
     return img.convert("RGB")
+
+
+def check_resize(mode: str) -> str:
+    if mode not in RESIZE_MODES:
+        raise ThresherError(f"--resize must be one of {', '.join(RESIZE_MODES)}, got {mode!r}")
+    return mode
+
+
+def to_square(
+    img: Image.Image, size: int, mode: str = DEFAULT_RESIZE, background: RGB = WHITE
+) -> Image.Image:
+    """``img`` (already ``composite_onto``'d: ``L`` or ``RGB``) as size×size, bicubic, by ``mode``
+    (:data:`RESIZE_MODES`); ``pad`` fills with ``background``, so a grey image padded with a colour turns RGB."""
+    check_resize(mode)
+    target = (size, size)
+    if img.size == target:
+        return img
+    if mode == "stretch" or img.width == img.height:
+        return img.resize(target, Image.Resampling.BICUBIC)
+    if mode == "crop":
+        return ImageOps.fit(img, target, Image.Resampling.BICUBIC)
+    background = tuple(int(c) for c in background)
+    if img.mode == "L" and len(set(background)) > 1:
+        img = img.convert("RGB")
+    fill = background[0] if img.mode == "L" else background
+    return ImageOps.pad(img, target, Image.Resampling.BICUBIC, color=fill)
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:

@@ -3,6 +3,7 @@ when missing, truncated or out of date; another source state or encoder is anoth
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -143,3 +144,33 @@ def test_a_part_corrupted_at_the_same_size_is_rebuilt_with_one_line(mnist_lt, ca
     np.testing.assert_array_equal(view.take(np.arange(len(ids))), expected)
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("image store")]
     assert said == [f"image store {folder}: rebuilding part(s) 0 (corrupt)"]
+
+
+def test_each_resize_mode_is_its_own_store_and_stretch_keeps_the_old_key(workspace, tmp_path):
+    from thresher.catalog.samples import decode_row
+
+    tall = Image.fromarray(np.random.default_rng(0).integers(0, 256, (51, 17, 3), dtype=np.uint8))
+    source = ingest_pngs(workspace, tmp_path, [tall, Image.new("RGB", (9, 5), RED)])
+    rows = np.array([0, 1])
+    views = {
+        mode: pixel_rows(workspace, source, rows, size=16, resize=mode) for mode in ("pad", "crop", "stretch")
+    }
+    assert len({v.folder for v in views.values()}) == 3
+    for mode, view in views.items():
+        # each store holds its mode's pixels: the same as a direct decode of the rows by that mode
+        expected = np.stack(
+            [decode_row(img, 16, resize=mode) for img in (tall, Image.new("RGB", (9, 5), RED))]
+        )
+        np.testing.assert_array_equal(view.take(np.arange(2)), expected)
+    assert not np.array_equal(views["pad"].take(np.arange(1)), views["crop"].take(np.arange(1)))
+    # the stretched store is keyed exactly as stores were before the modes, so the stores a workspace
+    # already has are found again: its folder's digest is that of the meta.json fields they had
+    key = views["stretch"].key
+    before = {"format": 1, "source": key.source, "source_key": key.source_key, "n_rows": key.n_rows,
+              "encoder": "pixels", "encoder_sha1": None, "size": 16, "background": "white",
+              "part_rows": key.part_rows, "layout": "nhwc-uint8"}  # fmt: skip
+    digest = hashlib.sha256(json.dumps(before, sort_keys=True).encode()).hexdigest()[:16]
+    assert views["stretch"].folder.name == f"pixels-16px-{digest}"
+    assert json.loads((views["pad"].folder / "meta.json").read_text())["resize"] == "pad"
+    # without a size the mode means nothing and is not part of the key
+    assert StoreKey.resize_of(None, "pad") is None and StoreKey.resize_of(None, "crop") is None

@@ -86,6 +86,18 @@ def test_sweep_dry_run_lists_the_pending_cells_after_a_prepare_job(mnist_lt, tmp
     assert _table(grouped["cells"]) == {0: "0,3,5", 1: "1,4"} and _array(grouped["cells"]) == "0-1"
 
 
+def test_sweep_jobs_check_the_grid_against_the_raised_limit(mnist_lt, tmp_path):
+    spec_file = tmp_path / "big.yaml"
+    spec_file.write_text(SPEC.replace("seeds: [0, 1]", "seeds: " + str(list(range(400)))))  # 1200 cells
+    args = ("sweep", str(spec_file), "--executor", "slurm", "--array-tasks", "1", "--dry-run")
+    refused = CliRunner().invoke(__import__("thresher.cli").cli.main, ["-w", str(mnist_lt.root), *args])
+    assert refused.exit_code == 2 and "pass --max-cells 1200" in refused.output
+    # raised, the prepare job and the array tasks, which check the grid again, are given the same limit
+    _, raised = _dry_run(mnist_lt, *args[:-1], "--max-cells", "1200")
+    assert f"sweep {spec_file} --prerequisites-only --max-cells 1200" in raised["prepare"]
+    assert f"sweep {spec_file} --max-cells 1200 --cells" in raised["cells"]
+
+
 def test_embed_dry_run_submits_the_tasks_with_pending_parts_and_a_commit(mnist_lt):
     args = ("embed", "--embedder", "hog", "--part-size", "400", "--num-workers", "0", "--executor", "slurm",
             "--array-tasks", "2", "--max-parallel", "1")  # fmt: skip

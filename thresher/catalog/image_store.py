@@ -16,7 +16,8 @@ Layout of one store, ``cache/stores/<source>/<encoder>-<size>-<digest>/``::
 Parts are fixed ranges of the source's rows, so a subset needs only the parts its rows fall in, every subset
 of a source shares them, and the parts are the unit of resumption and of multi-process work. The folder's
 digest covers everything that determines the rows (the source's revision and row count, the encoder and
-its weights' SHA-1, the size and the background), so a changed source or another autoencoder gets another
+its weights' SHA-1, the size, how images were made square (pad or crop; stretch is left out, as stores
+were keyed before the modes) and the background), so a changed source or another autoencoder gets another
 store, never rows of the old one. The writer is :mod:`thresher.catalog.image_store_build`.
 """
 
@@ -35,6 +36,7 @@ from thresher.catalog.part_files import ArrayFile, marker_path, part_done, part_
 from thresher.catalog.samples import check_one_size
 from thresher.catalog.workspace import Workspace, embedder_folder
 from thresher.errors import ThresherError
+from thresher.images import LEGACY_RESIZE
 
 FORMAT = 1
 PART_ROWS = 4096
@@ -55,13 +57,28 @@ class StoreKey:
     size: int | None  # side images are resized to (None: as stored)
     background: str  # what transparent pixels were composited onto
     part_rows: int = PART_ROWS
+    # How images were made size×size: pad or crop; None when stretched or not resized, which is what every
+    # store was before the modes existed, so their keys (and folders) stay what they were.
+    resize: str | None = None
+
+    @classmethod
+    def resize_of(cls, size: int | None, resize: str) -> str | None:
+        """The key's ``resize`` for images decoded at ``size`` by ``resize``."""
+        return None if size is None or resize == LEGACY_RESIZE else resize
+
+    @property
+    def decode_resize(self) -> str:
+        return self.resize or LEGACY_RESIZE
 
     @property
     def layout(self) -> str:
         return "nhwc-uint8" if self.encoder == PIXELS else "nchw-float32"
 
     def meta(self) -> dict:
-        return {"format": FORMAT, **asdict(self), "layout": self.layout}
+        fields = asdict(self)
+        if fields["resize"] is None:
+            del fields["resize"]
+        return {"format": FORMAT, **fields, "layout": self.layout}
 
     def folder_name(self) -> str:
         digest = hashlib.sha256(json.dumps(self.meta(), sort_keys=True).encode()).hexdigest()[:16]
@@ -224,6 +241,7 @@ def list_stores(ws: Workspace) -> list[dict]:
                 "source": meta.get("source"),
                 "encoder": meta.get("encoder"),
                 "size": meta.get("size"),
+                "resize": meta.get("resize", LEGACY_RESIZE) if meta.get("size") else None,
                 "parts": len(done),
                 "rows": rows,
                 "bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),

@@ -35,7 +35,7 @@ from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.device import process_state
 from thresher.errors import ThresherError
 from thresher.executors.config import task_parts
-from thresher.images import RGB, WHITE, background_name
+from thresher.images import DEFAULT_RESIZE, RGB, WHITE, background_name, check_resize
 from thresher.progress import task
 
 log = logging.getLogger(__name__)
@@ -60,15 +60,17 @@ def open_store(
     *,
     size: int | None = None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
     encoder: Encoder | None = None,
     batch_size: int = 64,
     num_workers: int = 0,
     part_rows: int = PART_ROWS,
     device: str | None = None,
 ) -> StoreView:
-    """Rows ``sample_ids`` of ``source`` from its store for (``size``, ``background``, ``encoder``; None =
-    pixels), after building the parts they need that are not there and intact."""
-    folder, key = build_parts(ws, source, sample_ids, size=size, background=background, encoder=encoder,
+    """Rows ``sample_ids`` of ``source`` from its store for (``size``, ``background``, ``resize``,
+    ``encoder``; None = pixels), after building the parts they need that are not there and intact."""
+    folder, key = build_parts(ws, source, sample_ids, size=size, background=background, resize=resize,
+                              encoder=encoder,
                               batch_size=batch_size, num_workers=num_workers, part_rows=part_rows,
                               device=device)  # fmt: skip
     return StoreView(folder, key, np.asarray(sample_ids, dtype=np.int64))
@@ -81,10 +83,11 @@ def pixel_rows(
     *,
     size: int | None = None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
 ) -> StoreView:
     """Rows ``sample_ids`` of ``source`` as uint8 H×W×C pixels from its pixel store, building the parts they
     need first (in parallel under ``accelerate launch``): the same rows ``load_images`` decodes."""
-    return open_store(ws, source, sample_ids, size=size, background=background)
+    return open_store(ws, source, sample_ids, size=size, background=background, resize=resize)
 
 
 def build_parts(
@@ -94,6 +97,7 @@ def build_parts(
     *,
     size: int | None = None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
     encoder: Encoder | None = None,
     batch_size: int = 64,
     num_workers: int = 0,
@@ -105,7 +109,9 @@ def build_parts(
     under ``accelerate launch``, and with ``task`` (index, count) only the parts p with p mod count =
     index (one Slurm array task's share; the other parts may still be missing when it returns).
     Returns the store's folder and key."""
-    folder, key, expected, problems = _plan(ws, source, sample_ids, size, background, encoder, part_rows)
+    folder, key, expected, problems = _plan(
+        ws, source, sample_ids, size, background, resize, encoder, part_rows
+    )
     todo = [p for p, problem in problems.items() if problem is not None]
     state = process_state(device)
     state.wait_for_everyone()  # every rank has decided what is missing before any rank writes
@@ -140,11 +146,12 @@ def missing_parts(
     *,
     size: int | None = None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
     encoder: Encoder | None = None,
     part_rows: int = PART_ROWS,
 ) -> tuple[list[int], list[int]]:
     """(every part rows ``sample_ids`` need, those of them missing or damaged), building nothing."""
-    _, _, expected, problems = _plan(ws, source, sample_ids, size, background, encoder, part_rows)
+    _, _, expected, problems = _plan(ws, source, sample_ids, size, background, resize, encoder, part_rows)
     return sorted(expected), [p for p, problem in problems.items() if problem is not None]
 
 
@@ -154,6 +161,7 @@ def _plan(
     sample_ids: np.ndarray,
     size: int | None,
     background: RGB,
+    resize: str,
     encoder: Encoder | None,
     part_rows: int,
 ) -> tuple[Path, StoreKey, dict[int, np.ndarray], dict[int, object]]:
@@ -177,6 +185,7 @@ def _plan(
         size=size,
         background=background_name(background),
         part_rows=part_rows,
+        resize=StoreKey.resize_of(size, check_resize(resize)),
     )
     folder = store_dir(ws, key)
     check_meta(folder, key)
@@ -203,12 +212,14 @@ class _DecodeBatches(Dataset):
         batches: list[tuple[int, np.ndarray]],
         size: int | None,
         background: RGB,
+        resize: str,
     ) -> None:
         self.dataset = dataset.select_columns(["image"])
         self.source = source
         self.batches = batches
         self.size = size
         self.background = background
+        self.resize = resize
 
     def __len__(self) -> int:
         return len(self.batches)
@@ -217,7 +228,8 @@ class _DecodeBatches(Dataset):
         part, rows = self.batches[j]
         try:
             arrays = [
-                decode_row(img, self.size, self.background) for img in self.dataset[rows.tolist()]["image"]
+                decode_row(img, self.size, self.background, self.resize)
+                for img in self.dataset[rows.tolist()]["image"]
             ]
             return part, *stack_rows(arrays, self.source), None
         except ThresherError as exc:
@@ -262,7 +274,7 @@ def _build(
         (p, ids[s : s + batch_size]) for p, ids in parts.items() for s in range(0, len(ids), batch_size)
     ]
     loader = DataLoader(
-        _DecodeBatches(dataset, key.source, batches, key.size, background),
+        _DecodeBatches(dataset, key.source, batches, key.size, background, key.decode_resize),
         batch_size=None,
         num_workers=num_workers,
         collate_fn=_as_decoded,

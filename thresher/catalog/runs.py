@@ -82,7 +82,13 @@ def shown_status(status: str | None, pid: int | None, host: str | None) -> str |
 def refuse_if_running(run_id: str, status: str | None, pid: int | None, host: str | None) -> None:
     """One line when run ``run_id`` is still running in a live process of this host (a run of another
     host cannot be checked from here and is not refused: docs/architecture.md, 'Workspace')."""
-    if status == "running" and host == socket.gethostname() and shown_status(status, pid, host) == "running":
+    mine = pid == os.getpid()  # this very process recorded it (and is not training it now)
+    if (
+        status == "running"
+        and not mine
+        and host == socket.gethostname()
+        and shown_status(status, pid, host) == "running"
+    ):
         raise ThresherError(
             f"run {run_id!r} is still running (process {pid} on {host}): wait for it to end, or stop it first"
         )

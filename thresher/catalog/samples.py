@@ -15,7 +15,7 @@ from PIL import Image
 
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.errors import ThresherError
-from thresher.images import RGB, WHITE, composite_onto
+from thresher.images import DEFAULT_RESIZE, RGB, WHITE, composite_onto, to_square
 from thresher.progress import track
 
 if TYPE_CHECKING:
@@ -74,13 +74,16 @@ def ok_sample_ids(ws: Workspace, source_id: str) -> np.ndarray:
     return np.asarray(ids, dtype=np.int64)
 
 
-def decode_row(image: Image.Image, size: int | None, background: RGB = WHITE) -> np.ndarray:
-    """One image as uint8 H×W (grey) or H×W×3: composited onto ``background``, then resized to size×size
-    (bicubic) when ``size`` is given. The one decode every reader of pixels shares (``load_images`` and the
-    image stores), so a store holds exactly what ``load_images`` returns."""
+def decode_row(
+    image: Image.Image, size: int | None, background: RGB = WHITE, resize: str = DEFAULT_RESIZE
+) -> np.ndarray:
+    """One image as uint8 H×W (grey) or H×W×3: composited onto ``background``, then made size×size by
+    ``resize`` (pad, crop or stretch: ``thresher.images.to_square``) when ``size`` is given. The one decode
+    every reader of pixels shares (``load_images`` and the image stores), so a store holds exactly what
+    ``load_images`` returns."""
     image = composite_onto(image, background)
-    if size is not None and image.size != (size, size):
-        image = image.resize((size, size), Image.BICUBIC)
+    if size is not None:
+        image = to_square(image, size, resize, background)
     return np.asarray(image)
 
 
@@ -90,21 +93,22 @@ def load_images(
     sample_ids: np.ndarray,
     size: int | None = None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
 ) -> np.ndarray:
     """Decode rows to a uint8 N×H×W×C array: C is 1 when every row is greyscale, else 3.
 
     Each image goes through ``thresher.images.composite_onto``: transparent pixels take the ``background``
     colour (never whatever colour sits under them), 16-bit greyscale is scaled to 8 bits. A source mixing
     greyscale and colour rows is all RGB (the grey rows repeated into three channels, which loses nothing),
-    as ``uniform_batch`` does. ``size`` resizes every image to size×size (after compositing, so hidden
-    colours never bleed into the edges); without it all rows must share one size.
+    as ``uniform_batch`` does. ``size`` makes every image size×size by ``resize`` (after compositing, so
+    hidden colours never bleed into the edges); without it all rows must share one size.
     """
     dataset, _ = open_source(ws, source_id)
     subset = dataset.select(np.asarray(sample_ids, dtype=np.int64)).select_columns(["image"])
     arrays = []
     n_batches = (len(subset) + 255) // 256
     for batch in track(subset.iter(batch_size=256), "decoding images", total=n_batches, transient=True):
-        arrays += [decode_row(img, size, background) for img in batch["image"]]
+        arrays += [decode_row(img, size, background, resize) for img in batch["image"]]
     if not arrays:
         return np.zeros((0, 1, 1, 1), np.uint8)
     return stack_rows(arrays, source_id)[0]
@@ -124,7 +128,10 @@ def check_one_size(sizes: set[tuple[int, ...]], source_id: str) -> None:
     """Refuse rows of ``source_id`` with several (height, width) sizes: only an image size makes them one."""
     if len(sizes) > 1:
         shown = ", ".join(f"{w}x{h}" for h, w in sorted(sizes)[:3]) + (", ..." if len(sizes) > 3 else "")
-        raise ThresherError(f"images of {source_id!r} have several sizes ({shown}): pass an image size")
+        raise ThresherError(
+            f"images of {source_id!r} have several sizes ({shown}): pass an image size (--image-size, or "
+            "image_size under a sweep spec's train:); they are padded to a square unless --resize says crop"
+        )
 
 
 def labels_of(ws: Workspace, source_id: str, sample_ids: np.ndarray) -> np.ndarray:

@@ -27,6 +27,9 @@ BUILTIN_REVISION = "builtin-1"
 BUILTINS = ("mnist", "mnist-lt", "digits")
 # mnist-lt: class c keeps round(500 * LT_FACTOR ** (-c / 9)) digits: 500 for 0 down to 25 for 9.
 LT_FACTOR = 20.0
+BUILTIN_ROWS = {"mnist": 5000, "mnist-lt": 1703, "digits": 1797}
+"""Rows of each built-in (whatever the seed), known without loading it: a sweep checks its settings against
+them before anything is ingested. Loading a built-in checks its rows against this."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,10 @@ def _load_builtin(name: str, seed: int) -> LoadedSource:
             keep = long_tail_rows(labels, LT_FACTOR, seed)
             images, labels = images[keep], labels[keep]
         license_ = "cc-by-sa-3.0"  # MNIST as distributed by Yann LeCun and Corinna Cortes
+    if len(labels) != BUILTIN_ROWS[name]:
+        raise AssertionError(
+            f"built-in {name} has {len(labels)} rows, BUILTIN_ROWS says {BUILTIN_ROWS[name]}"
+        )
     dataset = arrays_to_dataset(images, labels, [str(i) for i in range(10)])
     return LoadedSource(
         dataset=dataset,

@@ -255,8 +255,7 @@ class _Scorer:
             from thresher.train.config import PretrainConfig
             from thresher.train.pretrain import pretrain_data
 
-            fields = {k: self.settings[k] for k in PretrainConfig.__dataclass_fields__ if k in self.settings}
-            pretrain_config = PretrainConfig(**{**fields, "device": self.config.device})
+            pretrain_config = PretrainConfig.from_identity(self.settings, device=self.config.device)
             data = pretrain_data(self.ws, self.settings["source"], pretrain_config)
             if not np.array_equal(data.sample_ids.numpy(), self.ids):
                 raise ThresherError("the source's ok rows changed since the pretraining; pretrain again")

@@ -68,6 +68,15 @@ def embedder_help() -> str:
     return f"An embedder name: {_FAMILIES.listing()}."
 
 
+def check_embedder_name(name: str) -> None:
+    """Refuse (one line) a name of no known family or with a bad ``background``, building nothing: what can
+    be checked before any work (a family's own options are checked when it builds)."""
+    _FAMILIES.of(name)
+    options = dict(parse_qsl(name.strip().partition("?")[2], keep_blank_values=True))
+    if "background" in options:
+        parse_background(options["background"])
+
+
 def build_embedder(
     name: str, device: torch.device | None = None, precision: str = "auto", seed: int = 0
 ) -> Embedder:

@@ -32,7 +32,7 @@ from thresher.evaluate.classifier_caveat import classifier_warning, poor_classif
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.report import TABLE_COLUMNS
 from thresher.image_rows import ImageRows, read_all
-from thresher.images import RGB, WHITE, background_name, parse_background
+from thresher.images import LEGACY_RESIZE, RGB, WHITE, background_name, parse_background
 from thresher.progress import track
 from thresher.train.run import find_run_dir
 
@@ -89,11 +89,14 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
         raise ThresherError("--against is needed when the images do not come from a run of this workspace")
     reference = resolve_dataset(ws, against)
     size = run_info.get("image_size")
+    resize = run_info.get("resize") or LEGACY_RESIZE  # a run recorded before the modes was stretched
     # The run's own background by default, so real images are decoded as the model saw them.
     background = parse_background(config.background or run_info.get("background") or "white")
     ref_ids = reference_sample(reference.sample_ids, config.max_reference, REFERENCE_SAMPLE_SEED)
     train_rows = (
-        pixel_rows(ws, train.source, train.sample_ids, size=size, background=background) if train else None
+        pixel_rows(ws, train.source, train.sample_ids, size=size, background=background, resize=resize)
+        if train
+        else None
     )
     # Evaluating against the training set itself (a run's default): its rows are read once and passed as
     # the reference object too, which evaluate_images takes as "extract once" (nothing is held out then).
@@ -107,7 +110,7 @@ def evaluate_run(ws: Workspace, config: EvalRunConfig) -> EvalOutcome:
         train_images: np.ndarray | ImageRows | None = ref_images
         heldout = None
     else:
-        rows = pixel_rows(ws, reference.source, ref_ids, size=size, background=background)
+        rows = pixel_rows(ws, reference.source, ref_ids, size=size, background=background, resize=resize)
         ref_images = read_all(rows, config.batch_size)
         train_images = train_rows
         heldout = _heldout(ref_images, train_rows, config.batch_size)

@@ -108,6 +108,8 @@ def demo_spec(config: DemoConfig) -> SweepSpec:
         "batch_size": recipe.batch_size, "lr": recipe.lr, "warmup_steps": recipe.warmup_steps,
         "ema_decay": recipe.ema_decay, "t_sampling": recipe.t_sampling,
     }  # fmt: skip
+    if recipe.image_size is not None:  # (left out otherwise: the demo's cells keep their keys)
+        train["image_size"] = recipe.image_size
     conditioned = recipe.cluster_conditioning
     evaluate = {
         "n": config.n_generated, "steps": recipe.sample_steps, "sampler": recipe.sampler,

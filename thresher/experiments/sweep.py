@@ -31,7 +31,7 @@ from thresher.catalog.workspace import Workspace
 from thresher.executors.slurm import Submission
 from thresher.experiments.sweep_cells import Cell, SweepContext, chosen_cells, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
-from thresher.experiments.sweep_context import CLUSTER_IDENTITY, check_sources, cluster_settings, spec_record
+from thresher.experiments.sweep_context import CLUSTER_IDENTITY, cluster_settings, preflight, spec_record
 from thresher.experiments.sweep_spec import SweepSpec
 from thresher.progress import note, task
 
@@ -72,7 +72,9 @@ def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome | Submissio
         from thresher.experiments.sweep_slurm import submit_sweep
 
         return submit_sweep(ws, spec, config)
-    return run_spec(ws, spec, config.shard_range, config.cell_indices, config.prerequisites_only)
+    return run_spec(
+        ws, spec, config.shard_range, config.cell_indices, config.prerequisites_only, config.max_cells
+    )
 
 
 def run_spec(
@@ -81,9 +83,10 @@ def run_spec(
     shard: tuple[int, int] | None = None,
     cell_indices: list[int] | None = None,
     prerequisites_only: bool = False,
+    max_cells: int = SweepRunConfig.max_cells,
 ) -> SweepOutcome:
     started = time.perf_counter()
-    check_sources(ws, spec)
+    preflight(ws, spec, max_cells)  # everything checkable is checked before the first thing runs
     # An array task (--cells) of a sweep whose prepare job recorded this very spec: its built-in sources
     # were ingested and checked there, so they are looked up rather than loaded again (half of a task's
     # start on 2 cores), and the sweep's members are not rewritten by every task.
@@ -146,7 +149,7 @@ def _prepare_training_data(ws: Workspace, spec: SweepSpec, pre: _Prerequisites) 
     prepare_training_data(
         ws, resolve_dataset(ws, pre.source), image_size=run.image_size, vae=run.vae,
         autoencoder=run.autoencoder, model_size=None, device=run.train.device, unconditional=True,
-        background=parse_background(run.background), num_workers=run.train.num_workers,
+        background=parse_background(run.background), resize=run.resize, num_workers=run.train.num_workers,
     )  # fmt: skip
 
 
@@ -188,7 +191,7 @@ class _Prerequisites:
             from thresher.train.config import PretrainConfig
             from thresher.train.pretrain import run_pretrain
 
-            config = PretrainConfig(source=source, **spec.pretrain)
+            config = PretrainConfig(source=source, **spec.pretrain_settings)
             pretrain = run_pretrain(ws, config).run_id
             pretrain_identity = config.identity()
             took("pretraining")
@@ -326,7 +329,7 @@ def _train_config(
     from thresher.train.autoencoder import AutoencoderConfig
     from thresher.train.config import TrainConfig, TrainRunConfig
 
-    base = TrainConfig(**spec.train_settings)
+    base = TrainConfig(**spec.model_settings)
     steps = (
         spec.steps if spec.budget == "steps" else max(1, round(float(spec.epochs) * n_rows / base.batch_size))
     )
@@ -346,6 +349,7 @@ def _train_config(
         clusters=pre.clustering if spec.cluster_conditioning else None,
         run=run,
         resume=resume,
+        **spec.data_settings,
     )
 
 

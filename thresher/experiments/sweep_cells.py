@@ -124,6 +124,30 @@ def expand(spec: SweepSpec, context: SweepContext) -> list[Cell]:
     return cells
 
 
+def cell_count(spec: SweepSpec) -> int:
+    """len(expand(spec, …)), by arithmetic: nothing is hashed, so a huge grid costs nothing to count."""
+    from thresher.curate.scores.registry import get_method
+
+    ratios = len([r for r in dict.fromkeys(spec.ratios) if r > 0.0])
+    count = len(spec.seeds)
+    for method in spec.methods:
+        per_variant = ratios if get_method(method.method).takes_count else 1
+        count += len(method.variants()) * per_variant * len(method.seeds or spec.seeds)
+    return count
+
+
+def check_cell_count(spec: SweepSpec, max_cells: int) -> None:
+    """Refuse a grid of more than ``max_cells`` cells, saying how it adds up."""
+    count = cell_count(spec)
+    if count > max_cells:
+        raise spec.error(
+            "seeds",
+            f"the sweep has {count} cells (from {sum(len(m.variants()) for m in spec.methods)} method series, "
+            f"{len(set(spec.ratios))} ratios and {len(spec.seeds)} seeds), more than the limit of {max_cells}: "
+            f"pass --max-cells {count} to run them all",
+        )
+
+
 def _cell(
     series: str,
     method: str | None,

@@ -30,6 +30,15 @@ class SweepRunConfig:
         "Only prepare what the cells need (sources, embeddings, clustering, pretraining, the autoencoder "
         "and image store, every cell's subset), run no cell: the first job of a Slurm sweep.",
     )
+    # Every cell is a training run and an evaluation (about 45 s each in paper-mini's 66 cells on 2 CPU
+    # cores, minutes on a GPU at real sizes), and the grid is planned and recorded whole before the first
+    # one runs: 1000 is 15 paper-minis, while a mistyped seed range (100 000 seeds) is refused at once
+    # instead of after minutes of silent planning (hardening item 23).
+    max_cells: int = setting(
+        1000,
+        "Refuse a grid of more cells than this (each is a training run; a mistyped seed list is refused at "
+        "once); raise it to run a larger grid.",
+    )
     executor: ExecutorConfig = setting(default_factory=ExecutorConfig)
 
     def __post_init__(self) -> None:
@@ -37,6 +46,8 @@ class SweepRunConfig:
 
         parse_shard(self.shard)  # a bad shard is refused before anything runs
         parse_cells(self.cells)
+        if self.max_cells < 1:
+            raise ThresherError(f"--max-cells must be at least 1, got {self.max_cells}")
         if self.shard is not None and self.cells is not None:
             raise ThresherError("--shard and --cells both choose cells: give one of them")
         if self.prerequisites_only and (self.cells is not None or self.executor.on_slurm):

@@ -16,6 +16,71 @@ from thresher.experiments.sweep_spec import MethodSpec, SweepSpec
 CLUSTER_IDENTITY = ("embedder", "k", "seed", "restarts", "niter", "init")
 
 
+def preflight(ws: Workspace, spec: SweepSpec, max_cells: int) -> None:
+    """Everything about the spec that can be checked before any work is done or written (the spec file
+    itself was checked when it was read): the grid's size, the sources, the embedder's name, ``k`` and the
+    pretraining's batch against the source's rows, and the models against the image size."""
+    from thresher.embedders.registry import check_embedder_name
+    from thresher.experiments.sweep_cells import check_cell_count
+    from thresher.train.config import PretrainConfig, TrainConfig
+
+    check_cell_count(spec, max_cells)
+    check_sources(ws, spec)
+    try:
+        check_embedder_name(spec.embedder)
+    except ThresherError as exc:
+        raise spec.error("embedder", str(exc)) from None
+    rows = source_rows(ws, spec.source)
+    if rows is not None and spec.k > rows:
+        raise spec.error("k", f"k {spec.k} is more clusters than {spec.source} has rows ({rows})")
+    _check_model(
+        spec, "train", TrainConfig(**spec.model_settings), spec.data_settings.get("image_size"), spec.vae
+    )
+    if spec.needs_pretrain:
+        pretrain = PretrainConfig(**spec.pretrain_settings)
+        if rows is not None and pretrain.batch_size > rows:
+            raise spec.error("pretrain", f"the pretraining's batch of {pretrain.batch_size} is more than "
+                             f"{spec.source}'s {rows} rows")  # fmt: skip
+        _check_model(spec, "pretrain", pretrain, pretrain.image_size, pretrain.vae)
+
+
+def source_rows(ws: Workspace, source: str) -> int | None:
+    """The ok rows of ``source`` (ingested, or a built-in's known count), None when unknown."""
+    name = source.removeprefix("builtin:")
+    if ws.exists:
+        try:
+            return int(ws.source_row(name)["n_ok"])
+        except ThresherError:
+            pass
+    if source.startswith("builtin:"):
+        from thresher.catalog.source_loaders import BUILTIN_ROWS
+
+        return BUILTIN_ROWS.get(name)
+    return None
+
+
+def _check_model(spec: SweepSpec, key: str, model: Any, side: int | None, vae: str | None) -> None:
+    """The DiT of ``model`` (a TrainConfig or PretrainConfig: size, width/depth/heads) must be valid, and
+    tile the image size when one is given (in pixels, or the latents of thresher-ae); checked by the code
+    that builds the model."""
+    from thresher.train.autoencoder import AUTOENCODER_NAME, FACTOR
+    from thresher.train.model import dit_config
+
+    factor = {None: 1, AUTOENCODER_NAME: FACTOR}.get(vae)  # another VAE's factor is known once it loads
+    if side is not None and factor is not None and side % factor:
+        raise spec.error(key, f"{key}: image_size {side} is not divisible by {vae}'s factor {factor}")
+    sample = side // factor if side is not None and factor is not None else _patch(model.model_size)
+    try:
+        dit_config(model.model_size, 1, sample, None, width=model.width, depth=model.depth, heads=model.heads)
+    except ThresherError as exc:
+        raise spec.error(key, f"{key}: {exc}") from None
+
+
+def _patch(model_size: str) -> int:
+    tail = str(model_size).rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() and int(tail) > 0 else 1
+
+
 def check_sources(ws: Workspace, spec: SweepSpec) -> None:
     """A source the sweep cannot ingest itself must already be in the workspace (checked before any work)."""
     for key in ("source", "reference"):
@@ -64,7 +129,7 @@ def planned_context(ws: Workspace, spec: SweepSpec) -> SweepContext | None:
     if spec.needs_pretrain:
         from thresher.train.config import PretrainConfig
 
-        pretrain_identity = PretrainConfig(source=source, **spec.pretrain).identity()
+        pretrain_identity = PretrainConfig(source=source, **spec.pretrain_settings).identity()
     return SweepContext(source, row["revision"], cluster_identity, pretrain_identity)
 
 

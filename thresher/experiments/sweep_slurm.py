@@ -29,7 +29,7 @@ from thresher.executors.slurm import Step, Submission, submit_steps
 from thresher.executors.submissions import held_units
 from thresher.experiments.sweep_cells import Cell, SweepContext, chosen_cells, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
-from thresher.experiments.sweep_context import check_sources, planned_context, spec_record
+from thresher.experiments.sweep_context import planned_context, preflight, spec_record
 from thresher.experiments.sweep_spec import SweepSpec
 
 # Cells are listed before the prerequisites exist: their order and count do not depend on them, only
@@ -44,7 +44,7 @@ def submit_sweep(ws: Workspace, spec: SweepSpec, config: SweepRunConfig) -> Subm
             f"--gpus-per-task {executor.slurm.gpus_per_task}: a sweep cell trains on one GPU (give 1 and more "
             "--max-parallel instead)"
         )
-    check_sources(ws, spec)
+    preflight(ws, spec, config.max_cells)
     context = planned_context(ws, spec)
     cells = expand(spec, context or _NOT_YET)
     indices = {id(c): i for i, c in enumerate(cells)}
@@ -57,14 +57,16 @@ def submit_sweep(ws: Workspace, spec: SweepSpec, config: SweepRunConfig) -> Subm
     todo = [i for i in pending if labels[i] not in held]
 
     spec_argument = str(Path(config.spec).absolute()) if Path(config.spec).is_file() else config.spec
+    # the jobs check the grid's size again: a raised limit goes with them
+    limit = () if config.max_cells == SweepRunConfig.max_cells else ("--max-cells", str(config.max_cells))
     steps: list[Step] = []
     if todo:
         groups = _groups(todo, executor.tasks or len(todo))
         steps = [
-            Step("prepare", ("sweep", spec_argument, "--prerequisites-only"), processes=False),
+            Step("prepare", ("sweep", spec_argument, "--prerequisites-only", *limit), processes=False),
             Step(
                 "cells",
-                ("sweep", spec_argument),
+                ("sweep", spec_argument, *limit),
                 tasks={k: (",".join(map(str, g)), tuple(labels[i] for i in g)) for k, g in enumerate(groups)},
                 task_option="--cells",
                 processes=False,

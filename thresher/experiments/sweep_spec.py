@@ -15,12 +15,15 @@ Format (docs/architecture.md, "Sweeps"; the presets in ``thresher/experiments/pr
     seeds: [0, 1]
     budget: steps                 # steps: every cell trains `steps` (the paper's protocol); epochs: `epochs`
     steps: 400                    #   passes over its own subset
-    train: {model_size: DiT-T/1, batch_size: 16}     # `TrainConfig` fields
-    pretrain: {epochs: 5}         # `PretrainConfig` fields, for the gradient methods
+    train: {model_size: DiT-T/1, batch_size: 16, image_size: 32}  # `TrainConfig` fields, and the data
+                                  #   settings of `thresher train`: image_size, resize, background
+    pretrain: {epochs: 5}         # `PretrainConfig` fields, for the gradient methods (image_size, resize
+                                  #   and background default to train's)
     evaluate: {n: 500, steps: 4}  # `EvalRunConfig` fields
 
 Every error names the spec's file and line and is one line (exit 2); nothing runs before the whole spec
-has been checked.
+has been checked. The YAML itself is read by :mod:`thresher.experiments.spec_yaml` (aliases capped,
+duplicate keys and non-finite numbers refused).
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from thresher.config_field import SEED_BOUNDS
 from thresher.errors import ThresherError
+from thresher.experiments.spec_yaml import SpecError, read_spec_yaml
 
 PRESETS_DIR = Path(__file__).with_name("presets")
 BUDGETS = ("steps", "epochs")
@@ -45,10 +48,9 @@ _TOP_KEYS = {
     "seeds", "budget", "steps", "epochs", "train", "vae", "autoencoder_steps", "cluster_conditioning",
     "pretrain", "evaluate", "noise_grid", "seed",
 }  # fmt: skip
-
-
-class SpecError(ThresherError):
-    """A spec that cannot run: one line naming the file and line."""
+# `thresher train` settings of the data (TrainRunConfig's, not TrainConfig's) a spec's `train:` may set;
+# the pretraining takes the same ones from `train:` unless `pretrain:` sets its own.
+RUN_DATA_KEYS = ("image_size", "resize", "background")
 
 
 @dataclass(frozen=True)
@@ -107,10 +109,27 @@ class SweepSpec:
 
     @property
     def train_settings(self) -> dict[str, Any]:
-        """The `TrainConfig` fields every cell sets. Cells train unconditionally (the paper's protocol, and
-        what label-free curation is about) unless the spec conditions them on the sweep's clusters or sets
+        """What every cell's training sets: `TrainConfig` fields and the data settings of `thresher train`
+        (:data:`RUN_DATA_KEYS`). Cells train unconditionally (the paper's protocol, and what label-free
+        curation is about) unless the spec conditions them on the sweep's clusters or sets
         ``unconditional: false`` to condition on the source's labels."""
         return {"unconditional": not self.cluster_conditioning, **self.train}
+
+    @property
+    def model_settings(self) -> dict[str, Any]:
+        """The `TrainConfig` fields of :attr:`train_settings` (all but the data settings)."""
+        return {k: v for k, v in self.train_settings.items() if k not in RUN_DATA_KEYS}
+
+    @property
+    def data_settings(self) -> dict[str, Any]:
+        """The data settings of ``train:`` (image size, resize, background)."""
+        return {k: v for k, v in self.train.items() if k in RUN_DATA_KEYS}
+
+    @property
+    def pretrain_settings(self) -> dict[str, Any]:
+        """`PretrainConfig` fields of the pretraining: ``pretrain:``, with the data settings of ``train:``
+        where it sets none (images of several sizes need a size in both)."""
+        return {**self.data_settings, **self.pretrain}
 
     @property
     def needs_pretrain(self) -> bool:
@@ -139,16 +158,13 @@ def spec_path(spec: str) -> Path:
 def load_spec(spec: str) -> SweepSpec:
     """Read and check a spec file or preset; every problem is a :class:`SpecError` naming its line."""
     path = spec_path(spec)
-    text = path.read_text()
     where = str(path)
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise SpecError(f"{where}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{where}:1: cannot read the spec: {exc}") from None
+    data, node = read_spec_yaml(text, where)
+    if not isinstance(data, dict) or node is None:
         raise SpecError(f"{where}:1: a sweep spec is a mapping of settings (name, source, methods, …)")
     lines = {k.value: k.start_mark.line + 1 for k, _ in node.value}
     items = {k.value: v for k, v in node.value}
@@ -184,7 +200,7 @@ def load_spec(spec: str) -> SweepSpec:
             )
     seeds = _list(data, "seeds", fail)
     if not _seed_list(seeds):
-        raise fail("seeds", "seeds must be a non-empty list of non-negative integers")
+        raise fail("seeds", f"seeds must be a non-empty list of integers in [0, {SEED_BOUNDS[1]}]")
     budget = data.get("budget", "steps")
     if budget not in BUDGETS:
         raise fail("budget", f"budget {budget!r} is not one of: {', '.join(BUDGETS)}")
@@ -195,14 +211,16 @@ def load_spec(spec: str) -> SweepSpec:
                 "steps" if "steps" in data else "budget", f"budget steps needs steps ≥ 1 (got {steps!r})"
             )
     else:
-        epochs = data.get("epochs")
-        if not isinstance(epochs, int | float) or isinstance(epochs, bool) or epochs <= 0:
+        epochs = data.get("epochs")  # (a non-finite number was refused with the YAML)
+        if not isinstance(epochs, int | float) or isinstance(epochs, bool) or not epochs > 0:
             raise fail(
                 "epochs" if "epochs" in data else "budget", f"budget epochs needs epochs > 0 (got {epochs!r})"
             )
     for key in ("name", "source", "reference", "embedder", "description"):
         if key in data and not isinstance(data[key], str):
             raise fail(key, f"{key} must be text")
+    if data.get("vae") is not None and not isinstance(data["vae"], str):
+        raise fail("vae", "vae must be text, or null for pixel space")
     from thresher.catalog.names import check_name
 
     try:
@@ -214,18 +232,21 @@ def load_spec(spec: str) -> SweepSpec:
         ("kmeans_restarts", 1),
         ("autoencoder_steps", 1),
         ("noise_grid", 0),
-        ("seed", 0),
     ):
         value = data.get(key)
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < minimum):
             raise fail(key, f"{key} must be an integer ≥ {minimum}")
-    _check_fields(data, "train", "thresher.train.config", "TrainConfig", fail, owned={"steps", "seed"})
-    _check_fields(data, "pretrain", "thresher.train.config", "PretrainConfig", fail, owned={"source"})
+    if "seed" in data and not _seed_list([data["seed"]]):
+        raise fail("seed", f"seed must be an integer in [0, {SEED_BOUNDS[1]}]")
+    _check_train(data, fail)
+    _check_fields(data, "pretrain", "thresher.train.config", "PretrainConfig", fail, owned={"source"},
+                  inherited={k: v for k, v in (data.get("train") or {}).items() if k in RUN_DATA_KEYS})  # fmt: skip
     _check_fields(data, "evaluate", "thresher.evaluate.config", "EvalRunConfig", fail,
                   owned={"run", "images", "against", "seed"}, probe={"run": "spec-check"})  # fmt: skip
     values = {k: v for k, v in data.items() if k not in ("methods", "ratios", "seeds")}
     return SweepSpec(
-        **{k: v for k, v in values.items() if v is not None},
+        # null means "the default" except for vae, where it means pixel space (the default is thresher-ae)
+        **{k: v for k, v in values.items() if v is not None or k == "vae"},
         methods=methods,
         ratios=ratios,
         seeds=list(seeds),
@@ -242,10 +263,12 @@ def _list(data: dict[str, Any], key: str, fail) -> list[Any]:
 
 
 def _seed_list(seeds: Any) -> bool:
+    """A non-empty list of seeds, each an integer numpy's seeding takes (thresher.config_field.SEED_BOUNDS)."""
+    low, high = SEED_BOUNDS
     return (
         isinstance(seeds, list)
         and bool(seeds)
-        and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        and all(isinstance(s, int) and not isinstance(s, bool) and low <= s <= high for s in seeds)
     )
 
 
@@ -283,7 +306,10 @@ def _method(entry: Any, line: int, fail) -> MethodSpec:
             raise fail("methods", str(inner), line) from None
     seeds = entry.get("seeds")
     if seeds is not None and not _seed_list(seeds):
-        raise fail("methods", "a method's seeds must be a non-empty list of non-negative integers", line)
+        raise fail("methods", f"a method's seeds must be a non-empty list of integers in [0, {SEED_BOUNDS[1]}]",
+                   line)  # fmt: skip
+    if "label" in entry and not isinstance(entry["label"], str):
+        raise fail("methods", "a method's label must be text", line)
     for flag in ("inverse", "middle"):
         if not isinstance(entry.get(flag, False), bool):
             raise fail("methods", f"{flag} must be true or false", line)
@@ -311,13 +337,16 @@ def _check_fields(
     fail,
     owned: set[str],
     probe: dict | None = None,
+    inherited: dict | None = None,
 ) -> None:
-    """A nested block must name fields of its config dataclass (and not those the sweep sets per cell)."""
+    """A nested block must name fields of its config dataclass (and not those the sweep sets per cell);
+    ``inherited``: settings the block takes from another where it sets none (checked with it)."""
     import importlib
 
     value = data.get(key)
-    if value is None:
+    if value is None and not inherited:
         return
+    value = {} if value is None else value
     if not isinstance(value, dict):
         raise fail(key, f"{key} must be a mapping of {cls_name} settings")
     cls = getattr(importlib.import_module(module), cls_name)
@@ -326,6 +355,32 @@ def _check_fields(
     if unknown:
         raise fail(key, f"unknown {key} setting {unknown[0]!r}; {key} settings: {', '.join(sorted(names))}")
     try:
-        cls(**value, **(probe or {}))  # the dataclass checks its own values
+        cls(**{**(inherited or {}), **value}, **(probe or {}))  # the dataclass checks its own values
     except (ThresherError, TypeError, ValueError) as exc:
         raise fail(key, f"{key}: {exc}") from None
+
+
+def _check_train(data: dict[str, Any], fail) -> None:
+    """``train:`` holds `TrainConfig` fields and the data settings of `thresher train` (RUN_DATA_KEYS),
+    not what the sweep sets per cell (steps, seed); each part is checked by its own dataclass."""
+    from thresher.train.config import TrainConfig, TrainRunConfig
+
+    value = data.get("train")
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise fail("train", "train must be a mapping of TrainConfig settings")
+    names = ({f.name for f in dataclasses.fields(TrainConfig)} - {"steps", "seed"}) | set(RUN_DATA_KEYS)
+    unknown = sorted(set(value) - names)
+    if unknown:
+        raise fail(
+            "train", f"unknown train setting {unknown[0]!r}; train settings: {', '.join(sorted(names))}"
+        )
+    model = {k: v for k, v in value.items() if k not in RUN_DATA_KEYS}
+    try:
+        train = TrainConfig(**model)
+        TrainRunConfig(
+            dataset="spec-check", train=train, **{k: value[k] for k in RUN_DATA_KEYS if k in value}
+        )
+    except (ThresherError, TypeError, ValueError) as exc:
+        raise fail("train", f"train: {exc}") from None

@@ -14,7 +14,7 @@ from thresher.catalog.names import check_name
 from thresher.config_field import check_bounds, seed_setting, setting
 from thresher.errors import ThresherError
 from thresher.executors.config import StageExecutorConfig
-from thresher.images import parse_background
+from thresher.images import DEFAULT_RESIZE, LEGACY_RESIZE, RESIZE_MODES, check_resize, parse_background
 
 if TYPE_CHECKING:
     from thresher.train.autoencoder import AutoencoderConfig
@@ -130,6 +130,13 @@ class TrainRunConfig:
     image_size: int | None = setting(
         None, "Resize images to this side first (must divide by the patch size)."
     )
+    resize: str = setting(
+        DEFAULT_RESIZE,
+        "How --image-size makes images square: pad (the whole image, aspect kept, the background colour "
+        "around it), crop (the centre square) or stretch (both sides scaled apart). Square images are the "
+        "same in all three.",
+        choices=RESIZE_MODES,
+    )
     vae: str | None = setting(
         None,
         "Train in a latent space: thresher-ae (a small autoencoder of the source, trained on first use; "
@@ -160,6 +167,7 @@ class TrainRunConfig:
     def __post_init__(self) -> None:
         check_bounds(self)
         parse_background(self.background)
+        check_resize(self.resize)
         if self.image_size is not None and self.image_size < 1:
             raise ThresherError(f"--image-size must be at least 1, got {self.image_size}")
         if self.clusters is not None and self.train.unconditional:
@@ -231,6 +239,16 @@ class PretrainConfig:
         1, "Noise draws per probe time, seeded by (seed, sample id).", flag="--probe-noises"
     )
     image_size: int | None = setting(None, "Resize images to this side first.")
+    resize: str = setting(
+        DEFAULT_RESIZE,
+        "How --image-size makes images square: pad (the whole image, aspect kept, the background colour "
+        "around it), crop (the centre square) or stretch (both sides scaled apart). Square images are the "
+        "same in all three.",
+        choices=RESIZE_MODES,
+    )
+    background: str = setting(
+        "white", "Colour transparent pixels are composited onto when decoding: white, black or R,G,B."
+    )
     vae: str | None = setting(
         None, "Latent space: thresher-ae or a diffusers AutoencoderKL (default: pixels).", path="read"
     )
@@ -262,16 +280,33 @@ class PretrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ThresherError(message)
+        check_resize(self.resize)
+        parse_background(self.background)
 
     def checkpoint_epochs(self) -> list[int]:
         """The epochs after which a checkpoint is kept: evenly spread, the last epoch always among them."""
         return sorted({round(self.epochs * (i + 1) / self.checkpoints) for i in range(self.checkpoints)})
 
     def identity(self) -> dict:
-        """What determines the run's result (not where it runs): its config hash keys the run."""
+        """What determines the run's result (not where it runs): its config hash keys the run. The resize
+        mode (without a size, or stretch) and a white background are left out, as runs were keyed before
+        those settings existed, so their ids stay what they were."""
         from dataclasses import asdict
 
-        return {k: v for k, v in asdict(self).items() if k != "device"}
+        out = {k: v for k, v in asdict(self).items() if k != "device"}
+        if self.image_size is None or self.resize == LEGACY_RESIZE:
+            del out["resize"]
+        if self.background == "white":
+            del out["background"]
+        return out
+
+    @classmethod
+    def from_identity(cls, settings: dict, **overrides) -> PretrainConfig:
+        """The config a run recorded with ``identity()`` (plus what else its record holds) was made from."""
+        fields = {k: settings[k] for k in cls.__dataclass_fields__ if k in settings}
+        if fields.get("image_size") is not None and "resize" not in fields:
+            fields["resize"] = LEGACY_RESIZE  # recorded without a mode: stretched (or made before the modes)
+        return cls(**{**fields, **overrides})
 
 
 REWEIGHT_GROUPS = ("class", "cluster")
@@ -375,6 +410,13 @@ class StoreConfig:
         path="read",
     )
     image_size: int | None = setting(None, "Resize images to this side first.")
+    resize: str = setting(
+        DEFAULT_RESIZE,
+        "How --image-size makes images square: pad (the whole image, aspect kept, the background colour "
+        "around it), crop (the centre square) or stretch (both sides scaled apart). Square images are the "
+        "same in all three.",
+        choices=RESIZE_MODES,
+    )
     vae: str | None = setting(
         None,
         "Store latents of this autoencoder: thresher-ae or a diffusers AutoencoderKL (Hub id or path).",
@@ -391,6 +433,7 @@ class StoreConfig:
     def __post_init__(self) -> None:
         check_bounds(self)
         parse_background(self.background)
+        check_resize(self.resize)
         if self.image_size is not None and self.image_size < 1:
             raise ThresherError(f"--image-size must be at least 1, got {self.image_size}")
         if self.num_workers < 0:

@@ -32,6 +32,7 @@ from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import resolve_dataset
 from thresher.device import process_state
 from thresher.errors import ThresherError
+from thresher.images import parse_background
 from thresher.train.config import PretrainConfig, TrainConfig
 from thresher.train.model import FlowDiT, load_model, save_model
 from thresher.train.pretrain_record import PRETRAIN_KIND
@@ -143,6 +144,8 @@ def pretrain_data(ws: Workspace, source: str, config: PretrainConfig) -> Trainin
         model_size=config.model_size,
         device=config.device,
         unconditional=config.unconditional,
+        background=parse_background(config.background),
+        resize=config.resize,
     )
 
 

@@ -50,7 +50,7 @@ from thresher.catalog.subsets import parse_subset_ref, subset_row
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
 from thresher.errors import ThresherError
-from thresher.images import parse_background
+from thresher.images import LEGACY_RESIZE, parse_background
 from thresher.train.config import ReweightConfig
 from thresher.train.group_weights import DROConfig, GroupWeights
 from thresher.train.reweight_loop import reweight_loop
@@ -205,6 +205,7 @@ def run_reweight(ws: Workspace, config: ReweightConfig) -> ReweightResult:
         unconditional=not conditional,
         clusters=clusters,
         background=parse_background(ref.config.get("background") or "white"),
+        resize=ref.config.get("resize") or LEGACY_RESIZE,  # a reference recorded before the modes: stretch
     )
     if (data.channels, data.resolution) != (dit["in_channels"], dit["sample_size"]):
         raise ThresherError(
@@ -253,6 +254,7 @@ def run_reweight(ws: Workspace, config: ReweightConfig) -> ReweightResult:
         "num_groups": num_groups,
         "absent_groups": weights.absent_groups,
         "image_size": ref_size,
+        "resize": ref.config.get("resize") or (LEGACY_RESIZE if ref_size is not None else None),
         "vae": ref.payload.get("vae"),
         "condition": condition if conditional else None,
         "proxy": asdict(proxy_config),

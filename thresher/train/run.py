@@ -20,7 +20,7 @@ from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset, resolve_dataset
 from thresher.device import pick_device, process_state
 from thresher.errors import ThresherError
-from thresher.images import RGB, WHITE, background_name, parse_background
+from thresher.images import DEFAULT_RESIZE, LEGACY_RESIZE, RGB, WHITE, background_name, parse_background
 from thresher.train.autoencoder import AUTOENCODER_NAME, AutoencoderConfig
 from thresher.train.config import SampleConfig, TrainRunConfig
 from thresher.train.loop import TrainResult, train
@@ -66,6 +66,7 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         weights=config.weights,
         clusters=config.clusters,
         background=parse_background(config.background),
+        resize=config.resize,
         num_workers=config.train.num_workers,
     )
     # The model must fit the data before the run is registered, so a bad size records no failed run.
@@ -85,6 +86,7 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
         "revision": resolved.revision,
         "n_rows": resolved.n,
         "image_size": config.image_size,
+        "resize": config.resize if config.image_size is not None else None,  # meaningless without a size
         "background": background_name(parse_background(config.background)),
         "vae": config.vae,
         "weights": config.weights,
@@ -140,6 +142,7 @@ def prepare_training_data(
     weights: str | None = None,
     clusters: str | None = None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
     num_workers: int = 0,
 ) -> TrainingSet:
     """The rows of ``resolved`` as the model sees them: pixels, or latents of ``vae`` (encoded once per
@@ -147,10 +150,12 @@ def prepare_training_data(
 
     ``background``: what transparent pixels are composited onto when the images are decoded; a non-white
     one is part of the latent and autoencoder cache keys (white keeps the keys caches already have).
+    ``resize``: how ``image_size`` makes images square (pad, crop, stretch); pad and crop are part of those
+    keys too (stretch keeps the keys caches had before the modes).
     ``model_size`` (``DiT-S/2``) is checked against the latents' side; None skips the check (a store
     built ahead of training). ``num_workers`` decode rows where the store lacks them."""
     encoder = training_encoder(ws, resolved, image_size=image_size, vae=vae, autoencoder=autoencoder,
-                               device=device, background=background)  # fmt: skip
+                               device=device, background=background, resize=resize)  # fmt: skip
     if encoder is not None and image_size is not None and model_size is not None:
         encoder.check_side(image_size, _patch_size(model_size))  # refused before any row is encoded
     data = load_training_set(
@@ -161,6 +166,7 @@ def prepare_training_data(
         weights=weights,
         clusters=clusters,
         background=background,
+        resize=resize,
         encoder=encoder,
         num_workers=num_workers,
         device=device,
@@ -179,6 +185,7 @@ def training_encoder(
     autoencoder: AutoencoderConfig | None,
     device: str | None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
 ):  # -> VaeEncoder | None
     """The encoder of ``vae`` for the rows of ``resolved`` (the source's own autoencoder, trained on first
     use, for ``thresher-ae``), or None for pixels."""
@@ -187,7 +194,7 @@ def training_encoder(
     from thresher.train.latents import VaeEncoder
 
     vae_name = (
-        _source_autoencoder(ws, resolved, image_size, autoencoder, background)
+        _source_autoencoder(ws, resolved, image_size, autoencoder, background, resize)
         if vae == AUTOENCODER_NAME
         else vae
     )
@@ -203,12 +210,19 @@ def _background_key(background: RGB) -> str:
     return "" if tuple(background) == WHITE else f"@background={background_name(background)}"
 
 
+def _resize_key(image_size: int | None, resize: str) -> str:
+    """The part of a cache key that says how images were made square: empty without a size and for
+    stretch (the keys caches had before the modes), else ``@resize=pad`` or ``@resize=crop``."""
+    return "" if image_size is None or resize == LEGACY_RESIZE else f"@resize={resize}"
+
+
 def _source_autoencoder(
     ws: Workspace,
     resolved: ResolvedDataset,
     image_size: int | None,
     ae_config: AutoencoderConfig | None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
 ) -> str:
     """``--vae thresher-ae``: the small autoencoder of the whole source (every ok row, or a seeded sample of
     ``max_rows`` of them), trained on first use, so the full set and all its pruned subsets share one latent
@@ -218,13 +232,14 @@ def _source_autoencoder(
 
     ae_config = ae_config or AutoencoderConfig()
     cache = ws.cache_dir("autoencoders")
-    key = f"{resolved.source}@{resolved.revision}@{image_size}{_background_key(background)}"
+    key = f"{resolved.source}@{resolved.revision}@{image_size}"
+    key += _background_key(background) + _resize_key(image_size, resize)
     if (autoencoder_dir(cache, key, ae_config) / "config.json").is_file():
         return str(autoencoder_dir(cache, key, ae_config))
     ids = ok_sample_ids(ws, resolved.source)
     if len(ids) > ae_config.max_rows:  # decode only the sample, not the whole source
         ids = np.sort(np.random.default_rng(ae_config.seed).choice(ids, ae_config.max_rows, replace=False))
-    images = load_images(ws, resolved.source, ids, size=image_size, background=background)
+    images = load_images(ws, resolved.source, ids, size=image_size, background=background, resize=resize)
     return str(ensure_autoencoder(cache, key, images, ae_config))
 
 
@@ -248,6 +263,8 @@ def _check_resume(ws: Workspace, run_id: str, new: dict) -> None:
             "run without --resume to start it)"
         ) from None
     refuse_if_running(run_id, row["status"], row["pid"], row["host"])  # one trainer per run folder
+    if old.get("image_size") is not None and "resize" not in old:
+        old = {**old, "resize": LEGACY_RESIZE}  # recorded before the modes: its images were stretched
     differences = [
         (key, old.get(key), new.get(key)) for key in new if key != "train" and old.get(key) != new.get(key)
     ]

@@ -62,6 +62,7 @@ def build_store(ws: Workspace, config: StoreConfig) -> StoreOutcome | Submission
         device=config.device,
         unconditional=True,
         background=parse_background(config.background),
+        resize=config.resize,
         num_workers=config.num_workers,
     )
     view = data.images.view
@@ -79,15 +80,15 @@ def build_store(ws: Workspace, config: StoreConfig) -> StoreOutcome | Submission
 
 def _build_task_share(ws: Workspace, config: StoreConfig, resolved, started: float) -> StoreOutcome:
     """One Slurm array task: the parts p with p mod n = i − 1 of the store that the command as given
-    would build (same encoder, size and background), and nothing else."""
+    would build (same encoder, size, resize and background), and nothing else."""
     from thresher.catalog.image_store_build import build_parts
     from thresher.train.run import training_encoder
 
     background = parse_background(config.background)
     encoder = training_encoder(ws, resolved, image_size=config.image_size, vae=config.vae, autoencoder=None,
-                               device=config.device, background=background)  # fmt: skip
+                               device=config.device, background=background, resize=config.resize)  # fmt: skip
     folder, _ = build_parts(ws, resolved.source, resolved.sample_ids, size=config.image_size,
-                            background=background, encoder=encoder, num_workers=config.num_workers,
+                            background=background, resize=config.resize, encoder=encoder, num_workers=config.num_workers,
                             device=config.device, task=config.executor.task_share)  # fmt: skip
     return StoreOutcome(resolved.spec, folder, 0, (), "latents" if encoder else "pixels", 0,
                         time.perf_counter() - started, task=config.executor.task)  # fmt: skip
@@ -103,7 +104,8 @@ def _submit(ws: Workspace, config: StoreConfig, resolved) -> Submission:
 
     if config.vae is None:
         parts, pending = missing_parts(ws, resolved.source, resolved.sample_ids, size=config.image_size,
-                                       background=parse_background(config.background))  # fmt: skip
+                                       background=parse_background(config.background),
+                                       resize=config.resize)  # fmt: skip
     else:
         parts = pending = [int(p) for p in parts_of(resolved.sample_ids, PART_ROWS)]
     return submit_parts(ws.root, "store", replace(config, dataset=resolved.spec), f"store-{resolved.spec}",

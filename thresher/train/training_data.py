@@ -15,7 +15,7 @@ from thresher.catalog.scores import score_files
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import ResolvedDataset
 from thresher.errors import ThresherError
-from thresher.images import RGB, WHITE
+from thresher.images import DEFAULT_RESIZE, RGB, WHITE
 from thresher.train.conditioning import cluster_condition, cluster_labels, resolve_clustering
 from thresher.train.reweight_store import REWEIGHT_KIND, reweight_weights
 from thresher.train.training_set import StoredRows, TrainingSet
@@ -30,6 +30,7 @@ def load_training_set(
     weights: str | None = None,
     clusters: str | None = None,
     background: RGB = WHITE,
+    resize: str = DEFAULT_RESIZE,
     encoder: Encoder | None = None,
     num_workers: int = 0,
     device: str | None = None,
@@ -39,7 +40,8 @@ def load_training_set(
     first (``num_workers`` decode; split across processes under ``accelerate launch``).
 
     Labels are the catalog's classes, or with ``clusters`` (a clustering run id) each row's k-means cluster.
-    Transparent pixels take the ``background`` colour (``thresher.catalog.samples.decode_row``).
+    Transparent pixels take the ``background`` colour and ``image_size`` makes rows square by ``resize``
+    (``thresher.catalog.samples.decode_row``).
     """
     labels, num_classes, condition = None, None, "label"
     if clusters is not None:
@@ -52,7 +54,7 @@ def load_training_set(
         labels, num_classes = _labels(ws, resolved)
     # Read after the labels, so a bad --clusters fails before the slowest step.
     view = open_store(ws, resolved.source, resolved.sample_ids, size=image_size, background=background,
-                      encoder=encoder, num_workers=num_workers, device=device)  # fmt: skip
+                      resize=resize, encoder=encoder, num_workers=num_workers, device=device)  # fmt: skip
     return TrainingSet(
         images=StoredRows(view),
         space="pixel" if encoder is None else "latent",
