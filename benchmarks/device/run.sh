@@ -54,8 +54,8 @@ if [ "$CUDA" = 1 ]; then
         --skip-sklearn --json "$OUT/kmeans.json"
 else
     echo "no CUDA here: the CUDA tests are skipped, the throughput checks run at CPU sizes"
-    stage cuda-tests 120 "$PY" -m pytest -m cuda tests/gpu -q -p no:cacheprovider --junitxml="$OUT/cuda_tests.xml"
-    stage embed 240 "$PY" benchmarks/embed_jpeg.py --images 32 --batch-size 16 --workers 0 --threads 2 --device cpu \
+    stage cuda-tests 300 "$PY" -m pytest -m cuda tests/gpu -q -p no:cacheprovider --junitxml="$OUT/cuda_tests.xml"
+    stage embed 400 "$PY" benchmarks/embed_jpeg.py --images 16 --batch-size 8 --workers 0 --threads 2 --device cpu \
         --json "$OUT/embed.json"
     stage grand 240 "$PY" benchmarks/grand_throughput.py --preset tiny --n 32 --loop-n 8 --repeats 1 --threads 1 \
         --device cpu --json "$OUT/grand.json"
