@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -208,6 +209,7 @@ def main() -> None:
         "--repeats", type=int, default=3, help="timed passes per method; the best and the median are shown"
     )
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", help="also write the figures (no scores) to this file")
     parser.add_argument(
         "--method", choices=("vmap", "loop", "loop1", "floor"), help=argparse.SUPPRESS
     )  # a worker process
@@ -264,9 +266,18 @@ def main() -> None:
     print(
         f"  floor/loop (the most any per-sample method could gain here): {floor['samples_per_s'] / loop['samples_per_s']:.2f}x"
     )
+    differences = {}
     for name, other in (("vmap", b), ("loop1", c)):
-        difference = np.max(np.abs(a - other) / np.maximum(np.abs(a), 1e-30))
-        print(f"  max relative score difference loop vs {name}: {difference:.2e}")
+        differences[name] = float(np.max(np.abs(a - other) / np.maximum(np.abs(a), 1e-30)))
+        print(f"  max relative score difference loop vs {name}: {differences[name]:.2e}")
+    if args.json:
+        figures = {m: {k: v for k, v in r.items() if k != "scores"} for m, r in results.items()}
+        with open(args.json, "w") as f:
+            json.dump({"benchmark": "grand_throughput", "model": args.model, "latent": [args.channels, args.size, args.size],
+                       "load_average": os.getloadavg()[0], "methods": figures,
+                       "speedup_vmap_over_loop1": vmap["samples_per_s"] / loop1["samples_per_s"],
+                       "speedup_vmap_over_loop": vmap["samples_per_s"] / loop["samples_per_s"],
+                       "max_relative_score_difference": differences}, f, indent=1)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -106,3 +106,16 @@ def mnist_lt(workspace, _mnist_lt_template) -> Workspace:
 def clustered(mnist_lt) -> Workspace:
     fake_clustering(mnist_lt, "mnist-lt")
     return mnist_lt
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Tests marked ``cuda`` run where a CUDA GPU is present and are skipped elsewhere (unless
+    ``THRESHER_GPU_TEST_DEVICE=cpu`` asks for a dry run of them on the CPU, tests/gpu/conftest.py)."""
+    import torch
+
+    if torch.cuda.is_available() or os.environ.get("THRESHER_GPU_TEST_DEVICE") == "cpu":
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)

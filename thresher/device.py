@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 
 from thresher.errors import ThresherError
+from thresher.progress import note
 
 
 def pick_device(requested: str | None = None) -> torch.device:
@@ -26,6 +27,27 @@ def pick_device(requested: str | None = None) -> torch.device:
     return device
 
 
+def bf16_supported() -> bool:
+    """Whether the current CUDA GPU runs bf16 natively (Ampere and later); emulated bf16 on older GPUs is slow."""
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def gpu_precision() -> str:
+    """The training precision ``auto`` means on a CUDA GPU: bf16 where it is native, else fp16."""
+    return "bf16" if bf16_supported() else "fp16"
+
+
+def usable_precision(device: torch.device, precision: str) -> str:
+    """``precision`` unless it is bf16 on a CUDA GPU without native bf16: then fp16, said in one line.
+
+    Resolved once where a run or an embedder is set up, so the line is shown once, not per batch.
+    """
+    if precision == "bf16" and device.type == "cuda" and not bf16_supported():
+        note(f"bf16 is not supported by {torch.cuda.get_device_name(device)}; falling back to fp16")
+        return "fp16"
+    return precision
+
+
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The autocast dtype for inference: bf16/fp16 on GPU when asked or by default (bf16), none on CPU."""
     if precision == "fp32" or device.type == "cpu":
@@ -33,7 +55,7 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     if precision == "fp16":
         return torch.float16
     if precision in ("bf16", "auto"):
-        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float16
+        return torch.bfloat16 if device.type == "cuda" and bf16_supported() else torch.float16
     raise ThresherError(f"unknown precision {precision!r}; choose auto, fp32, fp16 or bf16")
 
 

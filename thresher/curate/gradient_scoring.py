@@ -40,7 +40,7 @@ from thresher.catalog.workspace import Workspace
 from thresher.curate.config import ScoreRunConfig
 from thresher.curate.gradient_runs import SCORE_KIND, existing_score_run
 from thresher.curate.scores.registry import GRADIENT_NORM, LOSS, LOSS_LOG, MOSO
-from thresher.device import process_state
+from thresher.device import pick_device, process_state
 from thresher.errors import ThresherError
 from thresher.executors.config import task_parts
 from thresher.executors.slurm import Submission
@@ -72,6 +72,8 @@ class ScoreRunResult:
 
 def run_score(ws: Workspace, config: ScoreRunConfig) -> ScoreRunResult:
     started = time.perf_counter()
+    if config.device not in (None, "", "auto"):
+        pick_device(config.device)  # an unavailable device is the first thing said, before any work
     source = ws.resolve_source(config.source)
     found, pretrain, settings = existing_score_run(ws, config, source)
     identity = config.identity(source, pretrain)
@@ -246,8 +248,6 @@ class _Scorer:
 
     # -- inputs and outputs ------------------------------------------------------------------------
     def _device(self) -> torch.device:
-        from thresher.device import pick_device
-
         return pick_device(self.config.device)
 
     def _training_set(self):

@@ -31,8 +31,10 @@ class Embedder(ABC):
     def __init__(self, name: str, dim: int, device: torch.device, precision: str) -> None:
         self.name = name
         self.dim = dim
+        from thresher.device import usable_precision
+
         self.device = device
-        self.precision = precision
+        self.precision = usable_precision(device, precision)
         #: what transparent pixels are composited onto before ``preprocess`` (the name's ``background=``)
         self.background: RGB = WHITE
 

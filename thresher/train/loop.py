@@ -33,7 +33,7 @@ from accelerate.utils import DataLoaderConfiguration, set_seed
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
-from thresher.device import pick_device
+from thresher.device import gpu_precision, pick_device, usable_precision
 from thresher.errors import ThresherError
 from thresher.progress import task
 from thresher.train.conditioning import label_counts
@@ -102,10 +102,10 @@ def mixed_precision(precision: str, device: torch.device) -> str:
     if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
         return "no"
     if precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        return gpu_precision()
     if precision == "fp16" and device.type != "cuda":
         raise ThresherError("fp16 training needs a GPU; use bf16 or fp32 on the CPU")
-    return precision
+    return usable_precision(device, precision)
 
 
 def _checkpoints(run_dir: Path) -> list[Path]:

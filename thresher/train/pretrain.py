@@ -30,7 +30,7 @@ from thresher.catalog.names import config_hash
 from thresher.catalog.runs import finish_run, run_row, start_run
 from thresher.catalog.workspace import Workspace
 from thresher.dataset_resolution import resolve_dataset
-from thresher.device import process_state
+from thresher.device import pick_device, process_state
 from thresher.errors import ThresherError
 from thresher.images import parse_background
 from thresher.train.config import PretrainConfig, TrainConfig
@@ -65,6 +65,8 @@ def pretrain_run_id(source: str, config: PretrainConfig) -> str:
 
 
 def run_pretrain(ws: Workspace, config: PretrainConfig) -> PretrainResult:
+    if config.device not in (None, "", "auto"):
+        pick_device(config.device)  # an unavailable device fails before the pixel store is built
     state = process_state(config.device)
     source = ws.resolve_source(config.source)
     run_id = pretrain_run_id(source, config)
