@@ -88,7 +88,7 @@ def measure(model: str, jpegs: list[bytes], args, device: torch.device) -> dict:
         features=datasets.Features({"image": datasets.Image()}),
     )
     n, bs = len(jpegs), args.batch_size
-    config = EmbedConfig(embedder, batch_size=bs, num_workers=args.workers, device=str(device), shard_size=n)
+    config = EmbedConfig(embedder, batch_size=bs, num_workers=args.workers, device=str(device), part_size=n)
     with tempfile.TemporaryDirectory() as out:  # warm-up pass (cudnn autotune, worker start-up), then timed
         embed_dataset(dataset.select(range(min(bs, n))), np.arange(min(bs, n)), f"{out}/warm", config)
         e2e = _rate(n, lambda: embed_dataset(dataset, np.arange(n), f"{out}/store", config), device)

@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from thresher.evaluate.classifier import ClassifierConfig, ReferenceClassifier, train_classifier
-from thresher.evaluate.evaluator import EvalConfig, evaluate_images
+from thresher.evaluate.config import EvalConfig
+from thresher.evaluate.evaluator import evaluate_images
 
 pytestmark = pytest.mark.cuda
 

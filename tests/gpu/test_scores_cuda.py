@@ -19,11 +19,12 @@ import pyarrow.parquet as pq
 import pytest
 from scipy.stats import spearmanr
 
+from thresher.catalog.config import IngestConfig
+from thresher.catalog.ingest import ingest
 from thresher.catalog.scores import score_files
 from thresher.catalog.workspace import Workspace
-from thresher.curate.config import IngestConfig, ScoreRunConfig
+from thresher.curate.config import ScoreRunConfig
 from thresher.curate.gradient_scoring import run_score
-from thresher.curate.ingest import ingest
 from thresher.train.config import PretrainConfig
 from thresher.train.pretrain import run_pretrain
 
