@@ -19,7 +19,7 @@ from pathlib import Path
 
 from thresher.catalog.workspace import Workspace
 from thresher.evaluate.config import EvalRunConfig
-from thresher.evaluate.run_eval import evaluate_run
+from thresher.evaluate.eval_run import evaluate_run
 from thresher.experiments.demo_config import RARE_CLASSES
 from thresher.train.sampling import generate, save_images
 

@@ -92,11 +92,11 @@ def main() -> None:
     from thresher.curate.embed_run import run_embed
     from thresher.curate.select import select
     from thresher.evaluate.config import EvalRunConfig
-    from thresher.evaluate.run_eval import evaluate_run
+    from thresher.evaluate.eval_run import evaluate_run
     from thresher.train.autoencoder import AutoencoderConfig
     from thresher.train.config import ReweightConfig, TrainRunConfig
     from thresher.train.reweight import run_reweight
-    from thresher.train.run import run_training
+    from thresher.train.train_run import run_training
 
     started = time.perf_counter()
     with step("ingest builtin:mnist"):

@@ -166,7 +166,7 @@ COMMANDS: dict[str, Command] = {
         Command(
             "train",
             TrainRunConfig,
-            "thresher.train.run:run_training",
+            "thresher.train.train_run:run_training",
             "Train a flow-matching DiT on a named (pruned) dataset.",
         ),
         Command(
@@ -186,13 +186,13 @@ COMMANDS: dict[str, Command] = {
         Command(
             "sample",
             SampleConfig,
-            "thresher.train.run:run_sampling",
+            "thresher.train.train_run:run_sampling",
             "Generate N images from a training run's EMA model.",
         ),
         Command(
             "evaluate",
             EvalRunConfig,
-            "thresher.evaluate.run_eval:evaluate_run",
+            "thresher.evaluate.eval_run:evaluate_run",
             "FID, KID, IS, precision/recall, density/coverage, Vendi, memorization and balance of generated "
             "images.",
         ),

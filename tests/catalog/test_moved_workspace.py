@@ -13,8 +13,8 @@ from thresher.curate.embed_run import run_embed
 from thresher.curate.select import select
 from thresher.train.autoencoder import AutoencoderConfig
 from thresher.train.config import TrainConfig, TrainRunConfig
-from thresher.train.run import run_training
 from thresher.train.sampling import generate
+from thresher.train.train_run import run_training
 
 
 def test_moved_then_copied_workspace_reads_only_its_own_files(mnist_lt, tmp_path):

@@ -13,8 +13,8 @@ import pytest
 from thresher.evaluate import features as features_module
 from thresher.evaluate import run_eval
 from thresher.evaluate.config import EvalRunConfig
+from thresher.evaluate.eval_run import EvalOutcome, evaluate_run
 from thresher.evaluate.report_run import evaluation_records, run_report
-from thresher.evaluate.run_eval import EvalOutcome, evaluate_run
 
 SLOW_READ_S = 1.0
 

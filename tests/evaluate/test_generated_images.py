@@ -15,7 +15,7 @@ from thresher.catalog.config import IngestConfig
 from thresher.catalog.ingest import ingest
 from thresher.errors import ThresherError
 from thresher.evaluate.config import EvalRunConfig
-from thresher.evaluate.run_eval import _read_generated, evaluate_run
+from thresher.evaluate.eval_run import _read_generated, evaluate_run
 
 SIDE = 64
 PALETTE_WARNING = "Transparency expressed in bytes"

@@ -13,7 +13,7 @@ from thresher.errors import ThresherError
 from thresher.evaluate import features as features_module
 from thresher.evaluate import run_eval
 from thresher.evaluate.config import EvalRunConfig
-from thresher.evaluate.run_eval import REFERENCE_SAMPLE_SEED, _heldout, evaluate_run, reference_sample
+from thresher.evaluate.eval_run import REFERENCE_SAMPLE_SEED, _heldout, evaluate_run, reference_sample
 from thresher.image_rows import ArrayRows
 
 N_GENERATED = 40

@@ -31,14 +31,14 @@ from thresher.catalog.workspace import Workspace
 from thresher.curate.config import SelectConfig
 from thresher.curate.select import select
 from thresher.evaluate.config import EvalRunConfig
-from thresher.evaluate.run_eval import evaluate_run
+from thresher.evaluate.eval_run import evaluate_run
 from thresher.service.app import service_state
 from thresher.service.markdown_html import markdown_to_html
 from thresher.service.routes_runs import MAX_CURVE_POINTS, loss_curve
 from thresher.service.routes_sources import thumbnails_of
 from thresher.service.thumbnails import Thumbnails
 from thresher.train.config import TrainConfig, TrainRunConfig
-from thresher.train.run import run_training
+from thresher.train.train_run import run_training
 
 CLUSTERING = "cluster-test"
 RANDOM_RUN = "random-hostile-seed0"

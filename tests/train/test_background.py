@@ -16,7 +16,7 @@ from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
 from thresher.images import BLACK, WHITE
 from thresher.train.config import TrainConfig, TrainRunConfig
-from thresher.train.run import run_training
+from thresher.train.train_run import run_training
 from thresher.train.training_data import load_training_set
 
 TINY = dict(

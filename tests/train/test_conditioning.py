@@ -16,8 +16,8 @@ from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
 from thresher.train.conditioning import cluster_labels, label_counts, prior_labels
 from thresher.train.config import TrainConfig, TrainRunConfig
-from thresher.train.run import run_training
 from thresher.train.sampling import generate, load_run_model, resolve_labels
+from thresher.train.train_run import run_training
 
 TINY = dict(model_size="DiT-T/4", width=32, depth=1, heads=2, sample_count=0, checkpoint_every=1000)
 

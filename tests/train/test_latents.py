@@ -11,7 +11,7 @@ from thresher.catalog.samples import load_images
 from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
 from thresher.train.latents import VaeEncoder, decode_latents, encode_images, load_vae, weights_sha1
-from thresher.train.run import prepare_training_data
+from thresher.train.train_run import prepare_training_data
 
 
 def _latents(ws, spec: str, vae: str, **kwargs):

@@ -10,7 +10,7 @@ from thresher.catalog.runs import start_run
 from thresher.errors import ThresherError
 from thresher.train.config import PretrainConfig
 from thresher.train.pretrain import pretrain_run_id
-from thresher.train.run import _check_resume
+from thresher.train.train_run import _check_resume
 
 # PretrainConfig's fields before the modes (and its background) existed, at their defaults but the size
 OLD_PRETRAIN = {

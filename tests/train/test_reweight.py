@@ -29,7 +29,7 @@ from thresher.train.group_weights import DROConfig, GroupWeights
 from thresher.train.loop import train
 from thresher.train.reweight import reweight_loop, run_reweight
 from thresher.train.reweight_store import GROUP_WEIGHTS_FILE, SAMPLE_WEIGHTS_FILE
-from thresher.train.run import run_training
+from thresher.train.train_run import run_training
 from thresher.train.training_data import load_training_set
 from thresher.train.training_set import TrainingSet
 

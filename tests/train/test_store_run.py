@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from thresher.catalog.part_files import part_files
 from thresher.cli import main
 from thresher.dataset_resolution import resolve_dataset
-from thresher.train.run import prepare_training_data
+from thresher.train.train_run import prepare_training_data
 
 
 def _cli(ws, *args: str):

@@ -143,7 +143,7 @@ def _prepare_training_data(ws: Workspace, spec: SweepSpec, pre: _Prerequisites) 
     """The source's autoencoder and latent store, trained and encoded once (found again when they exist)."""
     from thresher.dataset_resolution import resolve_dataset
     from thresher.images import parse_background
-    from thresher.train.run import prepare_training_data
+    from thresher.train.train_run import prepare_training_data
 
     run = _train_config(spec, pre.source, None, pre, cell=None, n_rows=pre.n_source)
     prepare_training_data(
@@ -240,7 +240,7 @@ def _run_cell(
 
     step = time.perf_counter()
     from thresher.evaluate.config import EvalRunConfig
-    from thresher.evaluate.run_eval import evaluate_run
+    from thresher.evaluate.eval_run import evaluate_run
 
     settings = dict(spec.evaluate)
     if "cfg_interval" in settings:  # YAML has lists, the sampler takes a (start, end) pair
@@ -304,7 +304,7 @@ def _train(
     ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites, dataset: str, n_rows: int
 ) -> None:
     from thresher.train.loop import has_checkpoint
-    from thresher.train.run import run_training
+    from thresher.train.train_run import run_training
 
     if run_exists(ws, cell.run_id):
         return

@@ -134,7 +134,7 @@ def data_revision(ws: Workspace, source: str) -> str | None:
 
 def pretrain_data(ws: Workspace, source: str, config: PretrainConfig) -> TrainingSet:
     """Every ok row of ``source`` as the pretraining sees it (pixels or latents, labels unless unconditional)."""
-    from thresher.train.run import prepare_training_data
+    from thresher.train.train_run import prepare_training_data
 
     resolved = resolve_dataset(ws, source)
     return prepare_training_data(

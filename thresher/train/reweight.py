@@ -163,7 +163,7 @@ def run_reweight(ws: Workspace, config: ReweightConfig) -> ReweightResult:
     from accelerate import PartialState
 
     from thresher.train.model import dit_config, load_model
-    from thresher.train.run import prepare_training_data
+    from thresher.train.train_run import prepare_training_data
 
     state = PartialState()
     resolved = resolve_dataset(ws, config.dataset)

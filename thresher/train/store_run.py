@@ -50,7 +50,7 @@ def build_store(ws: Workspace, config: StoreConfig) -> StoreOutcome | Submission
         return _submit(ws, config, resolved)
     if config.executor.task is not None:
         return _build_task_share(ws, config, resolved, started)
-    from thresher.train.run import prepare_training_data
+    from thresher.train.train_run import prepare_training_data
 
     data = prepare_training_data(
         ws,
@@ -82,7 +82,7 @@ def _build_task_share(ws: Workspace, config: StoreConfig, resolved, started: flo
     """One Slurm array task: the parts p with p mod n = i − 1 of the store that the command as given
     would build (same encoder, size, resize and background), and nothing else."""
     from thresher.catalog.image_store_build import build_parts
-    from thresher.train.run import training_encoder
+    from thresher.train.train_run import training_encoder
 
     background = parse_background(config.background)
     encoder = training_encoder(ws, resolved, image_size=config.image_size, vae=config.vae, autoencoder=None,

@@ -12,7 +12,7 @@ from thresher.curate.select import select
 from thresher.dataset_resolution import resolve_dataset
 from thresher.errors import ThresherError
 from thresher.train.config import SampleConfig, TrainConfig, TrainRunConfig
-from thresher.train.run import run_sampling, run_training
+from thresher.train.train_run import run_sampling, run_training
 
 TINY = dict(
     model_size="DiT-T/4",

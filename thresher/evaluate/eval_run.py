@@ -34,7 +34,7 @@ from thresher.evaluate.report import TABLE_COLUMNS
 from thresher.image_rows import ImageRows, read_all
 from thresher.images import LEGACY_RESIZE, RGB, WHITE, background_name, parse_background
 from thresher.progress import track
-from thresher.train.run import find_run_dir
+from thresher.train.train_run import find_run_dir
 
 # The capped reference is one fixed sample of the reference, not one per --seed: evaluations of
 # different seeds (a sweep's cells) are then measured against the same rows and share one classifier.
