@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from thresher.evaluate import eval_run
 from thresher.evaluate import features as features_module
-from thresher.evaluate import run_eval
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.eval_run import EvalOutcome, evaluate_run
 from thresher.evaluate.report_run import evaluation_records, run_report
@@ -48,7 +48,7 @@ def images_evaluation(mnist_lt, monkeypatch):
         time.sleep(SLOW_READ_S)
         return np.random.default_rng(1).integers(0, 256, size=(40, 28, 28, 1), dtype=np.uint8)
 
-    monkeypatch.setattr(run_eval, "_read_generated", slow_read)
+    monkeypatch.setattr(eval_run, "_read_generated", slow_read)
     monkeypatch.setattr(features_module, "build_extractor", lambda *a, **kw: PixelClassifier(0.67))
     config = EvalRunConfig(images="elsewhere/generated", against="mnist-lt", features="classifier")
     return mnist_lt, evaluate_run(mnist_lt, config)

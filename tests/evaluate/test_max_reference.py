@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from tests.evaluate.image_rows_doubles import StreamOnlyRows
-from thresher.catalog import image_store
+from thresher.catalog import image_store_build
 from thresher.catalog.samples import ok_sample_ids
 from thresher.errors import ThresherError
+from thresher.evaluate import eval_run
 from thresher.evaluate import features as features_module
-from thresher.evaluate import run_eval
 from thresher.evaluate.config import EvalRunConfig
 from thresher.evaluate.eval_run import REFERENCE_SAMPLE_SEED, _heldout, evaluate_run, reference_sample
 from thresher.image_rows import ArrayRows
@@ -77,7 +77,7 @@ def run_evaluation(mnist_lt, tmp_path, monkeypatch):
     seen_reference: list[int] = []
 
     def streamed_pixel_rows(ws, source, sample_ids, **kwargs):
-        rows = StreamOnlyRows(image_store.pixel_rows(ws, source, sample_ids, **kwargs))
+        rows = StreamOnlyRows(image_store_build.pixel_rows(ws, source, sample_ids, **kwargs))
         read.append((np.asarray(sample_ids), rows))
         return rows
 
@@ -86,10 +86,10 @@ def run_evaluation(mnist_lt, tmp_path, monkeypatch):
         return PixelFeatures()
 
     generated = np.random.default_rng(1).integers(0, 256, size=(N_GENERATED, 28, 28, 1), dtype=np.uint8)
-    monkeypatch.setattr(run_eval, "pixel_rows", streamed_pixel_rows)
-    monkeypatch.setattr(run_eval, "find_run_dir", lambda ws, run: tmp_path / "run")
-    monkeypatch.setattr(run_eval, "_run_info", lambda ws, run: {"dataset": "mnist-lt"})
-    monkeypatch.setattr(run_eval, "_read_generated", lambda path, background: generated)
+    monkeypatch.setattr(eval_run, "pixel_rows", streamed_pixel_rows)
+    monkeypatch.setattr(eval_run, "find_run_dir", lambda ws, run: tmp_path / "run")
+    monkeypatch.setattr(eval_run, "_run_info", lambda ws, run: {"dataset": "mnist-lt"})
+    monkeypatch.setattr(eval_run, "_read_generated", lambda path, background: generated)
     monkeypatch.setattr(features_module, "build_extractor", fake_extractor)
 
     def evaluate(**settings):

@@ -317,7 +317,7 @@ def _paths(ws: Workspace, con: duckdb.DuckDBPyConnection, item: Item) -> list[Pa
     if item.kind == "subset":
         return [ws.subset_dir(item.name, int(item.version or 0))]
     if item.kind == "evaluation":
-        # Written beside the evaluated run (run_eval.py), or under evaluations/ for --images evaluations.
+        # Written beside the evaluated run (eval_run.py), or under evaluations/ for --images evaluations.
         row = con.execute("SELECT run FROM evaluations WHERE id = ?", [item.name]).fetchone()
         run = row[0] if row else None
         folder = (ws.run_dir(run) if "/" not in run else Path(run)) if run else ws.root / "evaluations"

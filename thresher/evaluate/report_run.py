@@ -45,7 +45,7 @@ def evaluation_records(ws: Workspace, runs: list[str] | None = None) -> list[dic
             ratio = 1.0 - subset["n"] / subset["n_source"]
         else:
             method, ratio = "full", 0.0
-        # run_eval saves the grid in the run's folder, or under the workspace for `--images`
+        # eval_run saves the grid in the run's folder, or under the workspace for `--images`
         folder = ws.from_stored(ev["run_dir"]) if ev["run_dir"] else ws.root / "evaluations"
         candidate = folder / "evaluations" / f"{ev['id']}-grid.png"
         grid = str(candidate) if candidate.is_file() else None
