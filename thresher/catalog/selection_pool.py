@@ -3,7 +3,7 @@
 `thresher select` reads the source's ok rows from the catalog once (a short read), then builds its pool
 (sample id, group, order key, cluster) from the score run's Parquet files in a private database and keeps
 rows from it there: it holds no lock on the catalog while it ranks, writes Parquet or draws a preview, and
-takes the write lock only to commit its version (docs/architecture.md, 'Subsets'). What to keep is the
+takes the write lock only to commit its version (docs/architecture.md, 'Workspace'). What to keep is the
 caller's decision (the quotas: :mod:`thresher.curate.select_quotas`); this module only runs the SQL.
 """
 

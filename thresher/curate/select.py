@@ -188,7 +188,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                     OSError
                 ):  # the subset's folder, made for the staging, if still empty
                     staging.parent.rmdir()
-        # The catalog's write lock is held only here: the rename and the row (docs/architecture.md, 'Subsets').
+        # The catalog's write lock is held only here: the rename and the row (docs/architecture.md, 'Workspace').
         commit_version(
             ws,
             staging,
