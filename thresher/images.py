@@ -37,6 +37,11 @@ RESIZE_MODES = ("pad", "crop", "stretch")
 # pad loses nothing of an image and distorts nothing (crop cuts its edges off, stretch changes its shapes),
 # and on square images it is exactly the stretch thresher always did, so square sources keep their pixels.
 DEFAULT_RESIZE = "pad"
+RESIZE_HELP = (
+    "How --image-size makes images square: pad (the whole image, aspect kept, the background colour "
+    "around it), crop (the centre square) or stretch (both sides scaled apart). Square images are the "
+    "same in all three."
+)
 LEGACY_RESIZE = "stretch"
 """The mode of runs, stores and caches made before the modes existed (their records name none)."""
 

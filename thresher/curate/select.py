@@ -184,9 +184,8 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                 return _preview(ws, config, stats, kept_ids, report, staging, n_pool)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-                with contextlib.suppress(
-                    OSError
-                ):  # the subset's folder, made for the staging, if still empty
+                # the subset's folder, made for the staging, if it is still empty
+                with contextlib.suppress(OSError):
                     staging.parent.rmdir()
         # The catalog's write lock is held only here: the rename and the row (docs/architecture.md, 'Workspace').
         commit_version(

@@ -14,7 +14,14 @@ from thresher.catalog.names import check_name
 from thresher.config_field import check_bounds, seed_setting, setting
 from thresher.errors import ThresherError
 from thresher.executors.config import StageExecutorConfig
-from thresher.images import DEFAULT_RESIZE, LEGACY_RESIZE, RESIZE_MODES, check_resize, parse_background
+from thresher.images import (
+    DEFAULT_RESIZE,
+    LEGACY_RESIZE,
+    RESIZE_HELP,
+    RESIZE_MODES,
+    check_resize,
+    parse_background,
+)
 
 if TYPE_CHECKING:
     from thresher.train.autoencoder import AutoencoderConfig
@@ -132,9 +139,7 @@ class TrainRunConfig:
     )
     resize: str = setting(
         DEFAULT_RESIZE,
-        "How --image-size makes images square: pad (the whole image, aspect kept, the background colour "
-        "around it), crop (the centre square) or stretch (both sides scaled apart). Square images are the "
-        "same in all three.",
+        RESIZE_HELP,
         choices=RESIZE_MODES,
     )
     vae: str | None = setting(
@@ -241,9 +246,7 @@ class PretrainConfig:
     image_size: int | None = setting(None, "Resize images to this side first.")
     resize: str = setting(
         DEFAULT_RESIZE,
-        "How --image-size makes images square: pad (the whole image, aspect kept, the background colour "
-        "around it), crop (the centre square) or stretch (both sides scaled apart). Square images are the "
-        "same in all three.",
+        RESIZE_HELP,
         choices=RESIZE_MODES,
     )
     background: str = setting(
@@ -412,9 +415,7 @@ class StoreConfig:
     image_size: int | None = setting(None, "Resize images to this side first.")
     resize: str = setting(
         DEFAULT_RESIZE,
-        "How --image-size makes images square: pad (the whole image, aspect kept, the background colour "
-        "around it), crop (the centre square) or stretch (both sides scaled apart). Square images are the "
-        "same in all three.",
+        RESIZE_HELP,
         choices=RESIZE_MODES,
     )
     vae: str | None = setting(
