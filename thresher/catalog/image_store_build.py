@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import datasets
 import numpy as np
@@ -29,7 +29,13 @@ from thresher.catalog.image_store import (
     parts_of,
     store_dir,
 )
-from thresher.catalog.part_files import marker_path, remove_dead_temporaries, write_meta, write_part
+from thresher.catalog.part_files import (
+    marker_path,
+    remove_dead_temporaries,
+    remove_if_only,
+    write_meta,
+    write_part,
+)
 from thresher.catalog.samples import check_one_size, decode_row, ok_sample_ids, open_source, stack_rows
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.device import process_state
@@ -116,27 +122,54 @@ def build_parts(
     state = process_state(device)
     state.wait_for_everyone()  # every rank has decided what is missing before any rank writes
     if todo:
-        if state.is_main_process:
-            folder.mkdir(parents=True, exist_ok=True)
-            remove_dead_temporaries(folder)  # what a killed build left behind
-            if not (folder / "meta.json").is_file():
-                write_meta(folder, key.meta())
-            damaged = [p for p in todo if marker_path(folder, p).exists()]
-            if damaged:
-                reasons = sorted({str(problems[p]) for p in damaged})
-                log.warning(
-                    "image store %s: rebuilding part(s) %s (%s)",
-                    folder,
-                    ", ".join(map(str, damaged)),
-                    "; ".join(reasons),
-                )
-        state.wait_for_everyone()
-        mine = task_parts(todo, task, state.process_index, state.num_processes)
-        dataset, _ = open_source(ws, source)
-        _build(folder, key, dataset, {p: expected[p] for p in mine}, background, encoder, batch_size,
-               num_workers, show=state.is_local_main_process)  # fmt: skip
-        state.wait_for_everyone()
+        created = state.is_main_process and not folder.exists()
+        try:
+            _build_todo(ws, source, folder, key, expected, problems, todo, state, task, background, encoder,
+                        batch_size, num_workers)  # fmt: skip
+        except BaseException:
+            if created:  # a first build that failed leaves no empty store behind (status would list it)
+                remove_if_only(folder, {"meta.json"})
+            raise
     return folder, key
+
+
+def _build_todo(
+    ws: Workspace,
+    source: str,
+    folder: Path,
+    key: StoreKey,
+    expected: dict[int, np.ndarray],
+    problems: dict[int, object],
+    todo: list[int],
+    state: Any,  # accelerate.PartialState (thresher.device.process_state)
+    task: tuple[int, int] | None,
+    background: RGB,
+    encoder: Encoder | None,
+    batch_size: int,
+    num_workers: int,
+) -> None:
+    """Build parts ``todo`` (this rank's or this task's share of them), after clearing what a killed build
+    left and saying which damaged parts are rebuilt."""
+    if state.is_main_process:
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(folder)  # what a killed build left behind
+        if not (folder / "meta.json").is_file():
+            write_meta(folder, key.meta())
+        damaged = [p for p in todo if marker_path(folder, p).exists()]
+        if damaged:
+            reasons = sorted({str(problems[p]) for p in damaged})
+            log.warning(
+                "image store %s: rebuilding part(s) %s (%s)",
+                folder,
+                ", ".join(map(str, damaged)),
+                "; ".join(reasons),
+            )
+    state.wait_for_everyone()
+    mine = task_parts(todo, task, state.process_index, state.num_processes)
+    dataset, _ = open_source(ws, source)
+    _build(folder, key, dataset, {p: expected[p] for p in mine}, background, encoder, batch_size,
+           num_workers, show=state.is_local_main_process)  # fmt: skip
+    state.wait_for_everyone()
 
 
 def missing_parts(

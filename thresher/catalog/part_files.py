@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,17 @@ def remove_dead_temporaries(out_dir: Path) -> list[Path]:
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def remove_if_only(out_dir: Path, names: set[str]) -> bool:
+    """Delete ``out_dir`` when it holds nothing but files named in ``names`` and this process's own
+    temporaries: the folder a failed first build made, so no empty store is left to be listed. A folder
+    where anything else appeared (a part, another process's temporary) is left alone. True if deleted."""
+    own = f"~{socket.gethostname()}~{os.getpid()}~"
+    if not out_dir.is_dir() or any(p.name not in names and own not in p.name for p in out_dir.iterdir()):
+        return False
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return True
 
 
 def part_stem(index: int) -> str:

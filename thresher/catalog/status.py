@@ -39,44 +39,38 @@ class WorkspaceStatus:
             return "\n".join(
                 [f"workspace {self.root}: empty (run `thresher ingest SOURCE`)", *self._slurm_lines()]
             )
-        out = [f"workspace {self.root} (catalog schema v{self.schema_version})", "", "sources:"]
-        out += [
-            f"  {s['id']:<24} {s['n_ok']}/{s['n_rows']} rows ok  {s['kind']}:{s['uri']}  rev {s['revision']}"
+        out = [f"workspace {self.root} (catalog schema v{self.schema_version})"]
+        out += _section("sources", [
+            [s["id"], f"{s['n_ok']}/{s['n_rows']} rows ok", _source_uri(s), f"rev {s['revision']}"]
             for s in self.sources
-        ] or ["  none"]
-        out += ["", "embeddings:"]
-        out += [
-            f"  {e['source']:<24} {e['embedder']:<40} {e['n']} × {e['dim']}" for e in self.embeddings
-        ] or ["  none"]
-        out += ["", "clusterings:"]
-        out += [
-            f"  {c['id']:<40} {c['source']:<16} k={c['k']} on {c['embedder']}" for c in self.clusterings
-        ] or ["  none"]
-        out += ["", "subsets:"]
-        out += [
-            f"  {s['name']}@v{s['version']:<4} {s['n']}/{s['n_source']} from {s['source']}  {s['method']} "
-            f"{s['summary']}" + (f"  → {s['destination']}" if s["destination"] else "")
+        ])  # fmt: skip
+        out += _section("embeddings", [
+            [e["source"], e["embedder"], f"{e['n']} × {e['dim']}"] for e in self.embeddings
+        ])  # fmt: skip
+        out += _section("clusterings", [
+            [c["id"], c["source"], f"k={c['k']}", f"on {c['embedder']}"] for c in self.clusterings
+        ])  # fmt: skip
+        out += _section("subsets (what determines each, in the flags of `thresher select`)", [
+            [f"{s['name']}@v{s['version']}", f"{s['n']}/{s['n_source']}", f"from {s['source']}", s["method"],
+             s["summary"] + (f"  → {s['destination']}" if s["destination"] else "")]
             for s in self.subsets
-        ] or ["  none"]
-        out += ["", "pretraining runs:"]
-        out += [
-            f"  {p['id']:<40} {p['status']:<8} {p['epochs']} epochs on {p['source']}"
-            for p in self.pretrainings
-        ] or ["  none"]
-        out += ["", "score runs:"]
-        out += [f"  {r['id']:<40} {r['method']:<13} from {r['pretrain']}" for r in self.score_runs] or [
-            "  none"
-        ]
-        out += ["", "training runs:"]
-        out += [f"  {t['id']:<40} {t['status']:<11} on {t['dataset']}" for t in self.trainings] or ["  none"]
-        out += ["", f"evaluations: {self.evaluations}", "", "sweeps:"]
-        out += [f"  {s['name']:<40} {s['done']}/{s['cells']} cells done" for s in self.sweeps] or ["  none"]
-        out += ["", "image stores:"]
-        out += [
-            f"  {s['source']:<24} {s['encoder']:<40} {s['size'] or 'native'}px  {s['rows']} rows in "
-            f"{s['parts']} parts, {s['bytes'] / 2**20:.1f} MiB"
+        ])  # fmt: skip
+        out += _section("pretraining runs", [
+            [p["id"], p["status"], f"{p['epochs']} epochs", f"on {p['source']}"] for p in self.pretrainings
+        ])  # fmt: skip
+        out += _section("score runs", [
+            [r["id"], r["method"] or "", f"from {r['pretrain']}"] for r in self.score_runs
+        ])  # fmt: skip
+        out += _section(
+            "training runs", [[t["id"], t["status"], f"on {t['dataset']}"] for t in self.trainings]
+        )
+        out += ["", f"evaluations: {self.evaluations}"]
+        out += _section("sweeps", [[s["name"], f"{s['done']}/{s['cells']} cells done"] for s in self.sweeps])
+        out += _section("image stores", [
+            [s["source"], s["encoder"], f"{s['size'] or 'native'}px", f"{s['rows']} rows in {s['parts']} parts",
+             f"{s['bytes'] / 2**20:.1f} MiB"]
             for s in self.stores
-        ] or ["  none"]
+        ])  # fmt: skip
         return "\n".join(out + self._slurm_lines())
 
     def _slurm_lines(self) -> list[str]:
@@ -92,6 +86,29 @@ class WorkspaceStatus:
                 for j in sub["jobs"]
             ]
         return out
+
+
+def _section(title: str, rows: list[list[str]]) -> list[str]:
+    """A blank line, ``title:``, then ``rows`` with every column but the last padded to its widest cell."""
+    if not rows:
+        return ["", f"{title}:", "  none"]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = [
+        "  " + "  ".join([*(f"{cell!s:<{w}}" for cell, w in zip(row, widths, strict=False)), str(row[-1])])
+        for row in rows
+    ]
+    return ["", f"{title}:", *(line.rstrip() for line in lines)]
+
+
+def _source_uri(source: dict[str, Any]) -> str:
+    """``kind:uri``, once: builtin uris carry their kind already."""
+    uri, kind = str(source["uri"]), str(source["kind"])
+    return uri if uri.startswith(kind + ":") else f"{kind}:{uri}"
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    """``{"--ratio": 0.5, "--inverse": true}`` → ``--ratio 0.5 --inverse``."""
+    return " ".join(flag if value is True else f"{flag} {value}" for flag, value in settings.items())
 
 
 def workspace_status(ws: Workspace, _config: StatusConfig | None = None) -> WorkspaceStatus:
@@ -114,9 +131,14 @@ def workspace_status(ws: Workspace, _config: StatusConfig | None = None) -> Work
                 {"id": run["id"], "source": run["source"], "k": cfg.get("k"), "embedder": cfg.get("embedder")}
             )
         for s in rows_as_dicts(con.execute("SELECT * FROM subsets ORDER BY name, version")):
-            params = json.loads(s["params"]) if s["params"] else {}
-            keys = ("ratio", "keep_count", "keep", "balance", "epsilon", "inverse")
-            s["summary"] = " ".join(f"{k}={params[k]}" for k in keys if params.get(k) not in (None, False))
+            if s.get("settings"):  # recorded by select: what decided the version (curate/subset_settings.py)
+                s["summary"] = _settings_text(json.loads(s["settings"]))
+            else:  # a version selected before v5 recorded it: its general parameters
+                params = json.loads(s["params"]) if s["params"] else {}
+                keys = ("ratio", "keep_count", "keep", "balance", "groups", "inverse")
+                s["summary"] = " ".join(
+                    f"{k}={params[k]}" for k in keys if params.get(k) not in (None, False)
+                )
             status.subsets.append(s)
         for run in rows_as_dicts(
             con.execute(

@@ -34,7 +34,7 @@ import duckdb
 
 from thresher.errors import ThresherError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 LOCK_WAIT_SECONDS = 60.0
 DEFAULT_WORKSPACE = "thresher-workspace"
 
@@ -84,6 +84,11 @@ _MIGRATIONS: list[str] = [
     # fastdup flags them, so a curator can look before dedup or a selection treats them as content.
     """
     ALTER TABLE samples ADD COLUMN flag TEXT;
+    """,
+    # v5: what determines a subset version, keyed by the select flags that chose it (thresher.curate
+    # .subset_settings), so `thresher status` shows what tells versions apart and nothing that played no part.
+    """
+    ALTER TABLE subsets ADD COLUMN settings JSON;
     """,
 ]
 

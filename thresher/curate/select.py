@@ -42,6 +42,7 @@ from thresher.curate.config import SelectConfig
 from thresher.curate.groups import resolve_groups
 from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule, kept_end
 from thresher.curate.select_quotas import group_quotas
+from thresher.curate.subset_settings import determining_settings
 from thresher.errors import ThresherError
 
 
@@ -204,6 +205,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
                 "n_source": n_pool,
                 "parent": parent,
                 "score_run": score_run,
+                "settings": json.dumps(determining_settings(config, method, params, group_kind)),
             },
         )
     except BaseException:

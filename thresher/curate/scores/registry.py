@@ -120,6 +120,12 @@ class ScoreMethod:
     seeded: bool = False
     grouped: bool = False
     signal: GradientSignal | None = None
+    # Whether the end kept (``--keep``) means something: not where the order is a random draw, either end
+    # being a uniform sample; `thresher status` then leaves it out of what determines the subset.
+    keep_matters: bool = True
+    # Options that record where the input came from and decide nothing (the ids' lasso): status leaves
+    # them out of what determines the subset; the card still records them.
+    recorded_only: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - set(NEEDS)
@@ -134,6 +140,8 @@ class ScoreMethod:
         ]
         if required:
             raise ValueError(f"method {self.name}: option {required[0]!r} needs a default")
+        if not self.recorded_only <= set(self.option_names):
+            raise ValueError(f"method {self.name}: recorded_only names options it does not have")
         if self.signal is not None and "pretrain" not in self.needs:
             raise ValueError(f"method {self.name}: a gradient signal needs a pretraining (needs 'pretrain')")
 

@@ -86,5 +86,6 @@ METHODS = [
         default_keep="low",
         threshold=_threshold,
         options=IdsOptions,
+        recorded_only=frozenset({"polygon", "layout"}),
     )
 ]

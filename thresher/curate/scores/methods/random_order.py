@@ -12,5 +12,6 @@ METHODS = [
         scores="thresher.curate.scores.random_order:random_scores",
         default_keep="nearest",  # the order is random: either end is a uniform draw
         seeded=True,
+        keep_matters=False,
     )
 ]
