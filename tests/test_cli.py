@@ -85,15 +85,23 @@ def test_select_before_clustering_is_refused(tmp_path):
 
 
 def test_dedup_removes_planted_duplicates_and_inverse_keeps_them(tmp_path):
-    """builtin:digits plus exact copies of 40 rows: dedup with a small ε drops exactly one of each pair."""
+    """builtin:digits plus exact copies of 40 rows, the first 10 labelled as another digit: dedup with a
+    small ε drops exactly one of each pair, names each removed row's kept match, and reports the 10 planted
+    pairs that cross labels."""
     import numpy as np
+    import pyarrow.parquet as pq
     from sklearn.datasets import load_digits
 
     from thresher.catalog.source_loaders import arrays_to_dataset
 
-    images = (load_digits().images * (255 / 16)).round().astype(np.uint8)
+    digits = load_digits()
+    images = (digits.images * (255 / 16)).round().astype(np.uint8)
     doubled = np.concatenate([images, images[:40]])
-    arrays_to_dataset(doubled, None, None).save_to_disk(str(tmp_path / "dup"))
+    copy_labels = digits.target[:40].copy()
+    copy_labels[:10] = (copy_labels[:10] + 1) % 10  # mislabelled copies: duplicates across labels
+    labels = np.concatenate([digits.target, copy_labels])
+    names = [f"digit {d}" for d in range(10)]
+    arrays_to_dataset(doubled, labels, names).save_to_disk(str(tmp_path / "dup"))
     ws = tmp_path / "ws"
     assert _run(ws, "ingest", str(tmp_path / "dup"), "--name", "dup").exit_code == 0
     assert _run(ws, "embed", "--embedder", "pixels:8:32", "--num-workers", "0").exit_code == 0
@@ -102,8 +110,18 @@ def test_dedup_removes_planted_duplicates_and_inverse_keeps_them(tmp_path):
     assert out.exit_code == 0, out.output
     n_kept = int(out.output.split("kept ")[1].split()[0])
     assert len(doubled) - n_kept >= 40  # every planted copy goes (sklearn digits hold a few duplicates too)
+    pairs = pq.read_table(ws / "subsets" / "d" / "v1" / "duplicates.parquet").to_pandas()
+    assert len(pairs) == len(doubled) - n_kept and f"removed {len(pairs)} near-duplicates" in out.output
+    planted = {frozenset((i, len(images) + i)) for i in range(10)}
+    crossing = {
+        frozenset(p) for p in zip(pairs.sample_id[pairs.cross_label], pairs.match_id[pairs.cross_label])
+    }
+    assert planted <= crossing
+    assert f"{int(pairs.cross_label.sum())} of them match a kept row of another label" in out.output
+    assert "'digit 1'" in out.output or "'digit 0'" in out.output  # examples name the labels
     out = _run(ws, "select", "--name", "d", "--method", "dedup", "--epsilon", "0.0001", "--inverse")
     assert int(out.output.split("kept ")[1].split()[0]) == len(doubled) - n_kept
+    assert "near-duplicates" not in out.output  # --inverse keeps the duplicates: it removed none
 
 
 def test_report_without_evaluations_is_a_one_line_error(digits_ws):

@@ -156,3 +156,13 @@ def label_names(ws: Workspace, source_id: str) -> list[str] | None:
     with ws.connect(read_only=True) as con:
         names = fetch_source(con, source_id)["label_names"]
     return json.loads(names) if names else None
+
+
+def flagged_ids(ws: Workspace, source_id: str, flag: str) -> np.ndarray:
+    """The sample ids of ``source_id`` that ingest flagged ``flag`` (``blank``), ascending."""
+    with ws.connect(read_only=True) as con:
+        rows = con.execute(
+            "SELECT sample_id FROM samples WHERE source = ? AND flag = ? ORDER BY sample_id",
+            [source_id, flag],
+        ).fetchall()
+    return np.array([r[0] for r in rows], dtype=np.int64)

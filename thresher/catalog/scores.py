@@ -60,6 +60,31 @@ def score_table(
     )
 
 
+MATCHES_FILE = "matches.parquet"  # beside a score run's parts; the scores view reads only part-*.parquet
+
+
+def write_matches(folder: Path, sample_id: np.ndarray, match_id: np.ndarray, similarity: np.ndarray) -> Path:
+    """Record, in score run ``folder``, which sample each row a method drops duplicates (dedup): columns
+    ``sample_id``, ``match_id`` (a kept sample), ``similarity`` (their cosine)."""
+    table = pa.table(
+        {
+            "sample_id": pa.array(np.asarray(sample_id, dtype=np.int64)),
+            "match_id": pa.array(np.asarray(match_id, dtype=np.int64)),
+            "similarity": pa.array(np.asarray(similarity, dtype=np.float64)),
+        }
+    )
+    path = folder / MATCHES_FILE
+    pq.write_table(table, path)
+    return path
+
+
+def score_matches(ws: Workspace, run_id: str) -> pa.Table | None:
+    """The matches a score run recorded (:func:`write_matches`); None where it records none (every method
+    but dedup, and dedup runs made before matches were recorded)."""
+    path = ws.scores_dir(run_id) / MATCHES_FILE
+    return pq.read_table(path) if path.is_file() else None
+
+
 def cluster_levels_path(ws: Workspace, run_id: str) -> Path:
     """Where a hierarchical clustering (hkmeans) keeps every sample's cluster at every level, long form
     ``sample_id, level, cluster`` (level 1 the finest, the one its score Parquet holds); a flat clustering

@@ -39,6 +39,7 @@ from thresher.catalog.workspace import Workspace
 from thresher.config_json import to_json_value
 from thresher.curate.balance_report import BalanceReport, balance_inputs, balance_report
 from thresher.curate.config import SelectConfig
+from thresher.curate.duplicate_report import DuplicateReport, duplicate_report
 from thresher.curate.groups import resolve_groups
 from thresher.curate.scores.registry import ScoreContext, ScoreMethod, keep_rule, kept_end
 from thresher.curate.select_quotas import group_quotas
@@ -62,9 +63,16 @@ class SelectResult:
     preview: bool = False  # --preview: nothing was created; ``path`` is the gallery page
     balance: BalanceReport | None = None  # what the selection did to the classes' or clusters' shares
 
+    # dedup: which kept row each removed one matched (curate/duplicate_report.py)
+    duplicates: DuplicateReport | None = None
+
     @property
-    def balance_lines(self) -> list[str]:
-        return self.balance.lines() if self.balance is not None else []
+    def report_lines(self) -> list[str]:
+        """What the selection did to the groups' shares, and for dedup what the removed rows matched."""
+        return [
+            *(self.balance.lines() if self.balance is not None else []),
+            *(self.duplicates.lines() if self.duplicates is not None else []),
+        ]
 
     # A gradient selection: which scores it kept, of which pretraining (as cluster ones name the clustering)
     scores: str | None = None  # the method whose scores ranked the samples
@@ -80,7 +88,7 @@ class SelectResult:
             return [
                 f"preview of {self.ref} (not created): would keep {self.n} of {self.n_source} "
                 f"({100 * self.n / self.n_source:.1f}%); gallery: {self.path}",
-                *self.balance_lines,
+                *self.report_lines,
                 "run the same command without --preview to create it",
             ]
         made_from = ""
@@ -96,7 +104,7 @@ class SelectResult:
         return [
             f"{self.ref}: kept {self.n} of {self.n_source} ({100 * self.n / self.n_source:.1f}%){made_from} "
             f"→ {self.path}",
-            *self.balance_lines,
+            *self.report_lines,
         ]
 
 
@@ -179,10 +187,13 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
     staging = new_staging(out_dir.parent / f".v{version}.partial")
     try:
         pq.write_table(kept_rows, staging / "ids.parquet")
+        duplicates = duplicate_report(ws, source, score_run, kept_ids, staging)
+        if duplicates is not None:
+            stats["duplicates"] = asdict(duplicates)
         (staging / "stats.json").write_text(json.dumps(stats, indent=2))
         if config.preview:
             try:
-                return _preview(ws, config, stats, kept_ids, report, staging, n_pool)
+                return _preview(ws, config, stats, kept_ids, report, staging, n_pool, duplicates)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
                 # the subset's folder, made for the staging, if it is still empty
@@ -225,6 +236,7 @@ def select(ws: Workspace, config: SelectConfig) -> SelectResult:
         clustering.get("k"),
         group_kind,
         balance=report,
+        duplicates=duplicates,
         **_gradient_provenance(method, config, score_config),
     )
 
@@ -246,6 +258,7 @@ def _preview(
     balance: BalanceReport,
     staging: Path,
     n_pool: int,
+    duplicates: DuplicateReport | None,
 ) -> SelectResult:
     """``--preview``: the selection's gallery and counts in ``previews/<name>/``; no version, no catalog row."""
     from thresher.curate.gallery import write_gallery
@@ -258,6 +271,7 @@ def _preview(
     return SelectResult(
         config.name, int(stats["version"]), len(kept), n_pool, folder / "gallery" / "index.html",
         stats["params"].get("clustering"), stats.get("score_run"), preview=True, balance=balance,
+        duplicates=duplicates,
     )  # fmt: skip
 
 

@@ -102,6 +102,28 @@ def test_blocked_result_matches_one_at_a_time_reference(block_size):
     np.testing.assert_array_equal(result.kept, reference)
 
 
+@pytest.mark.parametrize("block_size", [1, 7, 4096])
+def test_each_dropped_row_names_the_earlier_kept_row_it_is_most_like(block_size):
+    vectors, _ = planted(n_distinct=250, n_dups=200, noise=0.05, seed=2)
+    rng = np.random.default_rng(3)
+    cluster = rng.integers(0, 3, len(vectors))
+    distance = rng.random(len(vectors))
+    result = semdedup(vectors, cluster, DedupConfig(eps=0.03, block_size=block_size, progress=False), distance)
+    x = unit(vectors).astype(np.float64)
+    dropped = np.flatnonzero(~result.kept)
+    assert len(dropped) > 0 and np.all(result.match[dropped] >= 0)
+    assert np.all(result.kept[result.match[dropped]])  # always a kept row
+    for i in dropped:
+        # the kept rows of its cluster visited before it (furthest from the centroid first)
+        earlier = (cluster == cluster[i]) & result.kept & (distance > distance[i])
+        best = (x[earlier] @ x[i]).max()
+        m = result.match[i]
+        assert earlier[m] and x[m] @ x[i] == pytest.approx(best, abs=1e-5)
+        assert result.max_similarity[i] == pytest.approx(best, abs=1e-5)
+    first_visited = [np.flatnonzero(cluster == c)[np.argmax(distance[cluster == c])] for c in range(3)]
+    assert np.all(result.match[first_visited] == -1)
+
+
 def test_user_errors():
     with pytest.raises(ThresherError):
         DedupConfig(eps=-0.1)

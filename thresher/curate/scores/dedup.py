@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from thresher.catalog.embeddings import EmbeddingStore, embeddings_path
 from thresher.catalog.runs import run_config, run_exists
-from thresher.catalog.scores import score_files, score_run, score_table, write_score_part
+from thresher.catalog.scores import score_files, score_run, score_table, write_matches, write_score_part
 from thresher.catalog.workspace import Workspace
 from thresher.curate.config import DedupConfig
 from thresher.curate.scores.methods.dedup import SIMILARITY_TOLERANCE
@@ -41,11 +41,13 @@ NO_KEPT_NEIGHBOUR = -1.0  # score of a sample with no earlier kept sample in its
 @dataclass
 class DedupResult:
     """Per input row: ``kept`` and ``max_similarity``, the largest cosine similarity to a kept sample
-    visited earlier in the same cluster (the score; -1 when there is none). Dropped rows have a score
-    above ``1 - eps - SIMILARITY_TOLERANCE``, kept rows one at or below it."""
+    visited earlier in the same cluster (the score; -1 when there is none), and ``match``, the row of that
+    kept sample (−1 when there is none): which kept image a dropped one duplicates. Dropped rows have a
+    score above ``1 - eps - SIMILARITY_TOLERANCE``, kept rows one at or below it."""
 
     kept: np.ndarray  # bool (n,)
     max_similarity: np.ndarray  # float32 (n,)
+    match: np.ndarray  # int64 (n,)
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:
@@ -60,19 +62,25 @@ def _cluster_members(cluster: np.ndarray) -> list[np.ndarray]:
     return np.split(order, boundaries)
 
 
-def _dedup_ordered(x: np.ndarray, threshold: float, block_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy rule on unit rows ``x`` in visiting order: (kept, max similarity to an earlier kept row)."""
+def _dedup_ordered(
+    x: np.ndarray, threshold: float, block_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Greedy rule on unit rows ``x`` in visiting order: (kept, max similarity to an earlier kept row, the
+    position of that row in ``x``, −1 where there is none)."""
     m = len(x)
     kept = np.zeros(m, dtype=bool)
     score = np.full(m, NO_KEPT_NEIGHBOUR, dtype=np.float32)
+    match = np.full(m, -1, dtype=np.int64)
     kept_index = faiss.IndexFlatIP(x.shape[1])
+    kept_positions = np.empty(0, dtype=np.int64)  # position in x of each vector of kept_index, in order
     for start in range(0, m, block_size):
         block = x[start : start + block_size]
         b = len(block)
         previous = np.full(b, NO_KEPT_NEIGHBOUR, dtype=np.float32)
+        previous_match = np.full(b, -1, dtype=np.int64)
         if kept_index.ntotal:
-            similarity, _ = kept_index.search(block, 1)
-            previous = similarity[:, 0]
+            similarity, found = kept_index.search(block, 1)
+            previous, previous_match = similarity[:, 0], kept_positions[found[:, 0]]
         block_kept = previous <= threshold
         within = block @ block.T
         earlier = np.tri(b, k=-1, dtype=bool)  # earlier[i, j]: j is visited before i
@@ -82,11 +90,15 @@ def _dedup_ordered(x: np.ndarray, threshold: float, block_size: int) -> tuple[np
         for i in np.flatnonzero(conflict.any(axis=1) & block_kept):
             if (conflict[i] & block_kept).any():
                 block_kept[i] = False
-        within_kept = np.where(earlier & block_kept[None, :], within, NO_KEPT_NEIGHBOUR).max(axis=1)
+        masked = np.where(earlier & block_kept[None, :], within, NO_KEPT_NEIGHBOUR)
+        within_kept, within_match = masked.max(axis=1), masked.argmax(axis=1) + start
+        closer_within = within_kept > previous  # the nearest kept row is in this block
         kept[start : start + b] = block_kept
         score[start : start + b] = np.maximum(previous, within_kept)
+        match[start : start + b] = np.where(closer_within, within_match, previous_match)
         kept_index.add(np.ascontiguousarray(block[block_kept]))
-    return kept, score
+        kept_positions = np.concatenate([kept_positions, start + np.flatnonzero(block_kept)])
+    return kept, score, match
 
 
 def semdedup(
@@ -107,6 +119,7 @@ def semdedup(
     threshold = 1.0 - config.eps - SIMILARITY_TOLERANCE
     kept = np.zeros(n, dtype=bool)
     score = np.full(n, NO_KEPT_NEIGHBOUR, dtype=np.float32)
+    match = np.full(n, -1, dtype=np.int64)
     groups = _cluster_members(cluster) if n else []
     for members in track(groups, "semdedup", unit="cluster", enabled=config.progress):
         if distance is not None:
@@ -115,8 +128,9 @@ def semdedup(
         # read in ascending row order (memory-map friendly), then put into visiting order
         rows = np.sort(members)
         x = _unit_rows(vectors[rows])[np.searchsorted(rows, members)]
-        kept[members], score[members] = _dedup_ordered(x, threshold, config.block_size)
-    return DedupResult(kept=kept, max_similarity=score)
+        kept[members], score[members], local = _dedup_ordered(x, threshold, config.block_size)
+        match[members] = np.where(local >= 0, members[np.maximum(local, 0)], -1)
+    return DedupResult(kept=kept, max_similarity=score, match=match)
 
 
 def dedup_scores_run(ws: Workspace, source: str, cluster_run: str, epsilon: float) -> str:
@@ -147,6 +161,8 @@ def dedup_scores_run(ws: Workspace, source: str, cluster_run: str, epsilon: floa
                 ids, "dedup", score=result.max_similarity, cluster=clusters["cluster"].to_numpy(np.int64)
             ),
         )
+        dropped = np.flatnonzero(~result.kept)
+        write_matches(folder, ids[dropped], ids[result.match[dropped]], result.max_similarity[dropped])
     return run_id
 
 
