@@ -113,9 +113,8 @@ def test_dedup_removes_planted_duplicates_and_inverse_keeps_them(tmp_path):
     pairs = pq.read_table(ws / "subsets" / "d" / "v1" / "duplicates.parquet").to_pandas()
     assert len(pairs) == len(doubled) - n_kept and f"removed {len(pairs)} near-duplicates" in out.output
     planted = {frozenset((i, len(images) + i)) for i in range(10)}
-    crossing = {
-        frozenset(p) for p in zip(pairs.sample_id[pairs.cross_label], pairs.match_id[pairs.cross_label])
-    }
+    crossed = pairs[pairs.cross_label]
+    crossing = {frozenset(p) for p in zip(crossed.sample_id, crossed.match_id, strict=True)}
     assert planted <= crossing
     assert f"{int(pairs.cross_label.sum())} of them match a kept row of another label" in out.output
     assert "'digit 1'" in out.output or "'digit 0'" in out.output  # examples name the labels

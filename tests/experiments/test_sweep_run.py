@@ -85,3 +85,36 @@ def test_sweep_resumes_shards_and_shares_cells(mnist_lt: Workspace, tmp_path: Pa
     rows = {(r["series"], r["ratio"]): r for r in report["records"]}
     n = rows[("cluster-equal", 0.75)]["n_rows"]
     assert n == rows[("cluster-proportional", 0.75)]["n_rows"] == round(1703 * 0.25)
+
+
+@pytest.mark.slow  # two whole sweep processes at once: ~2 min on 2 cores
+def test_two_sweep_processes_without_a_shard_split_the_cells(mnist_lt: Workspace, tmp_path: Path) -> None:
+    """The same sweep started twice at once (no --shard): every cell is trained and evaluated by exactly one
+    of them (cell leases), and together they finish the grid."""
+    import re
+    import subprocess
+    import sys
+
+    spec = _write(tmp_path, "twice", "[0.5]")
+    run_sweep(mnist_lt, SweepRunConfig(spec=spec, prerequisites_only=True))  # what cells share, once
+    command = [sys.executable, "-m", "thresher.cli", "--workspace", str(mnist_lt.root), "sweep", spec]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"
+    ]
+    outputs = [p.communicate(timeout=900) for p in processes]
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err[-3000:]
+    ran = [int(re.search(r"(\d+) cells run", out).group(1)) for out, _ in outputs]
+    assert sum(ran) == 4 and min(ran) >= 1, outputs  # both worked, neither twice
+
+    total, cells = sweep_cells(mnist_lt, "twice")
+    assert total == 4 and len(cells) == 4
+    with mnist_lt.connect(read_only=True) as con:
+        evaluated = con.execute("SELECT run, count(*) FROM evaluations GROUP BY run").fetchall()
+        assert con.execute("SELECT count(*) FROM cell_leases").fetchone()[0] == 0  # all ended
+    assert sorted(n for _, n in evaluated) == [1, 1, 1, 1]  # one evaluation per cell's run
+    for cell in cells:
+        steps = [
+            json.loads(line)["step"] for line in (mnist_lt.run_dir(cell["run"]) / "metrics.jsonl").open()
+        ]
+        assert len(steps) == len(set(steps)), cell["run"]  # one writer per run

@@ -8,9 +8,13 @@ and checkpoints stay, found again by their keys), so a reader never sees half a 
 from __future__ import annotations
 
 import json
+import os
+import socket
+from dataclasses import dataclass
 from typing import Any
 
 from thresher.catalog.names import utcnow
+from thresher.catalog.runs import shown_status
 from thresher.catalog.tables import insert_row, rows_as_dicts
 from thresher.catalog.workspace import Workspace
 
@@ -58,6 +62,53 @@ def finished_cell_keys(ws: Workspace, cells: list[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
+@dataclass(frozen=True)
+class CellClaim:
+    """What :func:`claim_cell` found: the cell is now this process's (``taken``), another process finished
+    it meanwhile (``done``), or ``holder`` (a live process of this host) is running it."""
+
+    taken: bool
+    done: bool = False
+    holder: str | None = None
+
+
+def claim_cell(ws: Workspace, cell: str) -> CellClaim:
+    """Take cell ``cell``'s lease for this process, in one write transaction with the check: a cell has one
+    owner at a time, so two sweep processes that share cells (two sweeps, or one run twice without
+    ``--shard``) split them instead of running one twice. A lease left by a dead process of this host is
+    taken over; one of another host cannot be checked from here and is taken over too, as runs are
+    (docs/architecture.md, 'Workspace'): there the scheduler owns the cells (``--shard``, array tasks)."""
+    with ws.connect() as con:
+        con.execute("BEGIN")
+        if con.execute("SELECT 1 FROM sweep_cells WHERE cell = ? AND status = 'done'", [cell]).fetchone():
+            con.execute("ROLLBACK")
+            return CellClaim(taken=False, done=True)
+        held = con.execute("SELECT pid, host FROM cell_leases WHERE cell = ?", [cell]).fetchone()
+        if held is not None and held[0] != os.getpid():
+            pid, host = held
+            if host == socket.gethostname() and shown_status("running", pid, host) == "running":
+                con.execute("ROLLBACK")
+                return CellClaim(taken=False, holder=f"process {pid} on {host}")
+        con.execute("DELETE FROM cell_leases WHERE cell = ?", [cell])
+        insert_row(
+            con,
+            "cell_leases",
+            {"cell": cell, "pid": os.getpid(), "host": socket.gethostname(), "started": utcnow()},
+        )
+        con.execute("COMMIT")
+    return CellClaim(taken=True)
+
+
+def release_cell(ws: Workspace, cell: str) -> None:
+    """Give up this process's lease of ``cell`` (its work failed or was interrupted; a finished cell's
+    lease goes with :func:`record_cell`)."""
+    with ws.connect() as con:
+        con.execute(
+            "DELETE FROM cell_leases WHERE cell = ? AND pid = ? AND host = ?",
+            [cell, os.getpid(), socket.gethostname()],
+        )
+
+
 def record_cell(
     ws: Workspace,
     cell: str,
@@ -70,6 +121,7 @@ def record_cell(
     with ws.connect() as con:
         con.execute("BEGIN")
         con.execute("DELETE FROM sweep_cells WHERE cell = ?", [cell])
+        con.execute("DELETE FROM cell_leases WHERE cell = ?", [cell])  # done: nothing left to own
         insert_row(
             con,
             "sweep_cells",

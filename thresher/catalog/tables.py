@@ -15,7 +15,7 @@ from thresher.errors import ThresherError
 # The tables thresher writes, so that a column or table name can never come from user input.
 TABLES = (
     "meta", "sources", "samples", "runs", "embeddings", "subsets", "evaluations",
-    "sweeps", "sweep_members", "sweep_cells",
+    "sweeps", "sweep_members", "sweep_cells", "cell_leases",
 )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ import duckdb
 
 from thresher.errors import ThresherError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 LOCK_WAIT_SECONDS = 60.0
 DEFAULT_WORKSPACE = "thresher-workspace"
 
@@ -89,6 +89,11 @@ _MIGRATIONS: list[str] = [
     # .subset_settings), so `thresher status` shows what tells versions apart and nothing that played no part.
     """
     ALTER TABLE subsets ADD COLUMN settings JSON;
+    """,
+    # v6: a sweep cell's lease while a process runs it (thresher.catalog.sweeps.claim_cell), so two sweep
+    # processes sharing cells never run one twice.
+    """
+    CREATE TABLE cell_leases (cell TEXT PRIMARY KEY, pid INTEGER, host TEXT, started TIMESTAMP);
     """,
 ]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,16 @@ import numpy as np
 
 from thresher.catalog.runs import finished_runs, run_exists
 from thresher.catalog.subsets import first_version
-from thresher.catalog.sweeps import finished_cell, record_cell, record_sweep, sweep_row
+from thresher.catalog.sweeps import (
+    claim_cell,
+    finished_cell,
+    record_cell,
+    record_sweep,
+    release_cell,
+    sweep_row,
+)
 from thresher.catalog.workspace import Workspace
+from thresher.errors import ThresherError
 from thresher.executors.slurm import Submission
 from thresher.experiments.sweep_cells import Cell, SweepContext, chosen_cells, expand, shard_cells
 from thresher.experiments.sweep_config import SweepRunConfig
@@ -51,15 +59,22 @@ class SweepOutcome:
     seconds: float
     clustering: str | None = None  # the clustering run the sweep's selections (and conditioning) used
     prepared: bool = False  # --prerequisites-only: what the cells need is ready, no cell ran
+    held: dict[str, str] = field(default_factory=dict)  # cell → the live process running it, left to it
 
     def lines(self) -> list[str]:
         if self.prepared:
             return [f"sweep {self.name}: prerequisites of {self.mine} cells ready ({self.seconds:.0f}s)"]
-        return [
+        out = [
             f"sweep {self.name}: {self.ran} cells run, {self.skipped} already done, of {self.mine} in this shard "
-            f"({self.total} in the sweep), {self.seconds / 60:.1f} min",
-            f"report: thresher report --sweep {self.name}",
+            f"({self.total} in the sweep), {self.seconds / 60:.1f} min"
         ]
+        if self.held:
+            holders = ", ".join(sorted(set(self.held.values())))
+            out.append(
+                f"{len(self.held)} cells were being run by another process ({holders}) and were left to it: "
+                "run the sweep again once it ends to fill in any it did not finish"
+            )
+        return [*out, f"report: thresher report --sweep {self.name}"]
 
 
 def run_sweep(ws: Workspace, config: SweepRunConfig) -> SweepOutcome | Submission:
@@ -110,21 +125,37 @@ def run_spec(
         step = time.perf_counter()
         _prepare_training_data(ws, spec, prerequisites)
         one_time["autoencoder and latent store"] = time.perf_counter() - step
+    ran, held = 0, {}
     with task(f"sweep {spec.name}", len(mine), unit="cell", initial=len(mine) - len(todo)) as bar:
         for cell in todo:
-            bar.describe(f"{cell.series} r={cell.ratio:g} seed {cell.seed}")
-            seconds = _run_cell(ws, spec, cell, prerequisites, one_time)
+            label = f"{cell.series} r={cell.ratio:g} seed {cell.seed}"
+            bar.describe(label)
+            # One owner per cell: another sweep process sharing it (a second sweep, or this one run twice
+            # without --shard) is left to run it, and this one moves on (docs/architecture.md, 'Sweeps').
+            claim = claim_cell(ws, cell.key)
+            if not claim.taken:
+                if claim.holder is not None:
+                    held[label] = claim.holder
+                    note(f"  {label}: being run by {claim.holder}; left to it")
+                bar.advance()
+                continue
+            try:
+                seconds = _run_cell(ws, spec, cell, prerequisites, one_time)
+            finally:
+                release_cell(ws, cell.key)
             one_time = {}  # recorded with the first cell, once
-            note(f"  {cell.series} r={cell.ratio:g} seed {cell.seed}: {seconds['total']:.0f}s")
+            ran += 1
+            note(f"  {label}: {seconds['total']:.0f}s")
             bar.advance()
     return SweepOutcome(
         spec.name,
         len(cells),
         len(mine),
-        len(todo),
-        len(mine) - len(todo),
+        ran,
+        len(mine) - ran - len(held),
         time.perf_counter() - started,
         prerequisites.clustering,
+        held=held,
     )
 
 
@@ -281,16 +312,22 @@ def _subset(ws: Workspace, cell: Cell, pre: _Prerequisites) -> tuple[str, int]:
     if found:
         return f"{cell.subset_name}@v{found[0]}", found[1]
     options = dict(cell.select)
-    result = select(
-        ws,
-        SelectConfig(
-            name=cell.subset_name,
-            source=pre.source,
-            clustering=pre.clustering,
-            pretrain=pre.pretrain if "pretrain" in _needs(options["method"]) else None,
-            **options,
-        ),
+    config = SelectConfig(
+        name=cell.subset_name,
+        source=pre.source,
+        clustering=pre.clustering,
+        pretrain=pre.pretrain if "pretrain" in _needs(options["method"]) else None,
+        **options,
     )
+    try:
+        result = select(ws, config)
+    except ThresherError:
+        # Cells of other seeds share a deterministic selection: another sweep process running one of them
+        # may have committed it while this one selected (select then refuses to make a second v1).
+        found = first_version(ws, cell.subset_name)
+        if found:
+            return f"{cell.subset_name}@v{found[0]}", found[1]
+        raise
     return result.ref, result.n
 
 
