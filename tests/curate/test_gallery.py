@@ -84,3 +84,22 @@ def test_shares_figure_names_fifty_labels_without_overlap():
     assert all(low.y1 <= high.y0 + 0.5 for low, high in zip(boxes, boxes[1:], strict=False))
     figure_box = fig.bbox
     assert all(b.x0 >= figure_box.x0 and b.y0 >= figure_box.y0 and b.y1 <= figure_box.y1 for b in boxes)
+
+
+def test_score_lookup_by_id_matches_a_dict_with_missing_ids_and_nulls():
+    from thresher.curate.gallery import _by_id
+
+    rng = np.random.default_rng(0)
+    ids = rng.permutation(1000)[:600].astype(np.int64)  # any order, some ids absent
+    values = rng.normal(size=600)
+    values[::50] = np.nan  # a null score
+    wanted = np.arange(1000, dtype=np.int64)
+    expected = {int(i): v for i, v in zip(ids, values, strict=True)}
+    got = _by_id(ids, values, wanted, -7.0, np.float64)
+    want = [expected.get(int(i), -7.0) for i in wanted]
+    want = [-7.0 if np.isnan(v) else v for v in want]
+    np.testing.assert_array_equal(got, want)
+    clusters = _by_id(ids, (ids % 13).astype(np.int32), wanted, -1, np.int64)
+    assert clusters.dtype == np.int64
+    assert [int(c) for c in clusters] == [int(i) % 13 if int(i) in expected else -1 for i in wanted]
+    assert len(_by_id(np.array([], np.int64), np.array([]), wanted, -1, np.int64)) == 1000

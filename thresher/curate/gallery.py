@@ -120,15 +120,33 @@ def _clusters(
         )
     except (ThresherError, OSError):
         return None, None
-    lookup_cluster = dict(
-        zip(table.column("sample_id").to_pylist(), table.column("cluster").to_pylist(), strict=True)
-    )
-    lookup_distance = dict(
-        zip(table.column("sample_id").to_pylist(), table.column("distance").to_pylist(), strict=True)
-    )
-    cluster = np.array([lookup_cluster.get(int(i), -1) for i in pool], dtype=np.int64)
-    distance = np.array([lookup_distance.get(int(i), np.inf) for i in pool], dtype=np.float64)
+    ids = table.column("sample_id").to_numpy()
+    cluster = _by_id(ids, table.column("cluster").to_numpy(zero_copy_only=False), pool, -1, np.int64)
+    distance = _by_id(ids, table.column("distance").to_numpy(zero_copy_only=False), pool, np.inf, np.float64)
     return cluster, distance
+
+
+def _by_id(
+    ids: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing: float, dtype: type
+) -> np.ndarray:
+    """``values`` (one per id of ``ids``, any order) at each of ``wanted``, ``missing`` where an id has none
+    (or a null value): one sort and one binary search, where a dict over 10⁶ rows cost seconds at publish."""
+    order = np.argsort(ids, kind="stable")
+    sorted_ids, sorted_values = ids[order], np.asarray(values)[order]
+    out = np.full(len(wanted), missing, dtype=dtype)
+    if len(sorted_ids) == 0:
+        return out
+    at = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+    picked = sorted_values[at].astype(np.float64)  # nulls arrive as NaN; cluster ids are exact in float64
+    found = (sorted_ids[at] == wanted) & ~np.isnan(picked)
+    out[found] = picked[found]
+    return out
+    at = np.minimum(np.searchsorted(sorted_ids, wanted), len(sorted_ids) - 1)
+    found = sorted_ids[at] == wanted
+    picked = np.asarray(values, dtype=np.float64)[order][at] if dtype is np.float64 else values[order][at]
+    valid = found & ~np.isnan(np.asarray(picked, dtype=np.float64))
+    out[valid] = np.asarray(picked)[valid]
+    return out
 
 
 def _labels(ws: Workspace, source: str, pool: np.ndarray) -> np.ndarray | None:
@@ -210,8 +228,8 @@ def _score_histogram(
         )
     except (ThresherError, OSError):
         return None
-    lookup = dict(zip(table.column("sample_id").to_pylist(), table.column("score").to_pylist(), strict=True))
-    scores = np.array([lookup.get(int(i), np.nan) for i in pool], dtype=np.float64)
+    score = table.column("score").to_numpy(zero_copy_only=False)
+    scores = _by_id(table.column("sample_id").to_numpy(), score, pool, np.nan, np.float64)
     finite = np.isfinite(scores)
     if not finite.any():
         return None
@@ -282,8 +300,11 @@ def shares_figure(cluster: np.ndarray | None, labels: np.ndarray | None, names: 
     fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), height), squeeze=False)
     for ax, (kind, values) in zip(axes[0], panels, strict=True):
         keys = np.unique(values[values >= 0])
-        before = np.array([(values == k).mean() for k in keys])
-        after = np.array([(values[kept] == k).mean() if kept.any() else 0.0 for k in keys])
+        # Counts in one pass each (a mean per key was k passes over 10⁶ rows at publish).
+        at = np.searchsorted(keys, values[values >= 0])
+        before = np.bincount(at, minlength=len(keys)) / len(values)
+        kept_at = np.searchsorted(keys, values[kept & (values >= 0)])
+        after = np.bincount(kept_at, minlength=len(keys)) / max(int(kept.sum()), 1)
         order = np.argsort(-before, kind="stable")[:MAX_SHARE_BARS][::-1]  # commonest at the top
         y = np.arange(len(order))
         ax.barh(y + 0.2, 100 * before[order], 0.4, label="before", color="tab:gray")
