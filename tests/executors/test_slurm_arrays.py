@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.executors.conftest import wait_for_jobs
+from tests.part_folders import assert_same_parts
 from thresher.catalog.config import IngestConfig
 from thresher.catalog.ingest import ingest
 from thresher.catalog.samples import ok_sample_ids
@@ -19,12 +20,6 @@ from thresher.catalog.workspace import Workspace
 from thresher.curate.config import EmbedRunConfig
 from thresher.curate.embed_run import run_embed
 from thresher.executors.config import StageExecutorConfig
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
 
 
 def _copy(ws: Workspace, to: Path) -> Workspace:
@@ -47,7 +42,7 @@ def test_embed_over_two_array_tasks_is_byte_identical_to_one_process(slurm, mnis
     states = wait_for_jobs(submission.job_ids)
     assert set(states.values()) == {"COMPLETED"} and len(states) == 3, states
     one = run_embed(mnist_lt, EmbedRunConfig(**base))
-    assert _files(cluster.embeddings_dir("mnist-lt", "hog")) == _files(one.path)
+    assert_same_parts(cluster.embeddings_dir("mnist-lt", "hog"), one.path)  # HOG is deterministic: bytes
     assert _registered(cluster) == 1  # by the commit job only
     logs = sorted((cluster.root / "slurm" / "logs").glob("*-parts-*.log"))
     folder = cluster.embeddings_dir("mnist-lt", "hog")
@@ -92,4 +87,6 @@ def test_a_task_cancelled_half_way_is_resubmitted_by_the_same_command(slurm, ima
     assert wait_for_jobs(again.job_ids) and set(wait_for_jobs(again.job_ids).values()) == {"COMPLETED"}
     assert "--array=0%1" in Path(again.scripts[0]).read_text()
     one = run_embed(alone, EmbedRunConfig(**base))  # one process, for comparison
-    assert _files(folder) == _files(one.path) and _registered(ws) == 1
+    # A network's floats: a Slurm task confined to fewer cores sums in another order (tests/part_folders.py)
+    assert_same_parts(folder, one.path, exact=False)
+    assert _registered(ws) == 1

@@ -5,12 +5,12 @@ one process. Also the two caches several tasks may fill at once: the first write
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from tests.part_folders import assert_same_parts
 from thresher.catalog.config import IngestConfig
 from thresher.catalog.ingest import ingest
 from thresher.catalog.scores import score_files
@@ -21,12 +21,6 @@ from thresher.curate.gradient_scoring import run_score
 from thresher.executors.config import StageExecutorConfig
 from thresher.train.config import StoreConfig
 from thresher.train.store_run import build_store
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
 
 
 def _embeddings_rows(ws: Workspace) -> int:
@@ -48,7 +42,7 @@ def test_embed_tasks_then_the_command_equal_one_process(mnist_lt, tmp_path, embe
     final = run_embed(split, EmbedRunConfig(**base))  # the commit job: every part is done
     assert final.n == 1703 and _embeddings_rows(split) == 1
     one = run_embed(mnist_lt, EmbedRunConfig(**base))
-    assert _files(folder) == _files(one.path)
+    assert_same_parts(folder, one.path)
 
 
 def test_store_tasks_then_the_command_equal_one_process(workspace, tmp_path):
@@ -63,7 +57,7 @@ def test_store_tasks_then_the_command_equal_one_process(workspace, tmp_path):
     done = build_store(split, StoreConfig(dataset="mnist", num_workers=0))
     one = build_store(workspace, StoreConfig(dataset="mnist", num_workers=0))
     assert done.parts == one.parts == 2
-    assert _files(second.folder) == _files(one.folder)
+    assert_same_parts(second.folder, one.folder)
 
 
 def _scores(ws: Workspace, run_id: str) -> np.ndarray:
