@@ -51,16 +51,20 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
     from thresher.curate.publish import publish
     from thresher.experiments.demo_report import write_demo_report
     from thresher.experiments.sweep import run_spec
+    from thresher.experiments.sweep_context import grid_labels, own_series, spec_record
 
     started = time.perf_counter()
     config = config.resolved()
     spec = demo_spec(config)
     outcome = run_spec(ws, spec)
     _, cells = sweep_cells(ws, spec.name)
+    # Each cell under the demo's own label: a cell another sweep shares and ran first carries that sweep's.
+    labels = grid_labels(spec_record(spec))
+    series = {cell["cell"]: own_series(cell, labels) for cell in cells}
 
     for cell in cells:
         subset = cell["subset"]
-        name = DEMO_DATASETS[cell["description"]["series"]]
+        name = DEMO_DATASETS[series[cell["cell"]]]
         destination = ws.root / "published" / name
         version = subset.partition("@v")[2] if subset else None
         if subset and not (destination / f"v{version}").exists():
@@ -69,7 +73,7 @@ def run_demo(ws: Workspace, config: DemoConfig) -> DemoResult:
     rows = [
         headline_row(
             ws,
-            DEMO_DATASETS[cell["description"]["series"]],
+            DEMO_DATASETS[series[cell["cell"]]],
             int(cell["description"]["seed"]),
             cell["run"],
             cell["metrics"],

@@ -160,3 +160,16 @@ def grid_labels(record: dict[str, Any]) -> list[tuple[str, float, int]] | None:
     except (ThresherError, TypeError, KeyError, ValueError):
         return None
     return [(c.series, c.ratio, c.seed) for c in cells]
+
+
+def own_series(cell: dict[str, Any], labels: list[tuple[str, float, int]] | None) -> str:
+    """A finished cell's series under this sweep's own label (:func:`grid_labels`, by the cell's
+    ``position`` in this sweep's grid); its row may carry the label of another sweep that shares the cell and
+    ran it first. The row's own label where the position does not fit (a record that no longer expands)."""
+    d = cell["description"]
+    position = cell.get("position")
+    if labels is not None and isinstance(position, int) and 0 <= position < len(labels):
+        own, ratio, seed = labels[position]
+        if (ratio, seed) == (float(d["ratio"]), int(d["seed"])):  # the same cell of the grid, as it must be
+            return own
+    return str(d["series"])

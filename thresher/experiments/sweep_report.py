@@ -15,7 +15,6 @@ import base64
 import html
 import json
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from thresher.experiments.sweep_claims import (  # noqa: E402
     rare_share,
     values,
 )
-from thresher.experiments.sweep_context import grid_labels  # noqa: E402
+from thresher.experiments.sweep_context import grid_labels, own_series  # noqa: E402
 from thresher.experiments.sweep_report_tables import (  # noqa: E402
     PLOTTED,
     balance_table,
@@ -161,18 +160,12 @@ def write_sweep_report(ws: Workspace, name: str, out_dir: Path | None = None) ->
     return ReportFiles(markdown=markdown, html=page, figures=figures, notes=notes)
 
 
-def _record(cell: dict[str, Any], labels: Sequence[tuple[str, float, int]] | None) -> dict[str, Any]:
+def _record(cell: dict[str, Any], labels: list[tuple[str, float, int]] | None) -> dict[str, Any]:
     """A finished cell as the report shows it, under this sweep's label (its row may carry the label of
     another sweep that shares it and ran it first)."""
     d = cell["description"]
-    series = d["series"]
-    position = cell.get("position")
-    if labels is not None and isinstance(position, int) and 0 <= position < len(labels):
-        own, ratio, seed = labels[position]
-        if (ratio, seed) == (float(d["ratio"]), int(d["seed"])):  # the same cell of the grid, as it must be
-            series = own
     return {
-        "series": series,
+        "series": own_series(cell, labels),
         "ratio": float(d["ratio"]),
         "seed": int(d["seed"]),
         "n_rows": d.get("n_rows"),
