@@ -29,7 +29,7 @@ def test_a_truncated_newest_checkpoint_resumes_from_the_one_before_and_ends_the_
     train(make_config(steps=8, checkpoint_every=4, sample_count=0), mnist16, damaged)
     weights = damaged / "checkpoints" / "step-0000008" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    with caplog.at_level(logging.WARNING, logger="thresher.train.loop"):
+    with caplog.at_level(logging.WARNING, logger="thresher.train.checkpoints"):
         result = train(
             make_config(steps=12, checkpoint_every=4, sample_count=0), mnist16, damaged, resume=True
         )

@@ -340,7 +340,7 @@ def _needs(method: str) -> frozenset[str]:
 def _train(
     ws: Workspace, spec: SweepSpec, cell: Cell, pre: _Prerequisites, dataset: str, n_rows: int
 ) -> None:
-    from thresher.train.loop import has_checkpoint
+    from thresher.train.checkpoints import has_checkpoint
     from thresher.train.train_run import run_training
 
     if run_exists(ws, cell.run_id):

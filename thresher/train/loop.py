@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -36,6 +35,12 @@ from torch.utils.data import DataLoader
 from thresher.device import gpu_precision, pick_device, usable_precision
 from thresher.errors import ThresherError
 from thresher.progress import task
+from thresher.train.checkpoints import (
+    check_run_dir,
+    load_newest_readable,
+    save_checkpoint,
+    truncate_metrics,
+)
 from thresher.train.conditioning import label_counts
 from thresher.train.config import TrainConfig
 from thresher.train.ema import create_ema
@@ -46,8 +51,6 @@ from thresher.train.sampling import resolve_labels, sample_images, save_grid
 from thresher.train.training_set import EpochSampler, TrainingSet, TrainingSetDataset
 
 log = logging.getLogger(__name__)
-
-CHECKPOINTS = "checkpoints"
 
 
 def lr_factor(step: int, warmup: int, total: int, schedule: str) -> float:
@@ -108,88 +111,15 @@ def mixed_precision(precision: str, device: torch.device) -> str:
     return usable_precision(device, precision)
 
 
-def _checkpoints(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / CHECKPOINTS).glob("step-*"))
-
-
 def _relative_local_path(path: str | None, run_dir: Path) -> str | None:
     if not path or not Path(path).is_dir():
         return None
     return os.path.relpath(Path(path).resolve(), Path(run_dir).resolve())
 
 
-def has_checkpoint(run_dir: Path) -> bool:
-    """Whether ``train(..., resume=True)`` can continue the run in ``run_dir`` (a complete checkpoint)."""
-    return bool(_checkpoints(run_dir))
-
-
-def steps_done(run_dir: Path) -> int | None:
-    """The step of the run's newest checkpoint (from its folder name), None without one."""
-    checkpoints = _checkpoints(run_dir)
-    return int(checkpoints[-1].name.removeprefix("step-")) if checkpoints else None
-
-
-def check_resume_steps(run_dir: Path, steps: int) -> None:
-    """Refuse to resume a run to fewer steps than it has done: it would end at once, and its outputs and
-    config would claim a length the weights do not have (hardening item 26)."""
-    done = steps_done(run_dir)
-    if done is not None and steps < done:
-        raise ThresherError(
-            f"cannot resume {run_dir.name!r} to --steps {steps}: it has done {done} steps; "
-            f"pass --steps {done} or more"
-        )
-
-
 def _step_generator(seed: int, step: int, rank: int, device: torch.device) -> torch.Generator:
     """Per-step randomness (t, ε, label dropout) that a resumed run reproduces without saved RNG state."""
     return torch.Generator(device=device).manual_seed((seed * 1_000_003 + step) * 1_009 + rank)
-
-
-def _check_run_dir(run_dir: Path, resolved: dict, resume: bool) -> Path | None:
-    """The checkpoint to resume from (None for a fresh run), after checking the run folder fits the request."""
-    checkpoints = _checkpoints(run_dir)
-    if resume and not checkpoints:
-        raise ThresherError(f"cannot resume: {run_dir / CHECKPOINTS} holds no checkpoint")
-    if not resume and checkpoints:
-        raise ThresherError(f"{run_dir} already holds checkpoints; resume it or pick a new run folder")
-    if resume:
-        check_resume_steps(run_dir, resolved["steps"])
-    config_path = run_dir / "config.yaml"
-    if resume and config_path.is_file():
-        previous = yaml.safe_load(config_path.read_text())
-        if previous.get("model") != resolved["model"]:
-            raise ThresherError(
-                f"cannot resume {run_dir}: its model {previous.get('model')} differs from this one"
-            )
-    return checkpoints[-1] if resume else None
-
-
-def _load_newest_readable(accelerator: Accelerator, run_dir: Path) -> Path:
-    """Load the newest checkpoint that reads whole; one damaged by a bad disk or copy (a kill mid-save
-    cannot: checkpoints are renamed into place) is skipped with a warning, and the run resumes from the
-    one before it, redoing the steps in between exactly (per-step randomness is seeded by step)."""
-    checkpoints = _checkpoints(run_dir)
-    for checkpoint in reversed(checkpoints):
-        try:
-            accelerator.load_state(str(checkpoint))
-        except Exception as error:  # noqa: BLE001 - any unreadable file means this checkpoint cannot serve
-            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-            log.warning(
-                "checkpoint %s cannot be read (%s): resuming from the one before it", checkpoint, reason
-            )
-            continue
-        return checkpoint
-    raise ThresherError(
-        f"cannot resume {run_dir.name!r}: none of its {len(checkpoints)} checkpoints can be read "
-        "(truncated or changed); start a new run"
-    )
-
-
-def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from, so the curve has no duplicates."""
-    if path.is_file():
-        lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= last_step]
-        path.write_text("".join(line + "\n" for line in lines))
 
 
 # Called on the main process after every completed epoch with (epoch number from 1, the network being
@@ -242,7 +172,7 @@ def train(
                  "num_classes": data.num_classes, "resolution": data.resolution},
         "model": {**asdict(model.config), "parameters": sum(p.numel() for p in model.parameters())},
     }  # fmt: skip
-    start_checkpoint = _check_run_dir(run_dir, resolved, resume)
+    start_checkpoint = check_run_dir(run_dir, resolved, resume)
     accelerator.wait_for_everyone()  # every process has read the old config.yaml before rank 0 rewrites it
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -266,9 +196,9 @@ def train(
     accelerator.register_for_checkpointing(ema, progress)
     metrics_path = run_dir / "metrics.jsonl"
     if start_checkpoint is not None:
-        start_checkpoint = _load_newest_readable(accelerator, run_dir)
+        start_checkpoint = load_newest_readable(accelerator, run_dir)
         if accelerator.is_main_process:
-            _truncate_metrics(metrics_path, progress.step)
+            truncate_metrics(metrics_path, progress.step)
     resumed_from = progress.step if start_checkpoint is not None else None
 
     steps_per_epoch = len(loader)
@@ -325,7 +255,7 @@ def train(
                 accelerator.wait_for_everyone()
                 model.train()
             if progress.step % config.checkpoint_every == 0 or progress.step == config.steps:
-                _save_checkpoint(accelerator, run_dir, progress.step, config.keep_checkpoints)
+                save_checkpoint(accelerator, run_dir, progress.step, config.keep_checkpoints)
             bar.advance()
             if progress.step >= config.steps:
                 break
@@ -345,24 +275,6 @@ def train(
         _write_outputs(config, data, ema, progress, run_dir, result)
     accelerator.wait_for_everyone()
     return result
-
-
-def _save_checkpoint(accelerator: Accelerator, run_dir: Path, step: int, keep: int) -> None:
-    """Write the checkpoint aside and rename it into place, so a kill mid-save never leaves a half
-    ``step-N`` that resume would take for the newest checkpoint."""
-    final = run_dir / CHECKPOINTS / f"step-{step:07d}"
-    staging = run_dir / CHECKPOINTS / f".step-{step:07d}.partial"
-    if accelerator.is_main_process:
-        shutil.rmtree(staging, ignore_errors=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(staging))
-    accelerator.wait_for_everyone()
-    if accelerator.is_main_process:
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
-        for old in _checkpoints(run_dir)[:-keep]:
-            shutil.rmtree(old)
-    accelerator.wait_for_everyone()
 
 
 def _write_outputs(

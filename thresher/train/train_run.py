@@ -96,7 +96,7 @@ def run_training(ws: Workspace, config: TrainRunConfig) -> TrainRunOutcome:
     resume = config.resume
     if resume:
         _check_resume(ws, run_id, run_config)  # before anything of the run is touched
-        from thresher.train.loop import has_checkpoint
+        from thresher.train.checkpoints import has_checkpoint
 
         if not has_checkpoint(run_dir):
             # Killed before its first checkpoint: nothing in the folder can be continued, so it starts over.
