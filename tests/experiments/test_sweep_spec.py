@@ -37,6 +37,10 @@ def test_presets_load() -> None:
     assert paper.ratios == [0.25, 0.5, 0.75, 0.9] and paper.seeds == [0, 1] and paper.budget == "steps"
     assert paper.needs_pretrain
     assert not load_spec("quick").needs_pretrain
+    balance = load_spec("balance-mini")
+    assert [label for m in balance.methods for label, _ in m.variants()] == [
+        "random", "cluster-equal", "hkmeans-2-levels"
+    ]  # fmt: skip
 
 
 def test_variants_and_labels(tmp_path: Path) -> None:
