@@ -163,6 +163,22 @@ def test_a_curator_selects_from_the_form_and_compares_the_subsets(browser, digit
     assert {p.name for p in shots.iterdir()} == {"dashboard.png", "subset.png", "diff.png", "console.png"}
 
 
+def test_a_page_left_while_its_data_loads_leaves_nothing_beside_the_next(browser, digits_embedded, tmp_path):
+    """Loading the app and going straight to a route: the first render, still awaiting its data, used to
+    finish into main beside the second (every job listed twice on the dashboard)."""
+    digits_with(digits_embedded, tmp_path / "ws", [("cluster", {"ks": [10]})])
+    with live_server(tmp_path / "ws", workers=1) as base:
+        page = browser.new_page(viewport=VIEWPORT)
+        seen = watch(page)
+        for route in ("dashboard", "clusterings", "dashboard"):
+            assert page.goto(base + "/").ok  # renders the dashboard, then at once ...
+            open_page(page, base, route)  # ... another route
+            page.wait_for_timeout(500)  # time for a stale render to land, were it able to
+            assert page.locator("main h1").all_inner_texts() == [route], route
+            assert page.locator("main #jobs").count() == (1 if route == "dashboard" else 0), route
+    assert not seen.errors and not seen.dialogs and not seen.failed, seen
+
+
 @pytest.mark.slow
 def test_a_curator_runs_ingest_embed_cluster_and_select_from_the_forms(browser, tmp_path):
     shots = tmp_path / "screenshots"

@@ -1,5 +1,5 @@
 """Two CPU processes over gloo (`accelerate launch --num_processes 2`) build a source's pixel and latent
-stores: the same files as one process, the parts dealt to the ranks."""
+stores: the same files as one process (the latents' floats within rounding), the parts dealt to the ranks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.part_folders import assert_same_parts
 from tests.two_processes import launch_two
 from thresher.catalog.image_store_build import open_store
 from thresher.catalog.samples import ok_sample_ids
@@ -15,12 +16,6 @@ from thresher.catalog.workspace import Workspace
 from thresher.train.latents import VaeEncoder
 
 DRIVER = Path(__file__).with_name("store_driver.py")
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
-    }
 
 
 @pytest.mark.slow  # two fresh interpreters importing torch + diffusers: ~1 min on 2 shared cores
@@ -39,5 +34,7 @@ def test_two_processes_build_the_stores_one_process_builds(mnist_lt, tmp_path, t
         one = open_store(mnist_lt, "mnist-lt", ids, size=16, encoder=encoder, part_rows=256, device="cpu")
         built = Path(ranks[0][name]["folder"])
         assert built.name == one.folder.name
-        assert _files(built) == _files(one.folder)  # byte for byte, markers included
+        # Pixels byte for byte, markers included; the autoencoder's latents within float32 rounding, as an
+        # accelerate rank runs on fewer threads and sums in another order on some CPUs (tests/part_folders.py).
+        assert_same_parts(built, one.folder, exact=encoder is None)
         assert len(list(built.glob("part-*.npy"))) == -(-int(ids.max() + 1) // 256)

@@ -70,14 +70,17 @@ async function route() {
     return;
   }
   if (ticket !== rendering) return; // the user went on meanwhile
-  main.replaceChildren();
+  // Each route renders into a container of its own: a render still awaiting its data when the user (or a
+  // reload) goes on finishes into a detached container, never beside the newer page in main.
+  const view = h("div", { class: "page" });
+  main.replaceChildren(view);
   delete main.dataset.ready;
   main.dataset.page = page;
   const go = (next) => {
     location.hash = hashOf(page, args, next);
   };
   try {
-    const stop = await module.render(main, { page, args, params, go });
+    const stop = await module.render(view, { page, args, params, go });
     if (ticket === rendering) leave = typeof stop === "function" ? stop : null;
     else if (typeof stop === "function") stop();
   } catch (error) {
