@@ -29,9 +29,12 @@ def make_data(rows: int, dim: int, seed: int = 0) -> np.ndarray:
     centres = rng.standard_normal((200, dim), dtype=np.float32)
     weights = 1.0 / np.arange(1, 201)
     which = rng.choice(200, rows, p=weights / weights.sum())
-    x = centres[which]
-    x += 0.5 * rng.standard_normal((rows, dim), dtype=np.float32)
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = np.empty((rows, dim), dtype=np.float32)
+    for start in range(0, rows, 100_000):  # in chunks: the data's own peak stays near its size, so the
+        block = x[start : start + 100_000]  # fit's peak RSS shows what the fit adds
+        np.take(centres, which[start : start + len(block)], axis=0, out=block)
+        block += 0.5 * rng.standard_normal(block.shape, dtype=np.float32)
+        block /= np.linalg.norm(block, axis=1, keepdims=True)
     return x
 
 
