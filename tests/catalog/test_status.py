@@ -80,4 +80,7 @@ def test_a_failed_first_store_build_leaves_no_store(mnist_lt, monkeypatch):
                              part_rows=256)  # fmt: skip
     stores = list_stores(mnist_lt)
     assert [(s["size"], s["parts"]) for s in stores] == [(None, 1)]
-    assert "image stores:\n  mnist-lt" in workspace_status(mnist_lt).render()
+    assert (
+        "image stores:\n  mnist-lt  pixels  native size  256 rows in 1 part  "
+        in workspace_status(mnist_lt).render()
+    )

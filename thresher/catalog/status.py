@@ -4,6 +4,7 @@ Slurm jobs submitted from it with their state in the queue."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +68,8 @@ class WorkspaceStatus:
         out += ["", f"evaluations: {self.evaluations}"]
         out += _section("sweeps", [[s["name"], f"{s['done']}/{s['cells']} cells done"] for s in self.sweeps])
         out += _section("image stores", [
-            [s["source"], s["encoder"], f"{s['size'] or 'native'}px", f"{s['rows']} rows in {s['parts']} parts",
+            [s["source"], s["encoder"], f"{s['size']}px" if s["size"] else "native size",
+             f"{s['rows']} rows in {s['parts']} part{'' if s['parts'] == 1 else 's'}",
              f"{s['bytes'] / 2**20:.1f} MiB"]
             for s in self.stores
         ])  # fmt: skip
@@ -174,5 +176,9 @@ def workspace_status(ws: Workspace, _config: StatusConfig | None = None) -> Work
         )
         status.evaluations = con.execute("SELECT count(*) FROM evaluations").fetchone()[0]
     status.stores = list_stores(ws)
+    for store in status.stores:  # an autoencoder is named by its folder: inside the workspace, relative
+        encoder = str(store["encoder"])
+        if os.path.isabs(encoder):
+            store["encoder"] = ws.to_stored(encoder)
     status.slurm = submission_status(ws.root)
     return status
