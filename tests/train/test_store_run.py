@@ -44,4 +44,4 @@ def test_status_lists_the_stores(mnist_lt):
     assert "image stores:\n  none" in _cli(mnist_lt, "status")[1]
     _cli(mnist_lt, "store", "-d", "mnist-lt", "--image-size", "16", "--num-workers", "0")
     line = _cli(mnist_lt, "status")[1].split("image stores:\n")[1].splitlines()[0]
-    assert line.split()[:3] == ["mnist-lt", "pixels", "16px"] and "1703 rows in 1 parts" in line
+    assert line.split()[:3] == ["mnist-lt", "pixels", "16px"] and "1703 rows in 1 part " in line
