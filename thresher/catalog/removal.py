@@ -36,7 +36,7 @@ from thresher.catalog.config import RemoveConfig
 from thresher.catalog.image_store import source_stores_dir
 from thresher.catalog.runs import shown_status
 from thresher.catalog.staging import discard
-from thresher.catalog.subsets import parse_subset_ref, retire_version
+from thresher.catalog.subsets import known_versions, parse_subset_ref, retire_version
 from thresher.catalog.workspace import Workspace, fetch_source
 from thresher.errors import ThresherError
 
@@ -165,15 +165,7 @@ def find_targets(con: duckdb.DuckDBPyConnection, kind: str, name: str) -> list[I
             raise ThresherError(f"unknown run {name!r} (`thresher status` lists the runs)")
         return [Item("run", name)]
     ref = parse_subset_ref(name)
-    versions = [
-        r[0]
-        for r in con.execute(
-            "SELECT version FROM subsets WHERE name = ? ORDER BY version", [ref.name]
-        ).fetchall()
-    ]
-    if not versions:
-        known = [r[0] for r in con.execute("SELECT DISTINCT name FROM subsets ORDER BY 1").fetchall()]
-        raise ThresherError(f"unknown subset {ref.name!r}; known: {', '.join(known) or 'none'}")
+    versions = known_versions(con, ref.name)
     if ref.version is not None and ref.version not in versions:
         have = ", ".join(f"v{v}" for v in versions)
         raise ThresherError(f"subset {ref.name!r} has no version v{ref.version}; it has {have}")

@@ -24,7 +24,7 @@ import duckdb
 
 from thresher.catalog.config import MoveConfig
 from thresher.catalog.removal import NAMED_IN_REFUSAL, Item, depends_on
-from thresher.catalog.subsets import move_retired_versions, retired_version
+from thresher.catalog.subsets import known_versions, move_retired_versions, retired_version, versions_of
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ThresherError
 
@@ -51,11 +51,11 @@ def move(ws: Workspace, config: MoveConfig) -> MoveResult:
     if not ws.exists:
         raise ThresherError(f"unknown subset {old!r}: the workspace {ws.root} is empty")
     with ws.connect() as con:  # held to the end: no other writer meanwhile, files included
-        if not _versions(con, old) and _versions(con, new) and _files_left_behind(ws, con, old, new):
-            return _finish_files(ws, old, new, _versions(con, new), con, finished=True)
+        if not versions_of(con, old) and versions_of(con, new) and _files_left_behind(ws, con, old, new):
+            return _finish_files(ws, old, new, versions_of(con, new), con, finished=True)
         con.execute("BEGIN")
         try:
-            versions = _versions(con, old)
+            versions = versions_of(con, old)
             _refuse(ws, con, old, new, versions)
             for version, parent in con.execute(
                 "SELECT version, parent FROM subsets WHERE name = ? ORDER BY version", [old]
@@ -73,18 +73,10 @@ def move(ws: Workspace, config: MoveConfig) -> MoveResult:
         return _finish_files(ws, old, new, versions, con, finished=False)
 
 
-def _versions(con: duckdb.DuckDBPyConnection, name: str) -> list[int]:
-    return [
-        r[0]
-        for r in con.execute("SELECT version FROM subsets WHERE name = ? ORDER BY version", [name]).fetchall()
-    ]
-
-
 def _refuse(ws: Workspace, con: duckdb.DuckDBPyConnection, old: str, new: str, versions: list[int]) -> None:
     if not versions:
-        known = [r[0] for r in con.execute("SELECT DISTINCT name FROM subsets ORDER BY 1").fetchall()]
-        raise ThresherError(f"unknown subset {old!r}; known: {', '.join(known) or 'none'}")
-    taken = _versions(con, new)
+        known_versions(con, old)  # the one-line error listing the subsets there are
+    taken = versions_of(con, new)
     if taken:
         have = ", ".join(f"v{v}" for v in taken)
         raise ThresherError(

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from thresher.catalog.browse import check_page
-from thresher.catalog.subsets import SubsetRef, parse_subset_ref
+from thresher.catalog.subsets import SubsetRef, parse_subset_ref, versions_of
 from thresher.catalog.tables import rows_as_dicts
 from thresher.catalog.workspace import Workspace
 from thresher.errors import ConfigError, NotFound, ThresherError
@@ -59,12 +59,7 @@ def require_version(ws: Workspace, ref: SubsetRef) -> dict[str, Any]:
     versions: list[int] = []
     if ws.exists:
         with ws.connect(read_only=True) as con:
-            versions = [
-                r[0]
-                for r in con.execute(
-                    "SELECT version FROM subsets WHERE name = ? ORDER BY version", [ref.name]
-                ).fetchall()
-            ]
+            versions = versions_of(con, ref.name)
     if not versions:
         raise NotFound(f"unknown subset {ref.name!r}")
     version = ref.version or versions[-1]

@@ -43,22 +43,29 @@ def subset_exists(ws: Workspace, name: str) -> bool:
         return con.execute("SELECT count(*) FROM subsets WHERE name = ?", [name]).fetchone()[0] > 0
 
 
+def versions_of(con: duckdb.DuckDBPyConnection, name: str) -> list[int]:
+    """The version numbers of subset ``name``, ascending (none for a name the catalog does not know)."""
+    query = "SELECT version FROM subsets WHERE name = ? ORDER BY version"
+    return [r[0] for r in con.execute(query, [name]).fetchall()]
+
+
+def known_versions(con: duckdb.DuckDBPyConnection, name: str) -> list[int]:
+    """:func:`versions_of`, or, for an unknown name, a one-line error listing the subsets there are."""
+    versions = versions_of(con, name)
+    if not versions:
+        known = [r[0] for r in con.execute("SELECT DISTINCT name FROM subsets ORDER BY 1").fetchall()]
+        raise ThresherError(
+            f"unknown subset {name!r}; known: {', '.join(known) or 'none (run thresher select)'}"
+        )
+    return versions
+
+
 def subset_row(ws: Workspace, ref: SubsetRef) -> dict[str, Any]:
     """The catalog row of a subset version (the latest when the ref names none)."""
     if not ws.exists:
         raise ThresherError(f"unknown subset {ref}: the workspace {ws.root} is empty")
     with ws.connect(read_only=True) as con:
-        versions = [
-            r[0]
-            for r in con.execute(
-                "SELECT version FROM subsets WHERE name = ? ORDER BY version", [ref.name]
-            ).fetchall()
-        ]
-        if not versions:
-            known = [r[0] for r in con.execute("SELECT DISTINCT name FROM subsets ORDER BY 1").fetchall()]
-            raise ThresherError(
-                f"unknown subset {ref.name!r}; known: {', '.join(known) or 'none (run thresher select)'}"
-            )
+        versions = known_versions(con, ref.name)
         version = ref.version or versions[-1]
         if version not in versions:
             raise ThresherError(
