@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.service.curated_reads import Curated, build_curated
 from thresher.service.app import create_app
 from thresher.service.config import ServeConfig
 
@@ -44,3 +45,16 @@ def submit(client: TestClient, command: str, **config: Any) -> dict:
 
 
 Waiter = Callable[..., dict]
+
+
+# The read-endpoint tests' workspace (tests/service/curated_reads.py) and its client, built once for the
+# package: the tests of sources and of versions share them.
+@pytest.fixture(scope="package", name="curated")
+def curated_workspace(tmp_path_factory: pytest.TempPathFactory) -> Curated:
+    return build_curated(tmp_path_factory.mktemp("reads"))
+
+
+@pytest.fixture(scope="package", name="client")
+def curated_client(curated: Curated) -> Iterator[TestClient]:
+    with make_client(curated.ws.root, workers=1) as client:
+        yield client
