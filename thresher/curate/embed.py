@@ -17,7 +17,6 @@ from pathlib import Path
 import datasets
 import numpy as np
 import torch
-from accelerate import PartialState
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
@@ -26,7 +25,7 @@ from thresher.catalog.part_files import part_done, remove_dead_temporaries, writ
 from thresher.catalog.staging import new_temp_staging, remove_abandoned, seal
 from thresher.config_field import default_of
 from thresher.curate.config import EmbedRunConfig
-from thresher.device import pick_device
+from thresher.device import pick_device, process_state
 from thresher.embedders import Embedder, Preprocess, build_embedder
 from thresher.errors import ThresherError
 from thresher.executors.config import task_parts
@@ -116,7 +115,7 @@ def embed_dataset(
     if len(sample_ids) and (sample_ids.min() < 0 or sample_ids.max() >= len(dataset)):
         raise ThresherError(f"sample ids must be rows 0..{len(dataset) - 1} of the dataset")
 
-    state = PartialState()
+    state = process_state(config.device)  # the CPU asked for explicitly, so ranks join one gloo group
     device = pick_device(config.device) if config.device not in (None, "", "auto") else state.device
     embedder = config.embedder
     if isinstance(embedder, str):
